@@ -1,0 +1,140 @@
+/**
+ * Read and write GPT-2 checkpoints in the Hugging Face layout: a folder with `config.json` and
+ * `model.safetensors` (plus, for the embedded models, `vocab_map.json`).
+ *
+ * Accepted as Hugging Face writes them: names with or without the `transformer.` prefix, Conv1D
+ * weights as [in, out], an `lm_head.weight` tied to `wte.weight`, and the causal-mask buffers
+ * `h.N.attn.bias` / `h.N.attn.masked_bias`, which are ignored. F32, F16 and BF16 all load.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { writeFileAtomic, writeJsonAtomic } from "../atomic_write.ts";
+import { readSafetensors, SafetensorsError, serializeSafetensors } from "../safetensors.ts";
+import type { TensorToWrite } from "../safetensors.ts";
+import { makeTokenizer, VocabMap } from "../tokenizer.ts";
+import type { Tokenizer } from "../tokenizer.ts";
+import { type GPT2Config, parseGPT2Config } from "./config.ts";
+import { expectedShapes, GPT2 } from "./model.ts";
+
+/** A loaded checkpoint: the model, its tokenizer and where it came from. */
+export interface LoadedGPT2 {
+  /** The model. */
+  model: GPT2;
+  /** Text ↔ model ids (plain GPT-2 BPE, or through the checkpoint's vocabulary map). */
+  tokenizer: Tokenizer;
+  /** The reduced vocabulary, for checkpoints that have one. */
+  vocabMap?: VocabMap;
+  /** The folder it was read from. */
+  dir: string;
+  /** The safetensors `__metadata__`. */
+  metadata: Record<string, string>;
+}
+
+const IGNORED = /^h\.\d+\.attn\.(bias|masked_bias)$/;
+
+/** Load the checkpoint in folder `dir`. Errors name the file and the problem. */
+export async function loadGPT2(dir: string): Promise<LoadedGPT2> {
+  const configPath = `${dir}/config.json`;
+  const weightsPath = `${dir}/model.safetensors`;
+  let configText: string;
+  try {
+    configText = await Deno.readTextFile(configPath);
+  } catch (err) {
+    throw new Error(`${configPath}: cannot read the model config (${(err as Error).message})`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(configText);
+  } catch (err) {
+    throw new Error(`${configPath}: not valid JSON (${(err as Error).message})`);
+  }
+  const config = parseGPT2Config(raw, configPath);
+  let vocabMap: VocabMap | undefined;
+  try {
+    await Deno.stat(`${dir}/vocab_map.json`);
+    vocabMap = await VocabMap.load(`${dir}/vocab_map.json`);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  if (vocabMap && vocabMap.size !== config.vocab_size) {
+    throw new Error(
+      `${dir}/vocab_map.json: maps ${vocabMap.size} ids but config.json says vocab_size ${config.vocab_size}`,
+    );
+  }
+  const file = await readSafetensors(weightsPath).catch((err) => {
+    if (err instanceof Deno.errors.NotFound) throw new Error(`${weightsPath}: file not found`);
+    throw err;
+  });
+
+  const byName = new Map<string, Float32Array>();
+  for (const [fullName, t] of file.tensors) {
+    const name = fullName.startsWith("transformer.") ? fullName.slice("transformer.".length) : fullName;
+    if (IGNORED.test(name) || name === "lm_head.weight") continue;
+    if (!(t.data instanceof Float32Array)) {
+      throw new SafetensorsError(weightsPath, `tensor ${fullName} has integer dtype ${t.dtype}`);
+    }
+    byName.set(name, t.data);
+  }
+  const params = new Map<string, tf.Variable>();
+  for (const [name, shape] of expectedShapes(config)) {
+    const data = byName.get(name);
+    const stored = file.tensors.get(name) ?? file.tensors.get(`transformer.${name}`);
+    if (!data || !stored) {
+      throw new SafetensorsError(weightsPath, `missing tensor ${name} (needed by config.json)`);
+    }
+    if (!tf.util.arraysEqual(stored.shape, shape)) {
+      throw new SafetensorsError(
+        weightsPath,
+        `tensor ${name} has shape [${stored.shape}], but config.json needs [${shape}]`,
+      );
+    }
+    params.set(name, tf.variable(tf.tensor(data, shape), false, name));
+    byName.delete(name);
+  }
+  if (byName.size > 0) {
+    throw new SafetensorsError(
+      weightsPath,
+      `unexpected tensors for a GPT-2 checkpoint: ${[...byName.keys()].slice(0, 5).join(", ")}`,
+    );
+  }
+  return {
+    model: new GPT2(config, params),
+    tokenizer: makeTokenizer(vocabMap),
+    vocabMap,
+    dir,
+    metadata: file.metadata,
+  };
+}
+
+/**
+ * Write `model` to folder `dir` in the Hugging Face layout (names without prefix, like
+ * `gpt2`'s own file). Each file is written atomically; `dtype` F16 halves the size.
+ */
+export async function saveGPT2(
+  model: GPT2,
+  dir: string,
+  options: { dtype?: "F32" | "F16" | "BF16"; vocabMap?: VocabMap; metadata?: Record<string, string> } = {},
+): Promise<void> {
+  const tensors: Record<string, TensorToWrite> = {};
+  for (const [name, shape] of expectedShapes(model.config)) {
+    tensors[name] = { shape, data: model.p(name).dataSync() as Float32Array };
+  }
+  const bytes = serializeSafetensors(tensors, {
+    dtype: options.dtype ?? "F32",
+    metadata: { format: "pt", ...options.metadata },
+  });
+  await writeFileAtomic(`${dir}/model.safetensors`, bytes);
+  if (options.vocabMap) await options.vocabMap.save(`${dir}/vocab_map.json`);
+  await writeJsonAtomic(`${dir}/config.json`, configJson(model.config));
+}
+
+/** The `config.json` Hugging Face's GPT2LMHeadModel expects for `config`. */
+export function configJson(config: GPT2Config): Record<string, unknown> {
+  return {
+    architectures: ["GPT2LMHeadModel"],
+    model_type: "gpt2",
+    ...config,
+    n_ctx: config.n_positions,
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * GPT-2 hyperparameters in Hugging Face's `config.json` vocabulary, validated.
+ *
+ * @module
+ */
+
+/** The fields of a Hugging Face GPT-2 `config.json` that the model uses. */
+export interface GPT2Config {
+  /** Number of token ids (50257 for real GPT-2; smaller for the embedded models' remapped vocabulary). */
+  vocab_size: number;
+  /** Longest context the position embedding covers. */
+  n_positions: number;
+  /** Residual stream width d. */
+  n_embd: number;
+  /** Number of transformer blocks. */
+  n_layer: number;
+  /** Attention heads per block; n_embd must divide by it. */
+  n_head: number;
+  /** LayerNorm epsilon (1e-5 in GPT-2). */
+  layer_norm_epsilon: number;
+  /** MLP activation; only "gelu_new" (tanh approximation), GPT-2's, is implemented. */
+  activation_function: string;
+}
+
+/** Known public GPT-2 sizes, for the README and the `paper` profile. */
+export const KNOWN_GPT2_MODELS: Record<string, Pick<GPT2Config, "n_layer" | "n_embd" | "n_head">> = {
+  "gpt2": { n_layer: 12, n_embd: 768, n_head: 12 },
+  "gpt2-medium": { n_layer: 24, n_embd: 1024, n_head: 16 },
+  "gpt2-large": { n_layer: 36, n_embd: 1280, n_head: 20 },
+  "gpt2-xl": { n_layer: 48, n_embd: 1600, n_head: 25 },
+};
+
+/**
+ * Validate a parsed `config.json`, filling GPT-2's defaults for optional fields.
+ * Throws an error naming `source` and the offending field.
+ */
+export function parseGPT2Config(raw: unknown, source: string): GPT2Config {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new Error(`${source}: config is not a JSON object`);
+  }
+  const obj = raw as Record<string, unknown>;
+  const positiveInt = (key: string, fallback?: number): number => {
+    const value = obj[key] ?? fallback;
+    if (typeof value !== "number" || !Number.isInteger(value) || value <= 0) {
+      throw new Error(`${source}: "${key}" must be a positive integer, got ${JSON.stringify(value)}`);
+    }
+    return value;
+  };
+  const config: GPT2Config = {
+    vocab_size: positiveInt("vocab_size"),
+    n_positions: positiveInt("n_positions", 1024),
+    n_embd: positiveInt("n_embd"),
+    n_layer: positiveInt("n_layer"),
+    n_head: positiveInt("n_head"),
+    layer_norm_epsilon: typeof obj.layer_norm_epsilon === "number" ? obj.layer_norm_epsilon : 1e-5,
+    activation_function: typeof obj.activation_function === "string"
+      ? obj.activation_function
+      : "gelu_new",
+  };
+  if (config.n_embd % config.n_head !== 0) {
+    throw new Error(`${source}: n_embd ${config.n_embd} is not divisible by n_head ${config.n_head}`);
+  }
+  if (config.activation_function !== "gelu_new") {
+    throw new Error(
+      `${source}: activation_function "${config.activation_function}" is not supported (only gelu_new)`,
+    );
+  }
+  return config;
+}
+
+/** Number of parameters (tied unembedding counted once). */
+export function parameterCount(c: GPT2Config): number {
+  const d = c.n_embd;
+  const block = 2 * 2 * d + (d * 3 * d + 3 * d) + (d * d + d) + (d * 4 * d + 4 * d) + (4 * d * d + d);
+  return c.vocab_size * d + c.n_positions * d + c.n_layer * block + 2 * d;
+}

@@ -1,0 +1,128 @@
+/**
+ * The few tensor operations GPT-2 and the SAEs need beyond stock tfjs, each chosen for speed on
+ * the wasm backend (see `../shared/facts/toolchain.md`) with exact gradients.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { activeBackend } from "./backend.ts";
+
+/**
+ * Batched matmul, `op(a) · op(b)` over the last two axes.
+ *
+ * On stock tfjs-wasm a matmul with a transpose flag is 20-40× slower than transposing first,
+ * and tfjs expresses every matmul gradient with transpose flags. There this wraps the product
+ * in a custom gradient that transposes explicitly. Every other backend (wasm+blas passes the
+ * flags to BLAS for free) uses `tf.matMul` as it is.
+ */
+export function matMul<T extends tf.Tensor>(a: T, b: tf.Tensor, transposeA = false, transposeB = false): T {
+  if (activeBackend()?.name !== "wasm") return tf.matMul(a, b, transposeA, transposeB) as T;
+  return explicitTransposeMatMul(a, b, transposeA, transposeB) as T;
+}
+
+function swapLast(t: tf.Tensor): tf.Tensor {
+  const perm = t.shape.map((_, i) => i);
+  const r = perm.length;
+  [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
+  return tf.transpose(t, perm);
+}
+
+function plainProduct(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean) {
+  return tf.matMul(transposeA ? swapLast(a) : a, transposeB ? swapLast(b) : b);
+}
+
+/** `matMul` whose forward and backward passes use only untransposed products. */
+export function explicitTransposeMatMul(
+  a: tf.Tensor,
+  b: tf.Tensor,
+  transposeA = false,
+  transposeB = false,
+): tf.Tensor {
+  const f = tf.customGrad((x, y, save) => {
+    const [xa, yb] = [x as tf.Tensor, y as tf.Tensor];
+    save([xa, yb]);
+    return {
+      value: plainProduct(xa, yb, transposeA, transposeB),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sa, sb] = saved;
+        // d(A·B): dA = dy·Bᵀ, dB = Aᵀ·dy, adjusted for the transposes used in the forward pass.
+        let da = transposeA ? plainProduct(sb, dy, transposeB, true) : plainProduct(dy, sb, false, !transposeB);
+        let db = transposeB ? plainProduct(dy, sa, true, transposeA) : plainProduct(sa, dy, !transposeA, false);
+        da = reduceToShape(da, sa.shape);
+        db = reduceToShape(db, sb.shape);
+        return [da, db];
+      },
+    };
+  });
+  return f(a, b);
+}
+
+/** Sum leading broadcast axes away so a gradient has its input's shape. */
+function reduceToShape(g: tf.Tensor, shape: number[]): tf.Tensor {
+  if (g.rank === shape.length) return g;
+  const extra = g.rank - shape.length;
+  return tf.sum(g, [...Array(extra).keys()]);
+}
+
+/**
+ * `x · w + b` for x of any rank ≥ 2 against a 2-D weight (Conv1D layout, [in, out]).
+ * Flattens to 2-D first: tfjs returns a wrongly shaped gradient for the 2-D side of a 3-D × 2-D
+ * matmul.
+ */
+export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor {
+  const lead = x.shape.slice(0, -1);
+  const y = matMul(x.reshape([-1, x.shape[x.rank - 1]]), w);
+  return (b ? tf.add(y, b) : y).reshape([...lead, w.shape[1]]);
+}
+
+/**
+ * GPT-2's `gelu_new`: 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))), computed as x·sigmoid(2u),
+ * which is exactly equal and about 7× cheaper on wasm than tanh.
+ */
+export function geluNew(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const cube = tf.mul(tf.mul(x, x), x);
+    const u2 = tf.mul(tf.add(x, tf.mul(cube, 0.044715)), 2 * Math.sqrt(2 / Math.PI));
+    return tf.mul(x, tf.sigmoid(u2));
+  });
+}
+
+/** LayerNorm over the last axis with weight `g` and bias `b` (biased variance, like PyTorch). */
+export function layerNorm(x: tf.Tensor, g: tf.Tensor1D, b: tf.Tensor1D, eps: number): tf.Tensor {
+  return tf.tidy(() => {
+    const axis = x.rank - 1;
+    const mean = tf.mean(x, axis, true);
+    const centred = tf.sub(x, mean);
+    const variance = tf.mean(tf.mul(centred, centred), axis, true);
+    return tf.add(tf.mul(tf.mul(centred, tf.rsqrt(tf.add(variance, eps))), g), b);
+  });
+}
+
+/**
+ * Per-row cross-entropy −log softmax(logits)[target] for logits [N, V] and int32 targets [N].
+ *
+ * A custom gradient (softmax − one-hot) avoids tfjs's gather gradient, which needs a kernel
+ * the wasm backend lacks, and never materialises log-probabilities for the backward pass.
+ */
+export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
+  const [n, v] = logits.shape;
+  const f = tf.customGrad((l, save) => {
+    const x = l as tf.Tensor2D;
+    const lse = tf.logSumExp(x, 1);
+    const t = targets.toInt();
+    const flat = tf.add(tf.mul(tf.range(0, n, 1, "int32"), tf.scalar(v, "int32")), t);
+    const picked = tf.gather(x.reshape([n * v]), flat);
+    // Saved tensors outlive the caller's tidy, which the gradient pass may run after.
+    save([x, lse, t]);
+    return {
+      value: tf.sub(lse, picked),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, slse, st] = saved;
+        const softmax = tf.exp(tf.sub(sx, slse.reshape([n, 1])));
+        const grad = tf.sub(softmax, tf.oneHot(st as tf.Tensor1D, v));
+        return [tf.mul(grad, dy.reshape([n, 1]))];
+      },
+    };
+  });
+  return f(logits) as tf.Tensor1D;
+}
