@@ -40,7 +40,7 @@ export function explicitTransposeMatMul(
 ): tf.Tensor {
   const f = tf.customGrad((x, y, save) => {
     const [xa, yb] = [x as tf.Tensor, y as tf.Tensor];
-    save([xa, yb]);
+    (save as tf.GradSaveFunc)([xa, yb]);
     return {
       value: plainProduct(xa, yb, transposeA, transposeB),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
@@ -69,10 +69,10 @@ function reduceToShape(g: tf.Tensor, shape: number[]): tf.Tensor {
  * Flattens to 2-D first: tfjs returns a wrongly shaped gradient for the 2-D side of a 3-D × 2-D
  * matmul.
  */
-export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor {
-  const lead = x.shape.slice(0, -1);
-  const y = matMul(x.reshape([-1, x.shape[x.rank - 1]]), w);
-  return (b ? tf.add(y, b) : y).reshape([...lead, w.shape[1]]);
+export function linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
+  const lead = x.shape.slice(0, -1) as number[];
+  const y = matMul(x.reshape([-1, x.shape[x.rank - 1]!]), w);
+  return (b ? tf.add(y, b) : y).reshape([...lead, w.shape[1]!]);
 }
 
 /**
@@ -88,7 +88,7 @@ export function geluNew(x: tf.Tensor): tf.Tensor {
 }
 
 /** LayerNorm over the last axis with weight `g` and bias `b` (biased variance, like PyTorch). */
-export function layerNorm(x: tf.Tensor, g: tf.Tensor1D, b: tf.Tensor1D, eps: number): tf.Tensor {
+export function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor {
   return tf.tidy(() => {
     const axis = x.rank - 1;
     const mean = tf.mean(x, axis, true);
@@ -113,7 +113,7 @@ export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Tens
     const flat = tf.add(tf.mul(tf.range(0, n, 1, "int32"), tf.scalar(v, "int32")), t);
     const picked = tf.gather(x.reshape([n * v]), flat);
     // Saved tensors outlive the caller's tidy, which the gradient pass may run after.
-    save([x, lse, t]);
+    (save as tf.GradSaveFunc)([x, lse, t]);
     return {
       value: tf.sub(lse, picked),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
@@ -125,4 +125,31 @@ export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Tens
     };
   });
   return f(logits) as tf.Tensor1D;
+}
+
+/**
+ * Embedding lookup `table[ids]` for int32 ids of any shape, with a gradient that scatter-adds
+ * rows in JavaScript: tfjs's gather gradient needs `UnsortedSegmentSum`, which the wasm backend
+ * lacks, and a one-hot matmul would cost vocab × tokens memory.
+ */
+export function embeddingLookup(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
+  const [vocab, d] = table.shape;
+  const f = tf.customGrad((t, save) => {
+    const idsInt = ids.toInt();
+    (save as tf.GradSaveFunc)([idsInt]);
+    return {
+      value: tf.gather(t as tf.Tensor2D, idsInt),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const index = saved[0].dataSync();
+        const upstream = dy.dataSync();
+        const grad = new Float32Array(vocab * d);
+        for (let i = 0; i < index.length; i++) {
+          const row = index[i] * d, src = i * d;
+          for (let j = 0; j < d; j++) grad[row + j] += upstream[src + j];
+        }
+        return [tf.tensor2d(grad, [vocab, d])];
+      },
+    };
+  });
+  return f(table);
 }

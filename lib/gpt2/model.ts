@@ -16,7 +16,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { crossEntropy, geluNew, layerNorm, linear, matMul } from "../ops.ts";
+import { crossEntropy, embeddingLookup, geluNew, layerNorm, linear, matMul } from "../ops.ts";
 import { Rng } from "../random.ts";
 import type { GPT2Config } from "./config.ts";
 
@@ -93,7 +93,7 @@ export class GPT2 {
         const scale = name.endsWith("c_proj.weight") ? std / Math.sqrt(2 * config.n_layer) : std;
         values = rng.normalArray(size, scale);
       }
-      params.set(name, tf.variable(tf.tensor(values, shape), true, name));
+      params.set(name, tf.variable(tf.tensor(values, shape), true));
     }
     return new GPT2(config, params);
   }
@@ -127,7 +127,7 @@ export class GPT2 {
       throw new Error(`sequence of ${t} tokens exceeds the model's ${this.config.n_positions} positions`);
     }
     return tf.tidy(() => {
-      const tok = tf.gather(this.p("wte.weight"), ids);
+      const tok = embeddingLookup(this.p("wte.weight"), ids);
       const pos = this.p("wpe.weight").slice([0, 0], [t, this.config.n_embd]);
       return tf.add(tok, pos) as tf.Tensor3D;
     });
@@ -143,15 +143,33 @@ export class GPT2 {
   ): { logits: tf.Tensor3D; cache: Map<string, tf.Tensor3D> } {
     const cache = new Map<string, tf.Tensor3D>();
     const logits = tf.tidy(() => {
-      const visit = this.#visitor(options.hooks ?? {}, options.cache ?? [], cache);
-      let h = this.embed(ids);
-      for (let i = 0; i < this.config.n_layer; i++) {
-        h = this.#block(i, 0, visit(hookName(i, "resid_pre"), h), {}, visit).post!;
-      }
+      const h = this.finalResidual(ids, { ...options, cacheInto: cache });
       for (const t of cache.values()) tf.keep(t);
       return this.unembed(h);
     });
     return { logits, cache };
+  }
+
+  /**
+   * The residual stream after the last block (before ln_f), [batch, seq, d]. Differentiable
+   * with respect to the parameters; used for training. Options as in {@link forward}, with
+   * cached activations put in `cacheInto`.
+   */
+  finalResidual(
+    ids: tf.Tensor2D,
+    options: { hooks?: Record<string, HookFn>; cache?: string[]; cacheInto?: Map<string, tf.Tensor3D> } = {},
+  ): tf.Tensor3D {
+    const visit = this.#visitor(options.hooks ?? {}, options.cache ?? [], options.cacheInto ?? new Map());
+    let h = this.embed(ids);
+    for (let i = 0; i < this.config.n_layer; i++) {
+      h = this.#block(i, 0, visit(hookName(i, "resid_pre"), h), {}, visit).post!;
+    }
+    return h;
+  }
+
+  /** Mean next-token cross-entropy over every position of every sequence (a scalar). */
+  meanLoss(ids: tf.Tensor2D): tf.Scalar {
+    return tf.mean(this.tokenLosses(ids, this.finalResidual(ids)));
   }
 
   /** Run to `hook` and stop there, returning its activation (and residual, see {@link HookState}). */
@@ -240,18 +258,18 @@ export class GPT2 {
   }
 
   /** A parameter by name. */
-  p<T extends tf.Tensor = tf.Tensor1D & tf.Tensor2D>(name: string): T {
+  p(name: string): tf.Tensor {
     const v = this.params.get(name);
     if (!v) throw new Error(`GPT2: no parameter ${name}`);
-    return v as unknown as T;
+    return v;
   }
 
   #visitor(hooks: Record<string, HookFn>, cacheNames: string[], cache: Map<string, tf.Tensor3D>) {
     for (const name of [...Object.keys(hooks), ...cacheNames]) this.parseHook(name);
     return (name: string, t: tf.Tensor3D): tf.Tensor3D => {
-      const fn = hooks[name];
+      const fn: HookFn | undefined = Object.hasOwn(hooks, name) ? hooks[name] : undefined;
       const out = fn ? fn(t) : t;
-      if (fn && !tf.util.arraysEqual(out.shape, t.shape)) {
+      if (out !== t && !tf.util.arraysEqual(out.shape, t.shape)) {
         throw new Error(`hook ${name} returned shape [${out.shape}], expected [${t.shape}]`);
       }
       if (cacheNames.includes(name)) cache.set(name, out);

@@ -1,0 +1,143 @@
+/**
+ * `deno task train-lm`: train one of the embedded tiny GPT-2 models on the State of the Union
+ * corpus and write it, with its training report, to `outputs/models/<name>/`.
+ *
+ * The default pipeline never runs this: the trained checkpoints are committed.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { describeBackend, initBackend } from "../lib/backend.ts";
+import { loadCorpus, unigramEntropy, VALIDATION_FROM_YEAR } from "../lib/corpus.ts";
+import { saveGPT2 } from "../lib/gpt2/checkpoint.ts";
+import { loadGPT2 } from "../lib/gpt2/checkpoint.ts";
+import { generate } from "../lib/gpt2/generate.ts";
+import { evaluateCE, type LMTrainConfig, totalSteps, trainLM } from "../lib/lm_train.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../lib/atomic_write.ts";
+import { VocabMap } from "../lib/tokenizer.ts";
+import { formatDuration } from "../lib/progress.ts";
+import { LM_PRESETS, REPO_ROOT, SAMPLE_PROMPT, VOCAB_SIZE } from "../lib/embedded_models.ts";
+
+const HELP = `Usage: deno task train-lm <preset> [options]
+
+Train an embedded tiny GPT-2 on the State of the Union corpus (validation: addresses from
+${VALIDATION_FROM_YEAR} on) and write outputs/models/<preset>/ (config.json, model.safetensors,
+vocab_map.json, training_report.{json,md}).
+
+Presets: ${Object.keys(LM_PRESETS).join(", ")}
+
+Options:
+  --tokens N        training tokens (default: the preset's)
+  --seed N          seed for weights and batch order (default 0)
+  --resume          continue from .cache/train/<preset>/state.safetensors
+  --out DIR         output folder (default outputs/models/<preset>)
+  --help            this text`;
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: Deno.args,
+    allowPositionals: true,
+    options: {
+      tokens: { type: "string" },
+      seed: { type: "string" },
+      resume: { type: "boolean", default: false },
+      out: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) return console.log(HELP);
+  const name = positionals[0];
+  const preset = name ? LM_PRESETS[name] : undefined;
+  if (!preset) throw new Error(`unknown or missing preset "${name ?? ""}"; choose one of ${Object.keys(LM_PRESETS).join(", ")}`);
+
+  const backend = await initBackend();
+  console.log(describeBackend(backend));
+  const corpus = await loadCorpus({ log: console.log });
+  const vocabMap = VocabMap.fromFrequencies(corpus.train, VOCAB_SIZE);
+  const data = { train: vocabMap.toModel(corpus.train), val: vocabMap.toModel(corpus.val) };
+  const config: LMTrainConfig = {
+    ...preset.train,
+    tokens: values.tokens ? Number(values.tokens) : preset.train.tokens,
+    seed: values.seed ? Number(values.seed) : 0,
+  };
+  const workDir = `${REPO_ROOT}/.cache/train/${name}`;
+  const outDir = values.out ?? `${REPO_ROOT}/outputs/models/${name}`;
+  console.log(`train-lm ${name}: ${totalSteps(config)} steps, ${config.tokens.toLocaleString("en-US")} tokens`);
+
+  const result = await trainLM(config, data, { workDir, resume: values.resume, label: `train-lm ${name}` });
+  await saveGPT2(result.model, outDir, {
+    dtype: "F16",
+    vocabMap,
+    metadata: { trained_by: "gsae train-lm", preset: name, seed: String(config.seed) },
+  });
+  result.model.dispose();
+
+  // The report describes the committed (F16) weights, so measure them as a user loads them.
+  const { model, tokenizer } = await loadGPT2(outDir);
+  const valCE = evaluateCE(model, data.val);
+  const entropy = unigramEntropy(data.val, VOCAB_SIZE);
+  const prompt = tokenizer.encode(SAMPLE_PROMPT);
+  const samples = {
+    prompt: SAMPLE_PROMPT,
+    greedy: tokenizer.decode(generate(model, prompt, { maxNewTokens: 48 })),
+    temperature_0_8: tokenizer.decode(generate(model, prompt, { maxNewTokens: 48, temperature: 0.8, seed: 1 })),
+  };
+  const report = {
+    model: name,
+    config: config.model,
+    train: config,
+    backend: describeBackend(backend),
+    tokens_seen: result.steps * config.batchSize * config.model.n_positions,
+    steps: result.steps,
+    wall_seconds: Math.round(result.seconds),
+    val_ce_history: result.history,
+    final_val_ce: valCE,
+    val_tokens: data.val.length,
+    val_unigram_entropy: entropy,
+    ce_below_unigram: entropy - valCE,
+    validation_split: `State of the Union addresses from ${VALIDATION_FROM_YEAR} on`,
+    samples,
+    command: `deno task train-lm ${name}`,
+  };
+  await writeJsonAtomic(`${outDir}/training_report.json`, report);
+  await writeFileAtomic(`${outDir}/training_report.md`, reportMarkdown(report));
+  console.log(`wrote ${outDir}: final val CE ${valCE.toFixed(4)} nats (unigram entropy ${entropy.toFixed(4)})`);
+}
+
+function reportMarkdown(r: Record<string, unknown> & { val_ce_history: { step: number; tokens: number; valCE: number; trainLoss: number }[]; samples: Record<string, string> }): string {
+  const rows = r.val_ce_history.map((p) => `| ${p.step} | ${p.tokens.toLocaleString("en-US")} | ${p.trainLoss.toFixed(4)} | ${p.valCE.toFixed(4)} |`);
+  return `# Training report: ${r.model}
+
+Command: \`${r.command}\` (${r.backend}).
+
+- Tokens seen: ${(r.tokens_seen as number).toLocaleString("en-US")} in ${r.steps} steps; wall time ${formatDuration(r.wall_seconds as number)}
+- Final validation CE (all ${(r.val_tokens as number).toLocaleString("en-US")} validation tokens, F16 weights as committed): **${(r.final_val_ce as number).toFixed(4)} nats**
+- Unigram entropy of the validation split under the same vocabulary: ${(r.val_unigram_entropy as number).toFixed(4)} nats (the model is ${(r.ce_below_unigram as number).toFixed(3)} nats below it)
+- Validation split: ${r.validation_split}
+
+## Samples (prompt: "${r.samples.prompt}")
+
+Greedy:
+
+> ${r.samples.greedy.replaceAll("\n", " ")}
+
+Temperature 0.8 (seed 1):
+
+> ${r.samples.temperature_0_8.replaceAll("\n", " ")}
+
+## Validation CE during training (periodic points use the first validation sequences)
+
+| step | tokens | train loss | val CE |
+|---:|---:|---:|---:|
+${rows.join("\n")}
+`;
+}
+
+if (import.meta.main) {
+  try {
+    await main();
+  } catch (err) {
+    console.error(`train-lm: ${(err as Error).message}`);
+    Deno.exit(1);
+  }
+}

@@ -1,0 +1,354 @@
+import assert from "node:assert/strict";
+import {
+  bf16ToF32,
+  f16ToF32,
+  f32ToBf16,
+  f32ToF16,
+  parseSafetensors,
+  readSafetensors,
+  requireTensor,
+  SafetensorsError,
+  serializeSafetensors,
+  writeSafetensors,
+} from "../lib/safetensors.ts";
+
+const SOURCE = "fixture.safetensors";
+
+/** Builds a file the way Python's `safetensors.torch.save_file` lays it out, minus padding. */
+function rawFile(header: unknown, data: Uint8Array = new Uint8Array()): Uint8Array {
+  const json = new TextEncoder().encode(
+    typeof header === "string" ? header : JSON.stringify(header),
+  );
+  return rawWithHeaderBytes(json, data);
+}
+
+function rawWithHeaderBytes(json: Uint8Array, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(8 + json.length + data.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  out.set(data, 8 + json.length);
+  return out;
+}
+
+/** Asserts that parsing throws a SafetensorsError naming the source and matching `problem`. */
+function assertRejects(bytes: Uint8Array, problem: RegExp): void {
+  assert.throws(() => parseSafetensors(bytes, { source: SOURCE }), (error: unknown) => {
+    assert.ok(error instanceof SafetensorsError, `expected SafetensorsError, got ${error}`);
+    assert.equal(error.source, SOURCE);
+    assert.ok(error.message.startsWith(`${SOURCE}: `), error.message);
+    assert.match(error.problem, problem);
+    return true;
+  });
+}
+
+const f32Entry = (begin: number, end: number, shape = [(end - begin) / 4]) => ({
+  dtype: "F32",
+  shape,
+  data_offsets: [begin, end],
+});
+
+Deno.test("round trip of F32, F16, BF16, I32 and I64 tensors with metadata", async () => {
+  const floats = new Float32Array([0, 1, -2.5, 0.333, 65504, 1e-3]);
+  const ints = new Int32Array([0, -1, 2147483647, -2147483648, 7, 42]);
+  const bytes = serializeSafetensors({
+    "w.f32": { shape: [2, 3], data: floats },
+    "w.f16": { shape: [3, 2], data: floats, dtype: "F16" },
+    "w.bf16": { shape: [6], data: floats, dtype: "BF16" },
+    "ids.i32": { shape: [6], data: ints },
+    "ids.i64": { shape: [2, 3], data: ints, dtype: "I64" },
+    scalar: { shape: [], data: new Float32Array([3.5]) },
+    empty: { shape: [0, 4], data: new Float32Array(0) },
+  }, { metadata: { format: "pt", note: "héllo" } });
+  const headerLength = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+  assert.equal(headerLength % 8, 0, "header is padded to 8-byte alignment");
+
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/nested/model.safetensors`;
+    await writeSafetensors(path, {
+      a: { shape: [2], data: new Float32Array([1, 2]) },
+    });
+    assert.deepEqual([...(await readSafetensors(path)).tensors.get("a")!.data], [1, 2]);
+
+    const file = parseSafetensors(bytes);
+    assert.deepEqual(file.metadata, { format: "pt", note: "héllo" });
+    const f32 = requireTensor(file, "w.f32", [2, 3]);
+    assert.equal(f32.dtype, "F32");
+    assert.deepEqual(f32.data, floats);
+    const f16 = requireTensor(file, "w.f16", [3, 2]);
+    assert.ok(f16.data instanceof Float32Array);
+    assert.deepEqual([...f16.data], [...floats].map((x) => f16ToF32(f32ToF16(x))));
+    assert.ok(Math.abs(f16.data[3] - 0.333) < 1e-3);
+    const bf16 = requireTensor(file, "w.bf16", [6]);
+    assert.deepEqual([...bf16.data], [...floats].map((x) => bf16ToF32(f32ToBf16(x))));
+    assert.deepEqual(requireTensor(file, "ids.i32").data, ints);
+    const i64 = requireTensor(file, "ids.i64", [2, 3]);
+    assert.equal(i64.dtype, "I64");
+    assert.deepEqual(i64.data, ints);
+    assert.deepEqual(requireTensor(file, "scalar", []).data, new Float32Array([3.5]));
+    assert.equal(requireTensor(file, "empty", [0, 4]).data.length, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("default float dtype option applies to Float32Array tensors only", () => {
+  const file = parseSafetensors(serializeSafetensors({
+    x: { shape: [2], data: new Float32Array([1, 3]) },
+    n: { shape: [1], data: new Int32Array([5]) },
+  }, { dtype: "BF16" }));
+  assert.equal(file.tensors.get("x")!.dtype, "BF16");
+  assert.equal(file.tensors.get("n")!.dtype, "I32");
+});
+
+Deno.test("tensors are laid out contiguously and aligned to their element size", () => {
+  const bytes = serializeSafetensors({
+    h: { shape: [3], data: new Float32Array(3), dtype: "F16" },
+    f: { shape: [1], data: new Float32Array(1) },
+    l: { shape: [1], data: new Int32Array(1), dtype: "I64" },
+  });
+  const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+  assert.deepEqual(header.l.data_offsets, [0, 8]);
+  assert.deepEqual(header.f.data_offsets, [8, 12]);
+  assert.deepEqual(header.h.data_offsets, [12, 18]);
+});
+
+Deno.test("parses a file laid out like Python writes it, unpadded and at an odd offset", () => {
+  // Header of odd length so the F32 data is unaligned in the buffer.
+  const header = '{"__metadata__":{"format":"pt"},"b":{"dtype":"F32","shape":[2],' +
+    '"data_offsets":[0,8]},"a":{"dtype":"F16","shape":[2,1],"data_offsets":[8,12]}}';
+  assert.notEqual(header.length % 4, 0);
+  const data = new Uint8Array(12);
+  const view = new DataView(data.buffer);
+  view.setFloat32(0, 1.5, true);
+  view.setFloat32(4, -7, true);
+  view.setUint16(8, 0x3c00, true);
+  view.setUint16(10, 0xc000, true);
+  const file = parseSafetensors(rawFile(header, data));
+  assert.deepEqual(file.metadata, { format: "pt" });
+  assert.deepEqual([...file.tensors.keys()], ["b", "a"]);
+  assert.deepEqual([...file.tensors.get("b")!.data], [1.5, -7]);
+  assert.deepEqual(file.tensors.get("a")!.shape, [2, 1]);
+  assert.deepEqual([...file.tensors.get("a")!.data], [1, -2]);
+});
+
+Deno.test("parses a view into a larger buffer and tolerates gaps", () => {
+  const data = new Uint8Array(12);
+  new DataView(data.buffer).setFloat32(8, 2.25, true);
+  const inner = rawFile({ x: f32Entry(8, 12) }, data);
+  const outer = new Uint8Array(inner.length + 3);
+  outer.set(inner, 3);
+  const file = parseSafetensors(outer.subarray(3));
+  assert.deepEqual([...file.tensors.get("x")!.data], [2.25]);
+});
+
+Deno.test("f16 known values", () => {
+  assert.equal(f16ToF32(0x3c00), 1);
+  assert.equal(f16ToF32(0xc000), -2);
+  assert.equal(f16ToF32(0x7bff), 65504);
+  assert.equal(f16ToF32(0x0001), 2 ** -24);
+  assert.equal(f16ToF32(0x0400), 2 ** -14);
+  assert.equal(f16ToF32(0x7c00), Infinity);
+  assert.equal(f16ToF32(0xfc00), -Infinity);
+  assert.ok(Number.isNaN(f16ToF32(0x7e00)));
+  assert.ok(Object.is(f16ToF32(0x8000), -0));
+  for (const bits of [0x3c00, 0xc000, 0x7bff, 0x0001, 0x03ff, 0x7c00, 0x8000, 0x0000, 0x3555]) {
+    assert.equal(f32ToF16(f16ToF32(bits)), bits, `bits 0x${bits.toString(16)}`);
+  }
+  assert.equal(f32ToF16(NaN), 0x7e00);
+  assert.equal(f32ToF16(-Infinity), 0xfc00);
+});
+
+Deno.test("f32ToF16 rounds to nearest even, including subnormals and overflow", () => {
+  assert.equal(f32ToF16(1 + 2 ** -11), 0x3c00, "tie rounds down to even");
+  assert.equal(f32ToF16(1 + 3 * 2 ** -11), 0x3c02, "tie rounds up to even");
+  assert.equal(f32ToF16(1 + 2 ** -11 + 2 ** -20), 0x3c01, "above the tie rounds up");
+  assert.equal(f32ToF16(2 ** -25), 0x0000, "half the smallest subnormal ties to zero");
+  assert.equal(f32ToF16(3 * 2 ** -25), 0x0002, "1.5 subnormal units ties to 2");
+  assert.equal(f32ToF16(2 ** -25 * 1.0001), 0x0001);
+  assert.equal(f32ToF16(2 ** -30), 0x0000);
+  assert.ok(Object.is(f16ToF32(f32ToF16(-(2 ** -30))), -0));
+  assert.equal(f32ToF16(2 ** -14 - 2 ** -25), 0x0400, "largest subnormal carries into normal");
+  assert.equal(f32ToF16(65519), 0x7bff);
+  assert.equal(f32ToF16(65520), 0x7c00, "rounds up to infinity");
+  assert.equal(f32ToF16(1e10), 0x7c00);
+  // Exhaustive check: every finite half value survives a round trip.
+  for (let bits = 0; bits < 0x10000; bits++) {
+    if ((bits & 0x7c00) === 0x7c00) continue;
+    if (f32ToF16(f16ToF32(bits)) !== bits) assert.fail(`round trip of 0x${bits.toString(16)}`);
+  }
+});
+
+Deno.test("bf16 known values and rounding", () => {
+  assert.equal(bf16ToF32(0x3f80), 1);
+  assert.equal(bf16ToF32(0x4049), 3.140625);
+  assert.equal(bf16ToF32(0xc0a0), -5);
+  assert.equal(bf16ToF32(0x7f80), Infinity);
+  assert.ok(Number.isNaN(bf16ToF32(0x7fc0)));
+  assert.equal(f32ToBf16(Math.PI), 0x4049);
+  assert.equal(f32ToBf16(-5), 0xc0a0);
+  assert.equal(f32ToBf16(1 + 2 ** -8), 0x3f80, "tie rounds down to even");
+  assert.equal(f32ToBf16(1 + 3 * 2 ** -8), 0x3f82, "tie rounds up to even");
+  assert.equal(f32ToBf16(1 + 2 ** -8 + 2 ** -16), 0x3f81);
+  assert.equal(f32ToBf16(3.4e38), 0x7f80, "overflow rounds to infinity");
+  assert.ok(Number.isNaN(bf16ToF32(f32ToBf16(NaN))));
+});
+
+Deno.test("rejects a file shorter than 8 bytes", () => {
+  assertRejects(new Uint8Array(5), /5 bytes, too short/);
+});
+
+Deno.test("rejects a header length beyond the file", () => {
+  const bytes = rawFile({});
+  new DataView(bytes.buffer).setBigUint64(0, 1000n, true);
+  assertRejects(bytes, /header length 1000 exceeds the 2 bytes/);
+});
+
+Deno.test("rejects an absurdly large header length", () => {
+  const bytes = new Uint8Array(16);
+  new DataView(bytes.buffer).setBigUint64(0, 0xffffffffffffffffn, true);
+  assertRejects(bytes, /header length 18446744073709551615 is absurdly large/);
+});
+
+Deno.test("rejects a header that is not UTF-8", () => {
+  assertRejects(
+    rawWithHeaderBytes(new Uint8Array([0x7b, 0xff, 0x7d]), new Uint8Array()),
+    /not valid UTF-8/,
+  );
+});
+
+Deno.test("rejects a header that is not JSON", () => {
+  assertRejects(rawFile('{"x": '), /header is not valid JSON/);
+});
+
+Deno.test("rejects a header that is not an object", () => {
+  assertRejects(rawFile("[1, 2]"), /header must be a JSON object, got array/);
+  assertRejects(rawFile("null"), /header must be a JSON object, got null/);
+});
+
+Deno.test("rejects tensor entries with missing fields", () => {
+  for (const field of ["dtype", "shape", "data_offsets"]) {
+    const entry: Record<string, unknown> = { ...f32Entry(0, 4) };
+    delete entry[field];
+    assertRejects(
+      rawFile({ w: entry }, new Uint8Array(4)),
+      new RegExp(`tensor "w": missing "${field}"`),
+    );
+  }
+  assertRejects(rawFile({ w: 3 }), /tensor "w": entry must be an object/);
+});
+
+Deno.test("rejects tensor entries with wrongly typed fields", () => {
+  const data = new Uint8Array(4);
+  assertRejects(
+    rawFile({ w: { ...f32Entry(0, 4), dtype: 7 } }, data),
+    /tensor "w": dtype must be a string/,
+  );
+  assertRejects(
+    rawFile({ w: { ...f32Entry(0, 4), shape: "1" } }, data),
+    /tensor "w": shape must be an array/,
+  );
+  assertRejects(
+    rawFile({ w: { ...f32Entry(0, 4), data_offsets: [0, "4"] } }, data),
+    /tensor "w": data_offsets must hold non-negative integers, got "4"/,
+  );
+  assertRejects(
+    rawFile({ w: { ...f32Entry(0, 4), data_offsets: [0] } }, data),
+    /must be \[begin, end\]/,
+  );
+  assertRejects(rawFile({ __metadata__: { a: 1 } }), /__metadata__ value for "a" must be a string/);
+});
+
+Deno.test("rejects an unknown dtype and names it", () => {
+  assertRejects(
+    rawFile({ w: { ...f32Entry(0, 1), dtype: "U8", shape: [1] } }, new Uint8Array(1)),
+    /unknown dtype "U8"/,
+  );
+});
+
+Deno.test("rejects negative or non-integer shape dims", () => {
+  const data = new Uint8Array(8);
+  assertRejects(
+    rawFile({ w: f32Entry(0, 8, [-2]) }, data),
+    /tensor "w": shape must hold non-negative integers, got -2/,
+  );
+  assertRejects(
+    rawFile({ w: f32Entry(0, 8, [1.5]) }, data),
+    /shape must hold non-negative integers, got 1.5/,
+  );
+});
+
+Deno.test("rejects data_offsets out of range", () => {
+  assertRejects(
+    rawFile({ w: f32Entry(0, 8) }, new Uint8Array(4)),
+    /\[0, 8\] run past the 4-byte data buffer/,
+  );
+  assertRejects(
+    rawFile({ w: f32Entry(-4, 4) }, new Uint8Array(8)),
+    /data_offsets must hold non-negative integers, got -4/,
+  );
+});
+
+Deno.test("rejects data_offsets with begin > end", () => {
+  assertRejects(
+    rawFile({ w: f32Entry(8, 4, [1]) }, new Uint8Array(8)),
+    /\[8, 4\] have begin > end/,
+  );
+});
+
+Deno.test("rejects overlapping tensors", () => {
+  const header = { a: f32Entry(0, 8), b: f32Entry(4, 12) };
+  assertRejects(
+    rawFile(header, new Uint8Array(12)),
+    /tensor "b" data_offsets \[4, 12\] overlap tensor "a"/,
+  );
+});
+
+Deno.test("rejects a byte length that does not match the shape", () => {
+  assertRejects(
+    rawFile({ w: f32Entry(0, 8, [3]) }, new Uint8Array(8)),
+    /tensor "w": shape \[3\] needs 12 bytes but data_offsets give 8/,
+  );
+});
+
+Deno.test("rejects I64 values that do not fit in int32", () => {
+  const data = new Uint8Array(16);
+  new DataView(data.buffer).setBigInt64(8, 1n << 40n, true);
+  const header = { ids: { dtype: "I64", shape: [2], data_offsets: [0, 16] } };
+  assertRejects(
+    rawFile(header, data),
+    /tensor "ids" \(I64\) value 1099511627776 at index 1 does not fit/,
+  );
+});
+
+Deno.test("requireTensor reports missing and mis-shaped tensors", () => {
+  const file = parseSafetensors(
+    serializeSafetensors({ w: { shape: [2, 2], data: new Float32Array(4) } }),
+  );
+  assert.throws(() => requireTensor(file, "b", undefined, "sae.safetensors"), (error: unknown) => {
+    assert.ok(error instanceof SafetensorsError);
+    assert.match(error.message, /^sae\.safetensors: missing tensor b \(file has: w\)$/);
+    return true;
+  });
+  assert.throws(() => requireTensor(file, "w", [4], "sae.safetensors"), (error: unknown) => {
+    assert.ok(error instanceof SafetensorsError);
+    assert.equal(error.message, "sae.safetensors: tensor w has shape [2,2], expected [4]");
+    return true;
+  });
+});
+
+Deno.test("serializeSafetensors rejects bad input", () => {
+  assert.throws(
+    () => serializeSafetensors({ w: { shape: [3], data: new Float32Array(2) } }),
+    /serializeSafetensors: tensor "w": shape \[3\] has 3 elements, data has 2/,
+  );
+  assert.throws(
+    () => serializeSafetensors({ w: { shape: [1], data: new Float32Array(1), dtype: "I32" } }),
+    /cannot store Float32Array as I32/,
+  );
+  assert.throws(
+    () => serializeSafetensors({ __metadata__: { shape: [0], data: new Float32Array(0) } }),
+    /"__metadata__" is reserved/,
+  );
+});
