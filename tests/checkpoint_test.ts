@@ -1,0 +1,88 @@
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import { initBackend } from "../lib/backend.ts";
+import { loadGPT2, saveGPT2 } from "../lib/gpt2/checkpoint.ts";
+import { GPT2 } from "../lib/gpt2/model.ts";
+import type { GPT2Config } from "../lib/gpt2/config.ts";
+import { readSafetensors, serializeSafetensors, type TensorToWrite } from "../lib/safetensors.ts";
+import { VocabMap } from "../lib/tokenizer.ts";
+
+await initBackend();
+const CONFIG: GPT2Config = {
+  vocab_size: 11,
+  n_positions: 8,
+  n_embd: 8,
+  n_layer: 2,
+  n_head: 2,
+  layer_norm_epsilon: 1e-5,
+  activation_function: "gelu_new",
+};
+
+async function savedModel(options: { dtype?: "F32" | "F16" | "BF16" } = {}) {
+  const dir = await Deno.makeTempDir();
+  const model = GPT2.random(CONFIG, 2, 0.5);
+  await saveGPT2(model, dir, { dtype: options.dtype, vocabMap: new VocabMap([15496, 995, 11, 428, 318, 402, 11571, 12, 17, 13]) });
+  return { dir, model };
+}
+
+/** Rewrite model.safetensors through `edit` (on name → tensor). */
+async function rewriteWeights(dir: string, edit: (t: Record<string, TensorToWrite>) => void) {
+  const file = await readSafetensors(`${dir}/model.safetensors`);
+  const tensors: Record<string, TensorToWrite> = {};
+  for (const [name, t] of file.tensors) tensors[name] = { shape: t.shape, data: t.data };
+  edit(tensors);
+  await Deno.writeFile(`${dir}/model.safetensors`, serializeSafetensors(tensors));
+}
+
+Deno.test("save and load round trip: F32 exact, F16 and BF16 within their precision", async () => {
+  for (const [dtype, tol] of [["F32", 0], ["F16", 2e-3], ["BF16", 1e-2]] as const) {
+    const { dir, model } = await savedModel({ dtype });
+    const loaded = await loadGPT2(dir);
+    for (const [name, v] of model.params) {
+      const diff = tf.max(tf.abs(tf.sub(v, loaded.model.params.get(name)!))).dataSync()[0];
+      assert.ok(diff <= tol, `${dtype} ${name}: ${diff}`);
+    }
+    assert.equal(loaded.vocabMap?.size, 11);
+    assert.deepEqual(Array.from(loaded.tokenizer.encode("Hello world")), [0, 1]);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Hugging Face extras load: transformer. prefix, lm_head.weight, attn.bias buffers", async () => {
+  const { dir, model } = await savedModel();
+  await rewriteWeights(dir, (t) => {
+    for (const name of Object.keys(t)) {
+      t[`transformer.${name}`] = t[name];
+      delete t[name];
+    }
+    t["lm_head.weight"] = t["transformer.wte.weight"];
+    t["transformer.h.0.attn.bias"] = { shape: [1, 1, 8, 8], data: new Float32Array(64).fill(1) };
+  });
+  const loaded = await loadGPT2(dir);
+  const ids = tf.tensor2d([[1, 2, 3]], [1, 3], "int32");
+  const diff = tf.max(tf.abs(tf.sub(model.forward(ids).logits, loaded.model.forward(ids).logits))).dataSync()[0];
+  assert.equal(diff, 0);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("malformed checkpoints give errors naming the file and the problem", async () => {
+  const cases: [string, (dir: string) => Promise<void>, RegExp][] = [
+    ["missing tensor", (d) => rewriteWeights(d, (t) => delete t["h.1.mlp.c_fc.bias"]), /model\.safetensors: missing tensor h\.1\.mlp\.c_fc\.bias/],
+    ["wrong shape for the config", (d) => rewriteWeights(d, (t) => (t["wpe.weight"] = { shape: [4, 16], data: new Float32Array(64) })), /model\.safetensors: tensor wpe\.weight has shape \[4,16\], but config\.json needs \[8,8\]/],
+    ["unexpected tensor", (d) => rewriteWeights(d, (t) => (t["h.0.extra"] = { shape: [1], data: new Float32Array(1) })), /unexpected tensors.*h\.0\.extra/],
+    ["config not JSON", (d) => Deno.writeTextFile(`${d}/config.json`, "{ nope"), /config\.json: not valid JSON/],
+    ["config field invalid", (d) => Deno.writeTextFile(`${d}/config.json`, JSON.stringify({ ...CONFIG, n_head: 3 })), /config\.json: n_embd 8 is not divisible by n_head 3/],
+    ["vocabulary map of the wrong size", (d) => new VocabMap([1, 2, 3]).save(`${d}/vocab_map.json`), /vocab_map\.json: maps 4 ids but config\.json says vocab_size 11/],
+    ["missing weights file", (d) => Deno.remove(`${d}/model.safetensors`), /model\.safetensors: file not found/],
+    ["truncated weights file", async (d) => {
+      const bytes = await Deno.readFile(`${d}/model.safetensors`);
+      await Deno.writeFile(`${d}/model.safetensors`, bytes.slice(0, bytes.length - 10));
+    }, /model\.safetensors/],
+  ];
+  for (const [what, breakIt, expected] of cases) {
+    const { dir } = await savedModel();
+    await breakIt(dir);
+    await assert.rejects(() => loadGPT2(dir), expected, what);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
