@@ -116,7 +116,7 @@ function wrap(lib: Deno.DynamicLibrary<typeof SYMBOLS>, library: string): Blas {
       if (k === 0) {
         // BLAS leaves C untouched when k = 0 only if beta = 1; make the math explicit.
         if (beta === 0) c.fill(0, 0, m * n);
-        else if (beta !== 1) for (let i = 0; i < m * n; i++) c[i] *= beta;
+        else if (beta !== 1) { for (let i = 0; i < m * n; i++) c[i] *= beta; }
         return;
       }
       sgemm(

@@ -146,7 +146,7 @@ function applyEpilogue(
     }
     for (let i = 0; i < c.length; i++) c[i] += values[size === 1 ? 0 : i % n];
   }
-  if (relu) for (let i = 0; i < c.length; i++) if (c[i] < 0) c[i] = 0;
+  if (relu) { for (let i = 0; i < c.length; i++) if (c[i] < 0) c[i] = 0; }
 }
 
 function product(shape: readonly number[]): number {

@@ -84,7 +84,9 @@ export function totalSteps(c: LMTrainConfig): number {
 export function batchOffsets(c: LMTrainConfig, step: number, dataLength: number): number[] {
   const rng = new Rng((c.seed * 1_000_003 + step * 7919 + 17) | 0);
   const span = dataLength - c.model.n_positions;
-  if (span <= 0) throw new Error(`training data (${dataLength} tokens) is shorter than one sequence`);
+  if (span <= 0) {
+    throw new Error(`training data (${dataLength} tokens) is shorter than one sequence`);
+  }
   return Array.from({ length: c.batchSize }, () => rng.int(span + 1));
 }
 
@@ -126,7 +128,13 @@ export function evaluateCE(
 export async function trainLM(
   config: LMTrainConfig,
   data: { train: Int32Array; val: Int32Array },
-  options: { workDir: string; resume?: boolean; stopAfterSteps?: number; log?: (line: string) => void; label?: string },
+  options: {
+    workDir: string;
+    resume?: boolean;
+    stopAfterSteps?: number;
+    log?: (line: string) => void;
+    label?: string;
+  },
 ): Promise<LMTrainResult> {
   const log = options.log ?? ((line: string) => console.log(line));
   const steps = totalSteps(config);
@@ -137,9 +145,18 @@ export async function trainLM(
   if (options.resume) {
     const restored = await restore(statePath, config, model, opt);
     if (restored) ({ step, seconds, history } = restored);
-    log(restored ? `resumed from ${statePath} at step ${step}/${steps}` : `no checkpoint at ${statePath}; starting fresh`);
+    log(
+      restored
+        ? `resumed from ${statePath} at step ${step}/${steps}`
+        : `no checkpoint at ${statePath}; starting fresh`,
+    );
   }
-  const schedule = { lr: config.lr, warmupSteps: config.warmupSteps, totalSteps: steps, minRatio: config.minLrRatio };
+  const schedule = {
+    lr: config.lr,
+    warmupSteps: config.warmupSteps,
+    totalSteps: steps,
+    minRatio: config.minLrRatio,
+  };
   const tokensPerStep = config.batchSize * config.model.n_positions;
   const progress = new Progress(options.label ?? "train-lm", { total: steps * tokensPerStep, log });
   progress.restart(step * tokensPerStep);
@@ -154,8 +171,16 @@ export async function trainLM(
 
   while (step < stopAt) {
     const lr = learningRate(schedule, step);
-    const loss = trainStep(model, opt, config, windows(data.train, batchOffsets(config, step, data.train.length), config.model.n_positions), lr);
-    if (!Number.isFinite(loss)) throw new Error(`training diverged: loss is ${loss} at step ${step}`);
+    const loss = trainStep(
+      model,
+      opt,
+      config,
+      windows(data.train, batchOffsets(config, step, data.train.length), config.model.n_positions),
+      lr,
+    );
+    if (!Number.isFinite(loss)) {
+      throw new Error(`training diverged: loss is ${loss} at step ${step}`);
+    }
     step++;
     lossSum += loss;
     lossCount++;
@@ -163,7 +188,11 @@ export async function trainLM(
     if (step % config.evalEvery === 0 || step === steps) {
       const valCE = evaluateCE(model, data.val, { sequences: config.evalSequences });
       history.push({ step, tokens: step * tokensPerStep, valCE, trainLoss: lossSum / lossCount });
-      log(`${options.label ?? "train-lm"} | step ${step} | train loss ${(lossSum / lossCount).toFixed(4)} | val CE ${valCE.toFixed(4)}`);
+      log(
+        `${options.label ?? "train-lm"} | step ${step} | train loss ${
+          (lossSum / lossCount).toFixed(4)
+        } | val CE ${valCE.toFixed(4)}`,
+      );
       lossSum = 0;
       lossCount = 0;
     }
@@ -174,7 +203,13 @@ export async function trainLM(
 }
 
 /** One optimiser step on `ids` [batch, seq], accumulating micro-batch gradients. Returns the mean loss. */
-function trainStep(model: GPT2, opt: AdamW, config: LMTrainConfig, ids: tf.Tensor2D, lr: number): number {
+function trainStep(
+  model: GPT2,
+  opt: AdamW,
+  config: LMTrainConfig,
+  ids: tf.Tensor2D,
+  lr: number,
+): number {
   const [b, t] = ids.shape;
   const grads: Record<string, tf.Tensor> = {};
   let loss = 0;
@@ -183,7 +218,10 @@ function trainStep(model: GPT2, opt: AdamW, config: LMTrainConfig, ids: tf.Tenso
     const weight = size / b;
     tf.tidy(() => {
       const chunk = ids.slice([start, 0], [size, t]);
-      const { value, grads: g } = namedGrads(() => tf.mul(model.meanLoss(chunk), weight) as tf.Scalar, model.params);
+      const { value, grads: g } = namedGrads(
+        () => tf.mul(model.meanLoss(chunk), weight) as tf.Scalar,
+        model.params,
+      );
       loss += value.dataSync()[0];
       for (const [name, gi] of Object.entries(g)) {
         const prev = grads[name];
@@ -201,10 +239,19 @@ function trainStep(model: GPT2, opt: AdamW, config: LMTrainConfig, ids: tf.Tenso
 
 async function save(
   path: string,
-  s: { config: LMTrainConfig; model: GPT2; opt: AdamW; step: number; seconds: number; history: EvalPoint[] },
+  s: {
+    config: LMTrainConfig;
+    model: GPT2;
+    opt: AdamW;
+    step: number;
+    seconds: number;
+    history: EvalPoint[];
+  },
 ): Promise<void> {
   const tensors: Record<string, TensorToWrite> = {};
-  for (const [name, v] of s.model.params) tensors[`param.${name}`] = { shape: v.shape, data: v.dataSync() as Float32Array };
+  for (const [name, v] of s.model.params) {
+    tensors[`param.${name}`] = { shape: v.shape, data: v.dataSync() as Float32Array };
+  }
   Object.assign(tensors, s.opt.stateTensors());
   await writeSafetensors(path, tensors, {
     metadata: {
@@ -225,7 +272,9 @@ async function restore(path: string, config: LMTrainConfig, model: GPT2, opt: Ad
     throw err;
   }
   if (file.metadata.config !== JSON.stringify(config)) {
-    throw new Error(`${path}: checkpoint was made with a different training config; delete it or drop --resume`);
+    throw new Error(
+      `${path}: checkpoint was made with a different training config; delete it or drop --resume`,
+    );
   }
   for (const [name, v] of model.params) {
     const t = file.tensors.get(`param.${name}`);
@@ -234,5 +283,9 @@ async function restore(path: string, config: LMTrainConfig, model: GPT2, opt: Ad
   }
   const step = Number(file.metadata.step);
   opt.loadState(file.tensors as Map<string, { shape: number[]; data: Float32Array }>, step);
-  return { step, seconds: Number(file.metadata.seconds), history: JSON.parse(file.metadata.history) as EvalPoint[] };
+  return {
+    step,
+    seconds: Number(file.metadata.seconds),
+    history: JSON.parse(file.metadata.history) as EvalPoint[],
+  };
 }

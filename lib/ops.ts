@@ -15,7 +15,12 @@ import { activeBackend } from "./backend.ts";
  * in a custom gradient that transposes explicitly. Every other backend (wasm+blas passes the
  * flags to BLAS for free) uses `tf.matMul` as it is.
  */
-export function matMul<T extends tf.Tensor>(a: T, b: tf.Tensor, transposeA = false, transposeB = false): T {
+export function matMul<T extends tf.Tensor>(
+  a: T,
+  b: tf.Tensor,
+  transposeA = false,
+  transposeB = false,
+): T {
   if (activeBackend()?.name !== "wasm") return tf.matMul(a, b, transposeA, transposeB) as T;
   return explicitTransposeMatMul(a, b, transposeA, transposeB) as T;
 }
@@ -46,8 +51,12 @@ export function explicitTransposeMatMul(
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [sa, sb] = saved;
         // d(A·B): dA = dy·Bᵀ, dB = Aᵀ·dy, adjusted for the transposes used in the forward pass.
-        let da = transposeA ? plainProduct(sb, dy, transposeB, true) : plainProduct(dy, sb, false, !transposeB);
-        let db = transposeB ? plainProduct(dy, sa, true, transposeA) : plainProduct(sa, dy, !transposeA, false);
+        let da = transposeA
+          ? plainProduct(sb, dy, transposeB, true)
+          : plainProduct(dy, sb, false, !transposeB);
+        let db = transposeB
+          ? plainProduct(dy, sa, true, transposeA)
+          : plainProduct(sa, dy, !transposeA, false);
         da = reduceToShape(da, sa.shape);
         db = reduceToShape(db, sb.shape);
         return [da, db];

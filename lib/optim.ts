@@ -83,16 +83,25 @@ export class AdamW {
   stateTensors(): Record<string, { shape: number[]; data: Float32Array }> {
     const out: Record<string, { shape: number[]; data: Float32Array }> = {};
     for (const [prefix, slots] of [["adam_m.", this.#m], ["adam_v.", this.#v]] as const) {
-      for (const [name, t] of slots) out[prefix + name] = { shape: t.shape, data: t.dataSync() as Float32Array };
+      for (const [name, t] of slots) {
+        out[prefix + name] = { shape: t.shape, data: t.dataSync() as Float32Array };
+      }
     }
     return out;
   }
 
   /** Restore from {@link stateTensors} output and the step count. */
-  loadState(tensors: Map<string, { shape: number[]; data: Float32Array | Int32Array }>, step: number): void {
+  loadState(
+    tensors: Map<string, { shape: number[]; data: Float32Array | Int32Array }>,
+    step: number,
+  ): void {
     this.step = step;
     for (const [key, t] of tensors) {
-      const slots = key.startsWith("adam_m.") ? this.#m : key.startsWith("adam_v.") ? this.#v : null;
+      const slots = key.startsWith("adam_m.")
+        ? this.#m
+        : key.startsWith("adam_v.")
+        ? this.#v
+        : null;
       if (!slots) continue;
       const name = key.slice("adam_m.".length);
       slots.get(name)?.dispose();

@@ -9,7 +9,9 @@
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return "?";
   const s = Math.round(seconds);
-  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+  if (s >= 3600) {
+    return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+  }
   if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
   return `${s}s`;
 }
@@ -54,7 +56,9 @@ export class Progress {
     const elapsed = (now - this.#start) / 1000;
     const rate = (done - this.#startDone) / Math.max(elapsed, 1e-9);
     const eta = rate > 0 ? (this.#total - done) / rate : Infinity;
-    const extra = Object.entries(fields).map(([k, v]) => `${k} ${typeof v === "number" ? fmt(v) : v}`);
+    const extra = Object.entries(fields).map(([k, v]) =>
+      `${k} ${typeof v === "number" ? fmt(v) : v}`
+    );
     this.#log(
       [
         this.#label,

@@ -33,7 +33,10 @@ if (import.meta.main) {
     Deno.exit(values.help ? 0 : 2);
   }
   try {
-    const dir = await fetchModel(positionals[0], { revision: values.revision, endpoint: values.endpoint });
+    const dir = await fetchModel(positionals[0], {
+      revision: values.revision,
+      endpoint: values.endpoint,
+    });
     console.log(`fetch-model: ${positionals[0]} is in ${dir}`);
   } catch (err) {
     console.error(`fetch-model: ${(err as Error).message}`);

@@ -61,11 +61,22 @@ function parse(): Args | null {
   });
   if (values.help || positionals.length === 0) return null;
   const [command, model] = positionals;
-  if (!["info", "loss", "grad"].includes(command)) throw new Error(`unknown command "${command}" (info, loss, grad)`);
+  if (!["info", "loss", "grad"].includes(command)) {
+    throw new Error(`unknown command "${command}" (info, loss, grad)`);
+  }
   if (!model) throw new Error(`${command} needs a model (try "default")`);
   if (command !== "info" && !values.text) throw new Error(`${command} needs --text`);
-  if (command === "grad" && !values.hook) throw new Error(`grad needs --hook (e.g. blocks.0.hook_resid_post)`);
-  return { command, model, text: values.text, hook: values.hook, full: values.full, json: values.json };
+  if (command === "grad" && !values.hook) {
+    throw new Error(`grad needs --hook (e.g. blocks.0.hook_resid_post)`);
+  }
+  return {
+    command,
+    model,
+    text: values.text,
+    hook: values.hook,
+    full: values.full,
+    json: values.json,
+  };
 }
 
 async function main(): Promise<void> {
@@ -74,7 +85,12 @@ async function main(): Promise<void> {
   const backend = await initBackend();
   const resolved = await resolveModel(args.model);
   const { model, tokenizer, vocabMap } = await loadGPT2(resolved.dir);
-  const base = { model: resolved.name, source: resolved.source, dir: resolved.dir, backend: backend.name };
+  const base = {
+    model: resolved.name,
+    source: resolved.source,
+    dir: resolved.dir,
+    backend: backend.name,
+  };
   const status = (line: string) => args.json ? undefined : console.log(line);
   status(describeBackend(backend));
 
@@ -83,20 +99,32 @@ async function main(): Promise<void> {
       ...base,
       config: model.config,
       parameters: parameterCount(model.config),
-      vocabulary: vocabMap ? `${vocabMap.size} ids mapped to GPT-2 ids (vocab_map.json)` : "GPT-2 BPE",
+      vocabulary: vocabMap
+        ? `${vocabMap.size} ids mapped to GPT-2 ids (vocab_map.json)`
+        : "GPT-2 BPE",
       hooks: model.hookNames(),
     };
     if (args.json) return console.log(JSON.stringify(info));
     console.log(`model ${info.model} (${info.source}: ${info.dir})`);
-    console.log(`  layers ${model.config.n_layer}, width ${model.config.n_embd}, heads ${model.config.n_head}, ` +
-      `context ${model.config.n_positions}, vocabulary ${model.config.vocab_size}`);
-    console.log(`  parameters ${info.parameters.toLocaleString("en-US")}; vocabulary: ${info.vocabulary}`);
-    console.log(`  hooks: blocks.<0..${model.config.n_layer - 1}>.hook_{resid_pre,attn_out,resid_mid,mlp_out,resid_post}`);
+    console.log(
+      `  layers ${model.config.n_layer}, width ${model.config.n_embd}, heads ${model.config.n_head}, ` +
+        `context ${model.config.n_positions}, vocabulary ${model.config.vocab_size}`,
+    );
+    console.log(
+      `  parameters ${info.parameters.toLocaleString("en-US")}; vocabulary: ${info.vocabulary}`,
+    );
+    console.log(
+      `  hooks: blocks.<0..${
+        model.config.n_layer - 1
+      }>.hook_{resid_pre,attn_out,resid_mid,mlp_out,resid_post}`,
+    );
     return;
   }
 
   const ids = Array.from(tokenizer.encode(args.text!)).slice(0, model.config.n_positions);
-  if (ids.length < 2) throw new Error("--text must have at least two tokens (a loss needs a next token)");
+  if (ids.length < 2) {
+    throw new Error("--text must have at least two tokens (a loss needs a next token)");
+  }
   const outside = ids.find((id) => id >= model.config.vocab_size);
   if (outside !== undefined) {
     throw new Error(
@@ -106,7 +134,9 @@ async function main(): Promise<void> {
   }
   const idsTensor = tf.tensor2d(ids, [1, ids.length], "int32");
   const tokens = ids.map((id) => ({ id, text: tokenizer.decode([id]) }));
-  let losses: number[], gradNorms: number[] | undefined, full: { gradient: number[][]; activation: number[][] } | undefined;
+  let losses: number[],
+    gradNorms: number[] | undefined,
+    full: { gradient: number[][]; activation: number[][] } | undefined;
   if (args.command === "loss") {
     losses = Array.from(model.tokenLosses(idsTensor, model.finalResidual(idsTensor)).dataSync());
   } else {
@@ -132,13 +162,19 @@ async function main(): Promise<void> {
       ...(full ?? {}),
     }));
   }
-  console.log(`${"pos".padStart(4)}  ${"token".padEnd(18)} ${"next token".padEnd(18)} ${"loss".padStart(8)}` +
-    (gradNorms ? `  ${"|grad|".padStart(10)}` : ""));
+  console.log(
+    `${"pos".padStart(4)}  ${"token".padEnd(18)} ${"next token".padEnd(18)} ${"loss".padStart(8)}` +
+      (gradNorms ? `  ${"|grad|".padStart(10)}` : ""),
+  );
   tokens.forEach((t, i) => {
     const next = i + 1 < tokens.length ? JSON.stringify(tokens[i + 1].text) : "";
     const loss = i < losses.length ? losses[i].toFixed(4) : "";
     const grad = gradNorms ? `  ${gradNorms[i].toExponential(3).padStart(10)}` : "";
-    console.log(`${String(i).padStart(4)}  ${JSON.stringify(t.text).padEnd(18)} ${next.padEnd(18)} ${loss.padStart(8)}${grad}`);
+    console.log(
+      `${String(i).padStart(4)}  ${JSON.stringify(t.text).padEnd(18)} ${next.padEnd(18)} ${
+        loss.padStart(8)
+      }${grad}`,
+    );
   });
   console.log(`mean loss ${mean.toFixed(4)} nats over ${losses.length} predictions`);
 }

@@ -48,7 +48,13 @@ async function main(): Promise<void> {
   if (values.help) return console.log(HELP);
   const name = positionals[0];
   const preset = name ? LM_PRESETS[name] : undefined;
-  if (!preset) throw new Error(`unknown or missing preset "${name ?? ""}"; choose one of ${Object.keys(LM_PRESETS).join(", ")}`);
+  if (!preset) {
+    throw new Error(
+      `unknown or missing preset "${name ?? ""}"; choose one of ${
+        Object.keys(LM_PRESETS).join(", ")
+      }`,
+    );
+  }
 
   const backend = await initBackend();
   console.log(describeBackend(backend));
@@ -62,9 +68,17 @@ async function main(): Promise<void> {
   };
   const workDir = `${REPO_ROOT}/.cache/train/${name}`;
   const outDir = values.out ?? `${REPO_ROOT}/outputs/models/${name}`;
-  console.log(`train-lm ${name}: ${totalSteps(config)} steps, ${config.tokens.toLocaleString("en-US")} tokens`);
+  console.log(
+    `train-lm ${name}: ${totalSteps(config)} steps, ${
+      config.tokens.toLocaleString("en-US")
+    } tokens`,
+  );
 
-  const result = await trainLM(config, data, { workDir, resume: values.resume, label: `train-lm ${name}` });
+  const result = await trainLM(config, data, {
+    workDir,
+    resume: values.resume,
+    label: `train-lm ${name}`,
+  });
   await saveGPT2(result.model, outDir, {
     dtype: "F16",
     vocabMap,
@@ -80,7 +94,9 @@ async function main(): Promise<void> {
   const samples = {
     prompt: SAMPLE_PROMPT,
     greedy: tokenizer.decode(generate(model, prompt, { maxNewTokens: 48 })),
-    temperature_0_8: tokenizer.decode(generate(model, prompt, { maxNewTokens: 48, temperature: 0.8, seed: 1 })),
+    temperature_0_8: tokenizer.decode(
+      generate(model, prompt, { maxNewTokens: 48, temperature: 0.8, seed: 1 }),
+    ),
   };
   const report = {
     model: name,
@@ -101,18 +117,37 @@ async function main(): Promise<void> {
   };
   await writeJsonAtomic(`${outDir}/training_report.json`, report);
   await writeFileAtomic(`${outDir}/training_report.md`, reportMarkdown(report));
-  console.log(`wrote ${outDir}: final val CE ${valCE.toFixed(4)} nats (unigram entropy ${entropy.toFixed(4)})`);
+  console.log(
+    `wrote ${outDir}: final val CE ${valCE.toFixed(4)} nats (unigram entropy ${
+      entropy.toFixed(4)
+    })`,
+  );
 }
 
-function reportMarkdown(r: Record<string, unknown> & { val_ce_history: { step: number; tokens: number; valCE: number; trainLoss: number }[]; samples: Record<string, string> }): string {
-  const rows = r.val_ce_history.map((p) => `| ${p.step} | ${p.tokens.toLocaleString("en-US")} | ${p.trainLoss.toFixed(4)} | ${p.valCE.toFixed(4)} |`);
+function reportMarkdown(
+  r: Record<string, unknown> & {
+    val_ce_history: { step: number; tokens: number; valCE: number; trainLoss: number }[];
+    samples: Record<string, string>;
+  },
+): string {
+  const rows = r.val_ce_history.map((p) =>
+    `| ${p.step} | ${p.tokens.toLocaleString("en-US")} | ${p.trainLoss.toFixed(4)} | ${
+      p.valCE.toFixed(4)
+    } |`
+  );
   return `# Training report: ${r.model}
 
 Command: \`${r.command}\` (${r.backend}).
 
-- Tokens seen: ${(r.tokens_seen as number).toLocaleString("en-US")} in ${r.steps} steps; wall time ${formatDuration(r.wall_seconds as number)}
-- Final validation CE (all ${(r.val_tokens as number).toLocaleString("en-US")} validation tokens, F16 weights as committed): **${(r.final_val_ce as number).toFixed(4)} nats**
-- Unigram entropy of the validation split under the same vocabulary: ${(r.val_unigram_entropy as number).toFixed(4)} nats (the model is ${(r.ce_below_unigram as number).toFixed(3)} nats below it)
+- Tokens seen: ${
+    (r.tokens_seen as number).toLocaleString("en-US")
+  } in ${r.steps} steps; wall time ${formatDuration(r.wall_seconds as number)}
+- Final validation CE (all ${
+    (r.val_tokens as number).toLocaleString("en-US")
+  } validation tokens, F16 weights as committed): **${(r.final_val_ce as number).toFixed(4)} nats**
+- Unigram entropy of the validation split under the same vocabulary: ${
+    (r.val_unigram_entropy as number).toFixed(4)
+  } nats (the model is ${(r.ce_below_unigram as number).toFixed(3)} nats below it)
 - Validation split: ${r.validation_split}
 
 ## Samples (prompt: "${r.samples.prompt}")

@@ -10,7 +10,8 @@ import { Rng } from "../lib/random.ts";
 
 await initBackend();
 const rng = new Rng(11);
-const rand = (shape: number[]) => tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape);
+const rand = (shape: number[]) =>
+  tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape);
 
 /** A reference product computed in float64 JavaScript from the tensors' values. */
 function naiveMatMul(a: tf.Tensor, b: tf.Tensor, ta: boolean, tb: boolean): tf.Tensor {
@@ -49,7 +50,8 @@ Deno.test("BLAS matmul kernels equal a float64 reference for every transpose and
   const before = blasKernelStats.blasCalls;
   for (const [sa, sb, ta, tb] of CASES) {
     const a = rand(sa), b = rand(sb);
-    const diff = tf.max(tf.abs(tf.sub(tf.matMul(a, b, ta, tb), naiveMatMul(a, b, ta, tb)))).dataSync()[0];
+    const diff =
+      tf.max(tf.abs(tf.sub(tf.matMul(a, b, ta, tb), naiveMatMul(a, b, ta, tb)))).dataSync()[0];
     assert.ok(diff < 1e-5, `[${sa}]x[${sb}] ta=${ta} tb=${tb}: ${diff}`);
   }
   assert.ok(blasKernelStats.blasCalls > before, "the BLAS kernel ran");
@@ -65,12 +67,22 @@ Deno.test("fused matmul with bias and relu equals the unfused ops", () => {
 Deno.test("explicit-transpose matmul equals tf.matMul in value and gradient", () => {
   for (const [sa, sb, ta, tb] of CASES.slice(0, 6)) {
     const a = rand(sa), b = rand(sb);
-    const f = (fn: typeof explicitTransposeMatMul) => (x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(fn(x, y, ta, tb)));
+    const f = (fn: typeof explicitTransposeMatMul) => (x: tf.Tensor, y: tf.Tensor) =>
+      tf.sum(tf.square(fn(x, y, ta, tb)));
     const [ga1, gb1] = tf.grads(f(explicitTransposeMatMul))([a, b]);
     const [ga2, gb2] = tf.grads(f((x, y, p, q) => tf.matMul(x, y, p, q)))([a, b]);
-    assert.ok(tf.max(tf.abs(tf.sub(explicitTransposeMatMul(a, b, ta, tb), tf.matMul(a, b, ta, tb)))).dataSync()[0] < 1e-5);
-    assert.ok(tf.max(tf.abs(tf.sub(ga1, ga2))).dataSync()[0] < 1e-4, `dA [${sa}] ta=${ta} tb=${tb}`);
-    assert.ok(tf.max(tf.abs(tf.sub(gb1, gb2))).dataSync()[0] < 1e-4, `dB [${sb}] ta=${ta} tb=${tb}`);
+    assert.ok(
+      tf.max(tf.abs(tf.sub(explicitTransposeMatMul(a, b, ta, tb), tf.matMul(a, b, ta, tb))))
+        .dataSync()[0] < 1e-5,
+    );
+    assert.ok(
+      tf.max(tf.abs(tf.sub(ga1, ga2))).dataSync()[0] < 1e-4,
+      `dA [${sa}] ta=${ta} tb=${tb}`,
+    );
+    assert.ok(
+      tf.max(tf.abs(tf.sub(gb1, gb2))).dataSync()[0] < 1e-4,
+      `dB [${sb}] ta=${ta} tb=${tb}`,
+    );
   }
 });
 

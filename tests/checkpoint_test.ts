@@ -21,7 +21,10 @@ const CONFIG: GPT2Config = {
 async function savedModel(options: { dtype?: "F32" | "F16" | "BF16" } = {}) {
   const dir = await Deno.makeTempDir();
   const model = GPT2.random(CONFIG, 2, 0.5);
-  await saveGPT2(model, dir, { dtype: options.dtype, vocabMap: new VocabMap([15496, 995, 11, 428, 318, 402, 11571, 12, 17, 13]) });
+  await saveGPT2(model, dir, {
+    dtype: options.dtype,
+    vocabMap: new VocabMap([15496, 995, 11, 428, 318, 402, 11571, 12, 17, 13]),
+  });
   return { dir, model };
 }
 
@@ -60,20 +63,53 @@ Deno.test("Hugging Face extras load: transformer. prefix, lm_head.weight, attn.b
   });
   const loaded = await loadGPT2(dir);
   const ids = tf.tensor2d([[1, 2, 3]], [1, 3], "int32");
-  const diff = tf.max(tf.abs(tf.sub(model.forward(ids).logits, loaded.model.forward(ids).logits))).dataSync()[0];
+  const diff = tf.max(tf.abs(tf.sub(model.forward(ids).logits, loaded.model.forward(ids).logits)))
+    .dataSync()[0];
   assert.equal(diff, 0);
   await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("malformed checkpoints give errors naming the file and the problem", async () => {
   const cases: [string, (dir: string) => Promise<void>, RegExp][] = [
-    ["missing tensor", (d) => rewriteWeights(d, (t) => delete t["h.1.mlp.c_fc.bias"]), /model\.safetensors: missing tensor h\.1\.mlp\.c_fc\.bias/],
-    ["wrong shape for the config", (d) => rewriteWeights(d, (t) => (t["wpe.weight"] = { shape: [4, 16], data: new Float32Array(64) })), /model\.safetensors: tensor wpe\.weight has shape \[4,16\], but config\.json needs \[8,8\]/],
-    ["unexpected tensor", (d) => rewriteWeights(d, (t) => (t["h.0.extra"] = { shape: [1], data: new Float32Array(1) })), /unexpected tensors.*h\.0\.extra/],
-    ["config not JSON", (d) => Deno.writeTextFile(`${d}/config.json`, "{ nope"), /config\.json: not valid JSON/],
-    ["config field invalid", (d) => Deno.writeTextFile(`${d}/config.json`, JSON.stringify({ ...CONFIG, n_head: 3 })), /config\.json: n_embd 8 is not divisible by n_head 3/],
-    ["vocabulary map of the wrong size", (d) => new VocabMap([1, 2, 3]).save(`${d}/vocab_map.json`), /vocab_map\.json: maps 4 ids but config\.json says vocab_size 11/],
-    ["missing weights file", (d) => Deno.remove(`${d}/model.safetensors`), /model\.safetensors: file not found/],
+    [
+      "missing tensor",
+      (d) => rewriteWeights(d, (t) => delete t["h.1.mlp.c_fc.bias"]),
+      /model\.safetensors: missing tensor h\.1\.mlp\.c_fc\.bias/,
+    ],
+    [
+      "wrong shape for the config",
+      (d) =>
+        rewriteWeights(
+          d,
+          (t) => (t["wpe.weight"] = { shape: [4, 16], data: new Float32Array(64) }),
+        ),
+      /model\.safetensors: tensor wpe\.weight has shape \[4,16\], but config\.json needs \[8,8\]/,
+    ],
+    [
+      "unexpected tensor",
+      (d) => rewriteWeights(d, (t) => (t["h.0.extra"] = { shape: [1], data: new Float32Array(1) })),
+      /unexpected tensors.*h\.0\.extra/,
+    ],
+    [
+      "config not JSON",
+      (d) => Deno.writeTextFile(`${d}/config.json`, "{ nope"),
+      /config\.json: not valid JSON/,
+    ],
+    [
+      "config field invalid",
+      (d) => Deno.writeTextFile(`${d}/config.json`, JSON.stringify({ ...CONFIG, n_head: 3 })),
+      /config\.json: n_embd 8 is not divisible by n_head 3/,
+    ],
+    [
+      "vocabulary map of the wrong size",
+      (d) => new VocabMap([1, 2, 3]).save(`${d}/vocab_map.json`),
+      /vocab_map\.json: maps 4 ids but config\.json says vocab_size 11/,
+    ],
+    [
+      "missing weights file",
+      (d) => Deno.remove(`${d}/model.safetensors`),
+      /model\.safetensors: file not found/,
+    ],
     ["truncated weights file", async (d) => {
       const bytes = await Deno.readFile(`${d}/model.safetensors`);
       await Deno.writeFile(`${d}/model.safetensors`, bytes.slice(0, bytes.length - 10));

@@ -60,10 +60,15 @@ Deno.test("a failed or corrupt download leaves no file that looks complete", asy
   await withHubCache(async (hub) => {
     const { server, endpoint } = serve({ corrupt: true });
     try {
-      await assert.rejects(() => fetchModel("tiny/ref", { endpoint, log: quiet }), /model\.safetensors/);
+      await assert.rejects(
+        () => fetchModel("tiny/ref", { endpoint, log: quiet }),
+        /model\.safetensors/,
+      );
       await assert.rejects(() => fetchModel("tiny/missing", { endpoint, log: quiet }), /HTTP 404/);
       const files: string[] = [];
-      for await (const e of Deno.readDir(`${hub}/models--tiny--ref/snapshots/0123abc`)) files.push(e.name);
+      for await (const e of Deno.readDir(`${hub}/models--tiny--ref/snapshots/0123abc`)) {
+        files.push(e.name);
+      }
       assert.deepEqual(files, ["config.json"]);
       await assert.rejects(() => resolveModel("tiny/ref"), /not found/);
     } finally {

@@ -60,8 +60,14 @@ const SMALL: GPT2Config = {
 
 Deno.test("hook gradient equals central finite differences", () => {
   const model = GPT2.random(SMALL, 3, 0.3);
-  const ids = tf.tensor2d([[1, 5, 9, 2, 33, 7, 7, 0], [4, 4, 12, 30, 1, 2, 3, 36]], [2, 8], "int32");
-  for (const hook of ["blocks.1.hook_resid_post", "blocks.1.hook_mlp_out", "blocks.2.hook_attn_out"]) {
+  const ids = tf.tensor2d(
+    [[1, 5, 9, 2, 33, 7, 7, 0], [4, 4, 12, 30, 1, 2, 3, 36]],
+    [2, 8],
+    "int32",
+  );
+  for (
+    const hook of ["blocks.1.hook_resid_post", "blocks.1.hook_mlp_out", "blocks.2.hook_attn_out"]
+  ) {
     const g = model.gradAtHook(ids, hook);
     const x = g.activation.arraySync() as number[][][];
     const grad = g.gradient.arraySync() as number[][][];
@@ -78,7 +84,10 @@ Deno.test("hook gradient equals central finite differences", () => {
       minus[b][t][i] -= eps;
       const fd = (total(plus) - total(minus)) / (2 * eps);
       const err = Math.abs(fd - grad[b][t][i]);
-      assert.ok(err < 2e-3 + 2e-2 * Math.abs(fd), `${hook} [${b},${t},${i}]: fd ${fd} vs grad ${grad[b][t][i]}`);
+      assert.ok(
+        err < 2e-3 + 2e-2 * Math.abs(fd),
+        `${hook} [${b},${t},${i}]: fd ${fd} vs grad ${grad[b][t][i]}`,
+      );
     }
     // The last position has no next token: nothing depends on it.
     assert.equal(maxAbs(g.gradient.slice([0, 7, 0], [2, 1, 16])), 0);
@@ -113,7 +122,10 @@ Deno.test("a replacement hook changes only what follows it", () => {
 
 Deno.test("bad hook names and over-long sequences give clear errors", () => {
   const model = GPT2.random(SMALL, 1);
-  assert.throws(() => model.parseHook("blocks.9.hook_resid_post"), /unknown hook.*blocks\.<0\.\.2>/);
+  assert.throws(
+    () => model.parseHook("blocks.9.hook_resid_post"),
+    /unknown hook.*blocks\.<0\.\.2>/,
+  );
   assert.throws(() => model.parseHook("blocks.0.hook_resid"), /unknown hook/);
   const long = tf.zeros([1, 13], "int32") as tf.Tensor2D;
   assert.throws(() => model.embed(long), /13 tokens exceeds the model's 12 positions/);
@@ -128,7 +140,15 @@ Deno.test("training gradients of every parameter match finite differences", () =
   const model = GPT2.random({ ...SMALL, n_layer: 1 }, 8, 0.3);
   const ids = tf.tensor2d([[1, 2, 3, 4, 5, 6]], [1, 6], "int32");
   const { grads } = namedGrads(() => model.meanLoss(ids), model.params);
-  for (const name of ["wte.weight", "wpe.weight", "h.0.attn.c_attn.weight", "h.0.mlp.c_proj.bias", "ln_f.weight"]) {
+  for (
+    const name of [
+      "wte.weight",
+      "wpe.weight",
+      "h.0.attn.c_attn.weight",
+      "h.0.mlp.c_proj.bias",
+      "ln_f.weight",
+    ]
+  ) {
     const v = model.params.get(name)!;
     const values = v.dataSync().slice();
     const g = grads[name].dataSync();
@@ -142,6 +162,9 @@ Deno.test("training gradients of every parameter match finite differences", () =
     const eps = 1e-2;
     const fd = (lossAt(eps) - lossAt(-eps)) / (2 * eps);
     v.assign(tf.tensor(values, v.shape));
-    assert.ok(Math.abs(fd - g[index]) < 1e-3 + 2e-2 * Math.abs(fd), `${name}: fd ${fd} vs ${g[index]}`);
+    assert.ok(
+      Math.abs(fd - g[index]) < 1e-3 + 2e-2 * Math.abs(fd),
+      `${name}: fd ${fd} vs ${g[index]}`,
+    );
   }
 });

@@ -69,7 +69,9 @@ export async function loadGPT2(dir: string): Promise<LoadedGPT2> {
 
   const byName = new Map<string, Float32Array>();
   for (const [fullName, t] of file.tensors) {
-    const name = fullName.startsWith("transformer.") ? fullName.slice("transformer.".length) : fullName;
+    const name = fullName.startsWith("transformer.")
+      ? fullName.slice("transformer.".length)
+      : fullName;
     if (IGNORED.test(name) || name === "lm_head.weight") continue;
     if (!(t.data instanceof Float32Array)) {
       throw new SafetensorsError(weightsPath, `tensor ${fullName} has integer dtype ${t.dtype}`);
@@ -114,7 +116,11 @@ export async function loadGPT2(dir: string): Promise<LoadedGPT2> {
 export async function saveGPT2(
   model: GPT2,
   dir: string,
-  options: { dtype?: "F32" | "F16" | "BF16"; vocabMap?: VocabMap; metadata?: Record<string, string> } = {},
+  options: {
+    dtype?: "F32" | "F16" | "BF16";
+    vocabMap?: VocabMap;
+    metadata?: Record<string, string>;
+  } = {},
 ): Promise<void> {
   const tensors: Record<string, TensorToWrite> = {};
   for (const [name, shape] of expectedShapes(model.config)) {

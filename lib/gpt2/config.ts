@@ -23,12 +23,13 @@ export interface GPT2Config {
 }
 
 /** Known public GPT-2 sizes, for the README and the `paper` profile. */
-export const KNOWN_GPT2_MODELS: Record<string, Pick<GPT2Config, "n_layer" | "n_embd" | "n_head">> = {
-  "gpt2": { n_layer: 12, n_embd: 768, n_head: 12 },
-  "gpt2-medium": { n_layer: 24, n_embd: 1024, n_head: 16 },
-  "gpt2-large": { n_layer: 36, n_embd: 1280, n_head: 20 },
-  "gpt2-xl": { n_layer: 48, n_embd: 1600, n_head: 25 },
-};
+export const KNOWN_GPT2_MODELS: Record<string, Pick<GPT2Config, "n_layer" | "n_embd" | "n_head">> =
+  {
+    "gpt2": { n_layer: 12, n_embd: 768, n_head: 12 },
+    "gpt2-medium": { n_layer: 24, n_embd: 1024, n_head: 16 },
+    "gpt2-large": { n_layer: 36, n_embd: 1280, n_head: 20 },
+    "gpt2-xl": { n_layer: 48, n_embd: 1600, n_head: 25 },
+  };
 
 /**
  * Validate a parsed `config.json`, filling GPT-2's defaults for optional fields.
@@ -42,7 +43,9 @@ export function parseGPT2Config(raw: unknown, source: string): GPT2Config {
   const positiveInt = (key: string, fallback?: number): number => {
     const value = obj[key] ?? fallback;
     if (typeof value !== "number" || !Number.isInteger(value) || value <= 0) {
-      throw new Error(`${source}: "${key}" must be a positive integer, got ${JSON.stringify(value)}`);
+      throw new Error(
+        `${source}: "${key}" must be a positive integer, got ${JSON.stringify(value)}`,
+      );
     }
     return value;
   };
@@ -58,7 +61,9 @@ export function parseGPT2Config(raw: unknown, source: string): GPT2Config {
       : "gelu_new",
   };
   if (config.n_embd % config.n_head !== 0) {
-    throw new Error(`${source}: n_embd ${config.n_embd} is not divisible by n_head ${config.n_head}`);
+    throw new Error(
+      `${source}: n_embd ${config.n_embd} is not divisible by n_head ${config.n_head}`,
+    );
   }
   if (config.activation_function !== "gelu_new") {
     throw new Error(
@@ -71,6 +76,7 @@ export function parseGPT2Config(raw: unknown, source: string): GPT2Config {
 /** Number of parameters (tied unembedding counted once). */
 export function parameterCount(c: GPT2Config): number {
   const d = c.n_embd;
-  const block = 2 * 2 * d + (d * 3 * d + 3 * d) + (d * d + d) + (d * 4 * d + 4 * d) + (4 * d * d + d);
+  const block = 2 * 2 * d + (d * 3 * d + 3 * d) + (d * d + d) + (d * 4 * d + 4 * d) +
+    (4 * d * d + d);
   return c.vocab_size * d + c.n_positions * d + c.n_layer * block + 2 * d;
 }

@@ -29,7 +29,8 @@ export function hubCacheDir(): string {
   const env = (k: string) => Deno.env.get(k) || undefined;
   const hubCache = env("HF_HUB_CACHE");
   if (hubCache) return hubCache;
-  const home = env("HF_HOME") ?? `${env("XDG_CACHE_HOME") ?? `${env("HOME") ?? "."}/.cache`}/huggingface`;
+  const home = env("HF_HOME") ??
+    `${env("XDG_CACHE_HOME") ?? `${env("HOME") ?? "."}/.cache`}/huggingface`;
   return `${home}/hub`;
 }
 
@@ -59,7 +60,9 @@ async function findSnapshot(repo: string): Promise<string | null> {
   try {
     for await (const entry of Deno.readDir(`${base}/snapshots`)) {
       const dir = `${base}/snapshots/${entry.name}`;
-      if (await isCheckpoint(dir)) found.push({ dir, mtime: (await Deno.stat(dir)).mtime?.getTime() ?? 0 });
+      if (await isCheckpoint(dir)) {
+        found.push({ dir, mtime: (await Deno.stat(dir)).mtime?.getTime() ?? 0 });
+      }
     }
   } catch {
     return null;
@@ -91,6 +94,8 @@ export async function resolveModel(spec: string): Promise<ResolvedModel> {
   }
   throw new Error(
     `model "${spec}" not found. Looked in:\n  ${tried.join("\n  ")}\n` +
-      `With internet access, download it with: deno task fetch-model ${HUB_ALIASES[name]?.[0] ?? name}`,
+      `With internet access, download it with: deno task fetch-model ${
+        HUB_ALIASES[name]?.[0] ?? name
+      }`,
   );
 }

@@ -22,8 +22,11 @@ export async function fetchModel(
   repo: string,
   options: { revision?: string; endpoint?: string; log?: (line: string) => void } = {},
 ): Promise<string> {
-  if (!/^[\w.-]+(\/[\w.-]+)?$/.test(repo)) throw new Error(`"${repo}" is not a hub repository name`);
-  const endpoint = (options.endpoint ?? Deno.env.get("HF_ENDPOINT") ?? "https://huggingface.co").replace(/\/$/, "");
+  if (!/^[\w.-]+(\/[\w.-]+)?$/.test(repo)) {
+    throw new Error(`"${repo}" is not a hub repository name`);
+  }
+  const endpoint = (options.endpoint ?? Deno.env.get("HF_ENDPOINT") ?? "https://huggingface.co")
+    .replace(/\/$/, "");
   const revision = options.revision ?? "main";
   const log = options.log ?? ((line: string) => console.log(line));
   const base = hubRepoDir(repo);
@@ -35,7 +38,9 @@ export async function fetchModel(
     try {
       response = await fetch(url);
     } catch (err) {
-      throw new Error(`cannot reach ${url}: ${(err as Error).message} (downloading needs internet access)`);
+      throw new Error(
+        `cannot reach ${url}: ${(err as Error).message} (downloading needs internet access)`,
+      );
     }
     if (!response.ok || !response.body) {
       await response.body?.cancel();
@@ -47,7 +52,11 @@ export async function fetchModel(
     const target = `${snapshot}/${file}`;
     const tmp = makeTempPath(target);
     const size = Number(response.headers.get("content-length") ?? 0);
-    const progress = new Progress(`fetch-model ${repo}/${file}`, { total: size, unit: "bytes", log });
+    const progress = new Progress(`fetch-model ${repo}/${file}`, {
+      total: size,
+      unit: "bytes",
+      log,
+    });
     let received = 0;
     try {
       const out = await Deno.open(tmp, { write: true, create: true, truncate: true });
@@ -60,7 +69,9 @@ export async function fetchModel(
       } finally {
         out.close();
       }
-      if (size > 0 && received !== size) throw new Error(`${url}: got ${received} of ${size} bytes`);
+      if (size > 0 && received !== size) {
+        throw new Error(`${url}: got ${received} of ${size} bytes`);
+      }
       await validate(file, tmp, url);
       await Deno.rename(tmp, target);
     } catch (err) {

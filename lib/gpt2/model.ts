@@ -101,7 +101,9 @@ export class GPT2 {
   /** Every hook name, in forward order. */
   hookNames(): string[] {
     const names: string[] = [];
-    for (let i = 0; i < this.config.n_layer; i++) for (const k of HOOK_KINDS) names.push(hookName(i, k));
+    for (let i = 0; i < this.config.n_layer; i++) {
+      for (const k of HOOK_KINDS) names.push(hookName(i, k));
+    }
     return names;
   }
 
@@ -124,7 +126,9 @@ export class GPT2 {
   embed(ids: tf.Tensor2D): tf.Tensor3D {
     const [, t] = ids.shape;
     if (t > this.config.n_positions) {
-      throw new Error(`sequence of ${t} tokens exceeds the model's ${this.config.n_positions} positions`);
+      throw new Error(
+        `sequence of ${t} tokens exceeds the model's ${this.config.n_positions} positions`,
+      );
     }
     return tf.tidy(() => {
       const tok = embeddingLookup(this.p("wte.weight"), ids);
@@ -157,9 +161,17 @@ export class GPT2 {
    */
   finalResidual(
     ids: tf.Tensor2D,
-    options: { hooks?: Record<string, HookFn>; cache?: string[]; cacheInto?: Map<string, tf.Tensor3D> } = {},
+    options: {
+      hooks?: Record<string, HookFn>;
+      cache?: string[];
+      cacheInto?: Map<string, tf.Tensor3D>;
+    } = {},
   ): tf.Tensor3D {
-    const visit = this.#visitor(options.hooks ?? {}, options.cache ?? [], options.cacheInto ?? new Map());
+    const visit = this.#visitor(
+      options.hooks ?? {},
+      options.cache ?? [],
+      options.cacheInto ?? new Map(),
+    );
     let h = this.embed(ids);
     for (let i = 0; i < this.config.n_layer; i++) {
       h = this.#block(i, 0, visit(hookName(i, "resid_pre"), h), {}, visit).post!;
@@ -195,7 +207,9 @@ export class GPT2 {
     const { layer, kind } = this.parseHook(hook);
     const k = HOOK_KINDS.indexOf(kind);
     if ((kind === "attn_out" || kind === "mlp_out") && !state.residual) {
-      throw new Error(`running from ${hook} needs the residual it is added to (runToHook gives it)`);
+      throw new Error(
+        `running from ${hook} needs the residual it is added to (runToHook gives it)`,
+      );
     }
     const visit = this.#visitor(options.hooks ?? {}, [], new Map());
     const start: BlockState = {};
@@ -213,7 +227,12 @@ export class GPT2 {
   unembed(h: tf.Tensor3D): tf.Tensor3D {
     return tf.tidy(() => {
       const [b, t, d] = h.shape;
-      const x = layerNorm(h, this.p("ln_f.weight"), this.p("ln_f.bias"), this.config.layer_norm_epsilon);
+      const x = layerNorm(
+        h,
+        this.p("ln_f.weight"),
+        this.p("ln_f.bias"),
+        this.config.layer_norm_epsilon,
+      );
       return matMul(x.reshape([b * t, d]), this.p("wte.weight"), false, true)
         .reshape([b, t, this.config.vocab_size]);
     });
@@ -239,12 +258,20 @@ export class GPT2 {
    * The activation at `hook`, the gradient of each sequence's summed next-token loss with respect
    * to it, and the per-token losses. The backward pass covers only the layers after the hook.
    */
-  gradAtHook(ids: tf.Tensor2D, hook: string, options: { targets?: tf.Tensor2D } = {}): HookGradient {
+  gradAtHook(
+    ids: tf.Tensor2D,
+    hook: string,
+    options: { targets?: tf.Tensor2D } = {},
+  ): HookGradient {
     const state = this.runToHook(ids, hook);
     const [b, t] = ids.shape;
     const { value, grad } = tf.tidy(() =>
       tf.valueAndGrad((x: tf.Tensor) =>
-        this.tokenLosses(ids, this.runFromHook(hook, { ...state, activation: x as tf.Tensor3D }), options.targets)
+        this.tokenLosses(
+          ids,
+          this.runFromHook(hook, { ...state, activation: x as tf.Tensor3D }),
+          options.targets,
+        )
       )(state.activation, tf.ones([b, t - 1]))
     );
     return { ...state, gradient: grad as tf.Tensor3D, losses: value as tf.Tensor2D };
@@ -297,12 +324,21 @@ export class GPT2 {
     for (let k = from + 1; k <= stop; k++) {
       let value: tf.Tensor3D;
       if (k === 1) {
-        value = this.#attention(i, layerNorm(s.pre!, this.p(h + "ln_1.weight"), this.p(h + "ln_1.bias"), eps));
+        value = this.#attention(
+          i,
+          layerNorm(s.pre!, this.p(h + "ln_1.weight"), this.p(h + "ln_1.bias"), eps),
+        );
       } else if (k === 2) value = tf.add(s.pre!, s.attn!);
       else if (k === 3) {
         const a = layerNorm(s.mid!, this.p(h + "ln_2.weight"), this.p(h + "ln_2.bias"), eps);
-        const hidden = geluNew(linear(a, this.p(h + "mlp.c_fc.weight"), this.p(h + "mlp.c_fc.bias")));
-        value = linear(hidden, this.p(h + "mlp.c_proj.weight"), this.p(h + "mlp.c_proj.bias")) as tf.Tensor3D;
+        const hidden = geluNew(
+          linear(a, this.p(h + "mlp.c_fc.weight"), this.p(h + "mlp.c_fc.bias")),
+        );
+        value = linear(
+          hidden,
+          this.p(h + "mlp.c_proj.weight"),
+          this.p(h + "mlp.c_proj.bias"),
+        ) as tf.Tensor3D;
       } else value = tf.add(s.mid!, s.mlp!);
       s[keys[k]] = visit(hookName(i, HOOK_KINDS[k]), value);
     }
@@ -315,9 +351,16 @@ export class GPT2 {
     const qkv = linear(x, this.p(`h.${i}.attn.c_attn.weight`), this.p(`h.${i}.attn.c_attn.bias`));
     const [q, k, v] = tf.split(qkv, 3, 2);
     const heads = (z: tf.Tensor) => z.reshape([b, t, nh, hd]).transpose([0, 2, 1, 3]);
-    const scores = tf.add(tf.mul(matMul(heads(q), heads(k), false, true), 1 / Math.sqrt(hd)), this.#mask(t));
+    const scores = tf.add(
+      tf.mul(matMul(heads(q), heads(k), false, true), 1 / Math.sqrt(hd)),
+      this.#mask(t),
+    );
     const mixed = matMul(tf.softmax(scores), heads(v)).transpose([0, 2, 1, 3]).reshape([b, t, d]);
-    return linear(mixed, this.p(`h.${i}.attn.c_proj.weight`), this.p(`h.${i}.attn.c_proj.bias`)) as tf.Tensor3D;
+    return linear(
+      mixed,
+      this.p(`h.${i}.attn.c_proj.weight`),
+      this.p(`h.${i}.attn.c_proj.bias`),
+    ) as tf.Tensor3D;
   }
 
   /** Additive causal mask [t, t]: 0 on and below the diagonal, −1e9 above. Cached per length. */
@@ -336,7 +379,10 @@ export class GPT2 {
 /** Every parameter's Hugging Face name (no prefix) and shape for a config. */
 export function expectedShapes(c: GPT2Config): [string, number[]][] {
   const d = c.n_embd;
-  const out: [string, number[]][] = [["wte.weight", [c.vocab_size, d]], ["wpe.weight", [c.n_positions, d]]];
+  const out: [string, number[]][] = [["wte.weight", [c.vocab_size, d]], ["wpe.weight", [
+    c.n_positions,
+    d,
+  ]]];
   for (let i = 0; i < c.n_layer; i++) {
     const h = `h.${i}.`;
     out.push(

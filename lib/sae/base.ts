@@ -9,6 +9,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { GPT2, HookState } from "../gpt2/model.ts";
 import { matMul } from "../ops.ts";
 import { Rng } from "../random.ts";
 
@@ -42,6 +43,25 @@ export interface SAEBatch {
   x: tf.Tensor2D;
   /** Gradients of the LM loss with respect to x, [n, d_in] (when the store has them). */
   grad?: tf.Tensor2D;
+  /**
+   * The language model around the hook, for losses that splice the reconstruction back in
+   * (e2e). Then x holds the hook's activations of `ids`, flattened to [batch·seq, d_in].
+   */
+  lm?: SpliceContext;
+}
+
+/** What an end-to-end loss needs to run the model on from the hook. */
+export interface SpliceContext {
+  /** The frozen language model. */
+  model: GPT2;
+  /** The hook the SAE reads and writes. */
+  hook: string;
+  /** Token ids [batch, seq]. */
+  ids: tf.Tensor2D;
+  /** The clean activation (and residual, for attn_out/mlp_out hooks) at the hook. */
+  state: HookState;
+  /** Clean next-token log-probabilities [batch·(seq − 1), vocab], computed without gradient. */
+  cleanLogProbs: tf.Tensor2D;
 }
 
 /** A training loss and the numbers to log with it. */
@@ -89,7 +109,11 @@ export interface SAE {
 
 /** Create a trainable variable from values. */
 export function param(name: string, values: Float32Array, shape: number[]): tf.Variable {
-  return tf.variable(tf.tensor(values, shape, "float32"), true, `${name}_${Math.random().toString(36).slice(2, 8)}`);
+  return tf.variable(
+    tf.tensor(values, shape, "float32"),
+    true,
+    `${name}_${Math.random().toString(36).slice(2, 8)}`,
+  );
 }
 
 /**
@@ -139,7 +163,10 @@ export function removeParallelComponent(wDec: tf.Tensor2D, grad: tf.Tensor2D): t
 
 /** z = (x − b_dec)·W_enc + b_enc, [n, d_sae]. */
 export function preActivations(params: Map<string, tf.Variable>, x: tf.Tensor2D): tf.Tensor2D {
-  return tf.add(matMul(tf.sub(x, params.get("b_dec")!), params.get("W_enc")! as tf.Tensor2D), params.get("b_enc")!);
+  return tf.add(
+    matMul(tf.sub(x, params.get("b_dec")!), params.get("W_enc")! as tf.Tensor2D),
+    params.get("b_enc")!,
+  );
 }
 
 /** x̂ = a·W_dec + b_dec, [n, d_in]. */
