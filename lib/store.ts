@@ -182,9 +182,15 @@ export async function buildStore(
   // Temporary files of a killed writer would otherwise pile up across resumes.
   await removeMatching(dir, /^(chunk-\d+\.safetensors|manifest\.json)\.tmp-/);
   let manifest = plan;
-  const old = await readManifest(dir).catch((e) =>
-    e instanceof Deno.errors.NotFound ? null : Promise.reject(e)
-  );
+  let old: StoreManifest | null = null;
+  try {
+    old = await readManifest(dir);
+  } catch (e) {
+    if (e instanceof StoreError && options.force) {
+      log(`${dir}: rebuilding (force): ${e.message}`);
+      await removeMatching(dir, /^(manifest\.json|chunk-\d+\.safetensors)$/);
+    } else if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
   if (old) {
     const differ = IDENTITY.filter((k) =>
       JSON.stringify(identity(old, k)) !== JSON.stringify(identity(plan, k))
@@ -386,7 +392,8 @@ export class Store {
    * time; each group's rows, plus the rows left over from the previous group, are shuffled
    * together and cut into batches; the rows left over after the last group form the epoch's
    * final (short) batch. So every token appears exactly once per epoch and a batch mixes up to
-   * `bufferChunks` chunks (the next group is read while the current one is served).
+   * `bufferChunks` chunks. The next group is read while the current one is served, so memory
+   * holds about two groups: 2 × bufferChunks × chunk_tokens × d × 8 bytes.
    */
   async *batches(options: StoreBatchOptions): AsyncGenerator<StoreBatch> {
     const { batchSize, epochs = 1, bufferChunks = 8, dropLast = false } = options;
@@ -407,21 +414,24 @@ export class Store {
       for (let g = 0; g < groups.length; g++) {
         const chunks = await next!;
         next = g + 1 < groups.length ? load(groups[g + 1]) : null;
-        const parts = [carry, ...chunks];
+        // Rows are addressed as (part, row) instead of being copied into one buffer first,
+        // which would hold a third copy of the group in memory.
+        const parts: StoreBatch[] = [carry, ...chunks];
         const n = parts.reduce((s, p) => s + p.n, 0);
-        const x = new Float32Array(n * d), grad = new Float32Array(n * d);
+        const partOf = new Uint16Array(n), rowOf = new Uint32Array(n);
         let at = 0;
-        for (const p of parts) {
-          x.set(p.x, at * d);
-          grad.set(p.grad, at * d);
+        parts.forEach((p, k) => {
+          partOf.fill(k, at, at + p.n);
+          for (let r = 0; r < p.n; r++) rowOf[at + r] = r;
           at += p.n;
-        }
+        });
         const perm = rng.shuffle(Uint32Array.from({ length: n }, (_, i) => i));
+        const take = (rows: Uint32Array) => gather(parts, partOf, rowOf, rows, d);
         let start = 0;
         for (; start + batchSize <= n; start += batchSize) {
-          yield gather(x, grad, perm.subarray(start, start + batchSize), d);
+          yield take(perm.subarray(start, start + batchSize));
         }
-        carry = gather(x, grad, perm.subarray(start), d);
+        carry = take(perm.subarray(start));
       }
       if (carry.n > 0 && !dropLast) yield carry;
     }
@@ -474,10 +484,8 @@ async function planStore(
   const used = data.subarray(offset, offset + sequences * seq);
   if (used.length < sequences * seq) {
     throw new RangeError(
-      `${o.tokens} tokens need ${sequences} windows of ${seq} = ${
-        sequences * seq
-      } data tokens from offset ` +
-        `${offset}, but the data has ${data.length}`,
+      `${o.tokens} tokens need ${sequences} windows of ${seq} = ${sequences * seq} data ` +
+        `tokens from offset ${offset}, but the data has ${data.length}`,
     );
   }
   const bad = used.findIndex((id) => id < 0 || id >= c.vocab_size);
@@ -579,16 +587,22 @@ async function computeChunk(
   };
 }
 
-/** Rows `rows` of x and grad, copied into a new batch. */
-function gather(x: Float32Array, grad: Float32Array, rows: Uint32Array, d: number): StoreBatch {
+/** Rows `rows` (indices into the concatenation of `parts`) of x and grad, as a new batch. */
+function gather(
+  parts: StoreBatch[],
+  partOf: Uint16Array,
+  rowOf: Uint32Array,
+  rows: Uint32Array,
+  d: number,
+): StoreBatch {
   const n = rows.length;
-  const bx = new Float32Array(n * d), bg = new Float32Array(n * d);
+  const x = new Float32Array(n * d), grad = new Float32Array(n * d);
   for (let i = 0; i < n; i++) {
-    const r = rows[i] * d;
-    bx.set(x.subarray(r, r + d), i * d);
-    bg.set(grad.subarray(r, r + d), i * d);
+    const p = parts[partOf[rows[i]]], r = rowOf[rows[i]] * d;
+    x.set(p.x.subarray(r, r + d), i * d);
+    grad.set(p.grad.subarray(r, r + d), i * d);
   }
-  return { n, x: bx, grad: bg };
+  return { n, x, grad };
 }
 
 /** Why chunk file `path` does not match its manifest entry (size; SHA-256 too when `hash`), or null. */
@@ -647,6 +661,8 @@ async function removeMatching(dir: string, pattern: RegExp): Promise<void> {
 
 /** The bytes of a typed array, as a fresh ArrayBuffer-backed view (WebCrypto needs one). */
 function bytesOf(a: Float32Array | Int32Array): Uint8Array<ArrayBuffer> {
+  const whole = a.byteOffset === 0 && a.byteLength === a.buffer.byteLength;
+  if (whole && a.buffer instanceof ArrayBuffer) return new Uint8Array(a.buffer);
   return new Uint8Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength) as ArrayBuffer);
 }
 
@@ -654,4 +670,67 @@ function bytesOf(a: Float32Array | Int32Array): Uint8Array<ArrayBuffer> {
 async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Build and read rates of a store, in stored tokens per second ({@link measureStoreThroughput}). */
+export interface StoreThroughput {
+  /** Stored tokens. */
+  tokens: number;
+  /** Activation width. */
+  d: number;
+  /** Bytes of all chunk files. */
+  bytes: number;
+  /** The whole build: forward and backward passes, serialization, hashing, writes. */
+  buildTokensPerSecond: number;
+  /** The gradAtHook part of the build. */
+  computeTokensPerSecond: number;
+  /** The serialize + atomic write + hash + manifest part of the build. */
+  writeTokensPerSecond: number;
+  /** readChunk over every chunk (read, SHA-256 check, parse). */
+  readTokensPerSecond: number;
+  /** One epoch of {@link Store.batches} with batches of `batchSize` rows. */
+  batchesTokensPerSecond: number;
+}
+
+/** Build a store from scratch in `options.dir` (its store files are deleted first) and time it. */
+export async function measureStoreThroughput(
+  model: GPT2,
+  data: Int32Array,
+  options: BuildStoreOptions & { batchSize?: number },
+): Promise<StoreThroughput> {
+  await Deno.mkdir(options.dir, { recursive: true });
+  await removeMatching(options.dir, /^(manifest\.json|chunk-\d+\.safetensors)$/);
+  let compute = 0, write = 0;
+  const seconds = async (fn: () => Promise<unknown>) => {
+    const t0 = performance.now();
+    await fn();
+    return (performance.now() - t0) / 1000;
+  };
+  const build = await seconds(() =>
+    buildStore(model, data, {
+      ...options,
+      onChunk: (c) => {
+        compute += c.computeSeconds;
+        write += c.writeSeconds;
+      },
+    })
+  );
+  const store = await openStore(options.dir);
+  const n = store.manifest.stored_tokens;
+  const read = await seconds(async () => {
+    for (let i = 0; i < store.manifest.chunks.length; i++) await store.readChunk(i);
+  });
+  const batches = await seconds(async () => {
+    for await (const _ of store.batches({ batchSize: options.batchSize ?? 4096, seed: 0 }));
+  });
+  return {
+    tokens: n,
+    d: store.manifest.d,
+    bytes: store.manifest.chunks.reduce((s, c) => s + c.bytes, 0),
+    buildTokensPerSecond: n / build,
+    computeTokensPerSecond: n / compute,
+    writeTokensPerSecond: n / write,
+    readTokensPerSecond: n / read,
+    batchesTokensPerSecond: n / batches,
+  };
 }

@@ -186,6 +186,8 @@ Deno.test("a store built with other settings is refused unless forced", async ()
       /fingerprint/,
     );
     await assert.rejects(build(dir, { offset: 1 }), /source: stored/);
+    await Deno.writeTextFile(join(dir, "manifest.json"), "{ not json");
+    await assert.rejects(build(dir), /manifest\.json: not valid JSON.*--force/);
     const rebuilt = await build(dir, { hook: "blocks.1.hook_resid_post", force: true });
     assert.equal(rebuilt.complete, true);
     assert.equal((await openStore(dir)).manifest.hook, "blocks.1.hook_resid_post");

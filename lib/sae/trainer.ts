@@ -131,21 +131,15 @@ export function makeBatch(
     const start = rng.int(data.ids.length - data.seqLen + 1);
     ids.set(data.ids.subarray(start, start + data.seqLen), s * data.seqLen);
   }
-  return tf.tidy(() => {
-    const idsT = tf.keep(tf.tensor2d(ids, [sequences, data.seqLen], "int32"));
-    const state = data.model.runToHook(idsT, data.hook);
+  const idsT = tf.tensor2d(ids, [sequences, data.seqLen], "int32");
+  const state = data.model.runToHook(idsT, data.hook);
+  const cleanLogProbs = tf.tidy(() => {
     const logits = data.model.unembed(data.model.runFromHook(data.hook, state));
     const [b, t, v] = logits.shape;
-    const cleanLogProbs = tf.keep(
-      tf.logSoftmax(
-        logits.slice([0, 0, 0], [b, t - 1, v]).reshape([b * (t - 1), v]),
-      ) as tf.Tensor2D,
-    );
-    tf.keep(state.activation);
-    if (state.residual) tf.keep(state.residual);
-    const x = tf.keep(state.activation.reshape([b * t, state.activation.shape[2]]) as tf.Tensor2D);
-    return { x, lm: { model: data.model, hook: data.hook, ids: idsT, state, cleanLogProbs } };
+    return tf.logSoftmax(logits.slice([0, 0, 0], [b, t - 1, v]).reshape([b * (t - 1), v])) as tf.Tensor2D;
   });
+  const x = state.activation.reshape([-1, state.activation.shape[2]]) as tf.Tensor2D;
+  return { x, lm: { model: data.model, hook: data.hook, ids: idsT, state, cleanLogProbs } };
 }
 
 function disposeBatch(batch: SAEBatch): void {
@@ -206,7 +200,8 @@ export async function trainSAE(
   const opt = new AdamW();
   const statePath = options.workDir ? `${options.workDir}/sae_state.safetensors` : null;
   let step = 0, seconds = 0, history: SAETrainPoint[] = [];
-  let tokensSinceFired = new Float32Array(dSae), firingCounts = new Float32Array(dSae);
+  let tokensSinceFired: Float32Array = new Float32Array(dSae);
+  let firingCounts: Float32Array = new Float32Array(dSae);
   const restored = options.resume && statePath ? await restore(statePath, sae, opt, config) : null;
   if (restored) ({ step, seconds, history, tokensSinceFired, firingCounts } = restored);
   else {

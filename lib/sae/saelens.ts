@@ -1,0 +1,384 @@
+/**
+ * Save and load SAEs as SAELens folders: `cfg.json` plus `sae_weights.safetensors` (and,
+ * optionally, `sparsity.safetensors`), so SAEs trained here load in Python with
+ * `SAE.load_from_disk(path)`.
+ *
+ * Format followed: SAELens's pre-6.0 `SAEConfig.to_dict()` fields (`sae_lens/sae.py`); SAELens
+ * 6.x reads such a file through `handle_pre_6_0_config` (no `sae_lens_version` key), which maps
+ * `activation_fn_kwargs.k` to a TopK SAE's `k` and ignores unknown keys such as our `gsae`.
+ * Tensors (float32, row-major): `W_enc` [d_in, d_sae], `W_dec` [d_sae, d_in], `b_dec` [d_in], and
+ * by SAELens architecture
+ *   - "topk" (every TopK-family architecture here) and "standard": `b_enc` [d_sae];
+ *   - "jumprelu": `b_enc`, `threshold` [d_sae] — SAELens stores θ itself; our parameter is
+ *     `log_threshold`, so θ = exp(log_threshold) on save and log θ on load (θ must be > 0);
+ *   - "gated": `b_gate`, `r_mag`, `b_mag` [d_sae] and no `b_enc`.
+ * Any other parameter of ours is written under its own name (no architecture here adds one).
+ * Our exact configuration is kept under the `gsae` key, so a save/load round trip restores it;
+ * SAELens's view of mutual/feature-choice and gradient-aware SAEs is plain per-token TopK with
+ * the same k (how it would run them without batches or gradients).
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { writeDirAtomic } from "../atomic_write.ts";
+import {
+  readSafetensors,
+  requireTensor,
+  serializeSafetensors,
+  type TensorToWrite,
+} from "../safetensors.ts";
+import type { ArchitectureName, BaseSAEConfig, SAE } from "./base.ts";
+
+/** Architecture names SAELens uses in `cfg.json`. */
+export type SaelensArchitecture = "standard" | "gated" | "jumprelu" | "topk";
+
+/** How each of our architectures appears to SAELens. */
+export const SAELENS_ARCHITECTURE: Readonly<Record<ArchitectureName, SaelensArchitecture>> = {
+  topk: "topk",
+  gsae: "topk",
+  e2e_topk: "topk",
+  mutual_choice: "topk",
+  feature_choice: "topk",
+  gradient_mutual_choice: "topk",
+  gradient_feature_choice: "topk",
+  gated: "gated",
+  jumprelu: "jumprelu",
+};
+
+/** Tensors each SAELens architecture requires in `sae_weights.safetensors`. */
+export const SAELENS_TENSORS: Readonly<Record<SaelensArchitecture, readonly string[]>> = {
+  standard: ["W_enc", "W_dec", "b_enc", "b_dec"],
+  topk: ["W_enc", "W_dec", "b_enc", "b_dec"],
+  jumprelu: ["W_enc", "W_dec", "b_enc", "b_dec", "threshold"],
+  gated: ["W_enc", "W_dec", "b_dec", "b_gate", "r_mag", "b_mag"],
+};
+
+/** The file names SAELens uses. */
+export const CFG_FILE = "cfg.json",
+  WEIGHTS_FILE = "sae_weights.safetensors",
+  SPARSITY_FILE = "sparsity.safetensors";
+
+/** What the SAE was trained on, written into `cfg.json` (SAELens field names). */
+export interface SAEFolderMeta {
+  /** Model name as TransformerLens knows it (e.g. "gpt2"), or our embedded model's name. */
+  model_name: string;
+  /** Hook the SAE reads, e.g. `blocks.7.hook_resid_post`. */
+  hook_name: string;
+  /** Tokens per training sequence. */
+  context_size: number;
+  /** Layer of the hook; default: parsed from `hook_name`. */
+  hook_layer?: number;
+  /** Training corpus (default ""). */
+  dataset_path?: string;
+  /** Whether sequences began with BOS (default false: our corpus windows do not). */
+  prepend_bos?: boolean;
+  /** Further JSON fields for cfg.json (training tokens, seeds, …); they never override ours. */
+  [field: string]: unknown;
+}
+
+/** Options for {@link saveSAE} beyond the cfg.json metadata. */
+export interface SaveSAEOptions {
+  /** log10 activation frequency per latent [d_sae], written to `sparsity.safetensors` as SAELens does. */
+  logSparsity?: Float32Array;
+}
+
+/** A tensor as loaded: float32 values and shape. */
+export interface LoadedTensor {
+  /** Dimensions, outermost first. */
+  shape: number[];
+  /** Row-major values. */
+  data: Float32Array;
+}
+
+/** The raw parts of a saved SAE, for the registry (`mod.ts`) to build the object from. */
+export interface LoadedSAEFolder {
+  /** Our configuration (from the `gsae` key, or derived from SAELens fields for foreign folders). */
+  config: BaseSAEConfig;
+  /** Parameters under OUR names (`log_threshold` for JumpReLU), float32. */
+  tensors: Map<string, LoadedTensor>;
+  /** Metadata fields of cfg.json (model_name, hook_name, …); `cfg` is the whole parsed file. */
+  meta: SAEFolderMeta & { cfg: Record<string, unknown> };
+  /** `sparsity.safetensors`'s log10 frequencies, when the folder has one. */
+  logSparsity?: Float32Array;
+}
+
+/** A folder that is not a loadable SAE; the message is `${path}: ${problem}`. */
+export class SAEFolderError extends Error {
+  /** The folder or file at fault. */
+  readonly path: string;
+  /** What is wrong. */
+  readonly problem: string;
+
+  /** @param path Folder or file. @param problem Description. */
+  constructor(path: string, problem: string) {
+    super(`${path}: ${problem}`);
+    this.name = "SAEFolderError";
+    this.path = path;
+    this.problem = problem;
+  }
+}
+
+/** Expected shape of a known tensor name, or undefined for names we do not know. */
+function expectedShape(name: string, dIn: number, dSae: number): number[] | undefined {
+  if (name === "W_enc") return [dIn, dSae];
+  if (name === "W_dec") return [dSae, dIn];
+  if (name === "b_dec") return [dIn];
+  if (["b_enc", "b_gate", "r_mag", "b_mag", "threshold", "log_threshold"].includes(name)) {
+    return [dSae];
+  }
+  return undefined;
+}
+
+/** Throws unless `value` survives JSON unchanged (no NaN/Infinity, no functions). */
+function checkJsonSafe(value: unknown, where: string, fail: (problem: string) => never): void {
+  if (typeof value === "number" && !Number.isFinite(value)) {
+    fail(`${where} is ${value}, which JSON cannot hold`);
+  }
+  if (typeof value === "function" || typeof value === "bigint") {
+    fail(`${where} is a ${typeof value}`);
+  }
+  if (value && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) checkJsonSafe(v, `${where}.${k}`, fail);
+  }
+}
+
+/**
+ * Write `sae` to the folder `dir` (replacing it atomically: a reader never sees it half-written).
+ * `meta` supplies the SAELens training fields; see the module doc for the layout.
+ */
+export async function saveSAE(
+  sae: SAE,
+  dir: string,
+  meta: SAEFolderMeta & SaveSAEOptions,
+): Promise<void> {
+  const fail = (problem: string): never => {
+    throw new SAEFolderError(dir, `cannot save: ${problem}`);
+  };
+  const config = sae.config;
+  const arch = SAELENS_ARCHITECTURE[config.architecture] ??
+    fail(`unknown architecture "${config.architecture}"`);
+  const k = (config as { k?: unknown }).k;
+  if (arch === "topk" && !(Number.isInteger(k) && (k as number) > 0)) {
+    fail(`${config.architecture} config needs a positive integer k`);
+  }
+  checkJsonSafe(config, "config", fail);
+  const { logSparsity, ...cfgMeta } = meta;
+  checkJsonSafe(cfgMeta, "meta", fail);
+
+  const tensors: Record<string, TensorToWrite> = {};
+  for (const [name, variable] of sae.params) {
+    const data = Float32Array.from(variable.dataSync() as Float32Array);
+    const want = expectedShape(name, config.d_in, config.d_sae);
+    if (
+      want &&
+      !(want.length === variable.shape.length && want.every((d, i) => d === variable.shape[i]))
+    ) {
+      fail(`parameter ${name} has shape [${variable.shape}], expected [${want}]`);
+    }
+    if (name === "log_threshold") {
+      tensors.threshold = { shape: variable.shape, data: data.map(Math.exp) };
+    } else tensors[name] = { shape: variable.shape, data };
+  }
+  const missing = SAELENS_TENSORS[arch].filter((n) => !(n in tensors));
+  if (missing.length) fail(`SAELens "${arch}" needs parameter(s) ${missing.join(", ")}`);
+
+  const layer = /^blocks\.(\d+)\./.exec(meta.hook_name);
+  const cfg = {
+    dataset_path: "",
+    prepend_bos: false,
+    hook_layer: layer ? Number(layer[1]) : null,
+    ...cfgMeta,
+    architecture: arch,
+    d_in: config.d_in,
+    d_sae: config.d_sae,
+    dtype: "float32",
+    device: "cpu",
+    hook_head_index: null,
+    activation_fn_str: arch === "topk" ? "topk" : "relu",
+    activation_fn_kwargs: arch === "topk" ? { k } : {},
+    apply_b_dec_to_input: true,
+    finetuning_scaling_factor: false,
+    normalize_activations: "none",
+    sae_lens_training_version: null,
+    dataset_trust_remote_code: false,
+    neuronpedia_id: null,
+    model_from_pretrained_kwargs: {},
+    gsae: config,
+  };
+  const files: Record<string, Uint8Array | string> = {
+    [CFG_FILE]: JSON.stringify(cfg, null, 2) + "\n",
+    // Python's safetensors.torch.save_file writes this metadata; transformers checks for it.
+    [WEIGHTS_FILE]: serializeSafetensors(tensors, { metadata: { format: "pt" } }),
+  };
+  if (logSparsity) {
+    if (logSparsity.length !== config.d_sae) {
+      fail(`logSparsity has ${logSparsity.length} values, expected d_sae = ${config.d_sae}`);
+    }
+    files[SPARSITY_FILE] = serializeSafetensors({
+      sparsity: { shape: [config.d_sae], data: logSparsity },
+    });
+  }
+  await writeDirAtomic(dir, files);
+}
+
+/** Reads a file, turning "not found" into an {@link SAEFolderError} that says what is missing. */
+async function readOrFail<T>(
+  path: string,
+  read: (p: string) => Promise<T>,
+  what: string,
+): Promise<T> {
+  try {
+    return await read(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) throw new SAEFolderError(path, `missing ${what}`);
+    throw error;
+  }
+}
+
+/** A positive integer field of cfg.json, or an error naming it. */
+function positiveInt(
+  cfg: Record<string, unknown>,
+  key: string,
+  fail: (problem: string) => never,
+): number {
+  const v = cfg[key];
+  if (!Number.isInteger(v) || (v as number) <= 0) {
+    fail(`"${key}" must be a positive integer, got ${JSON.stringify(v)}`);
+  }
+  return v as number;
+}
+
+/** Our config for a folder: the `gsae` key checked against the SAELens fields, or one derived from them. */
+function ourConfig(
+  cfg: Record<string, unknown>,
+  arch: SaelensArchitecture,
+  fail: (problem: string) => never,
+): BaseSAEConfig {
+  const [dIn, dSae] = [positiveInt(cfg, "d_in", fail), positiveInt(cfg, "d_sae", fail)];
+  const saved = cfg.gsae;
+  if (saved === undefined) {
+    // A foreign SAELens folder: only inference fields exist; the registry fills training defaults.
+    if (arch === "standard") fail(`architecture "standard" (ReLU + L1) has no gsae implementation`);
+    const base = { architecture: arch, d_in: dIn, d_sae: dSae, seed: 0 };
+    if (arch !== "topk") return base;
+    const kwargs = cfg.activation_fn_kwargs as { k?: unknown } | undefined;
+    const k = kwargs?.k ?? cfg.k;
+    if (!Number.isInteger(k) || (k as number) <= 0) {
+      fail(`topk SAE needs activation_fn_kwargs.k, got ${JSON.stringify(k)}`);
+    }
+    return { ...base, k } as BaseSAEConfig;
+  }
+  if (!saved || typeof saved !== "object" || Array.isArray(saved)) fail(`"gsae" must be an object`);
+  const config = saved as BaseSAEConfig;
+  const ours = SAELENS_ARCHITECTURE[config.architecture];
+  if (!ours) {
+    fail(
+      `unknown gsae architecture "${config.architecture}" (known: ${
+        Object.keys(SAELENS_ARCHITECTURE).join(", ")
+      })`,
+    );
+  }
+  if (ours !== arch) {
+    fail(
+      `gsae architecture "${config.architecture}" is saved as "${ours}", but cfg.json says "${arch}"`,
+    );
+  }
+  if (config.d_in !== dIn || config.d_sae !== dSae) {
+    fail(`gsae d_in/d_sae ${config.d_in}/${config.d_sae} differ from cfg.json's ${dIn}/${dSae}`);
+  }
+  return config;
+}
+
+/**
+ * Read a SAELens folder written by {@link saveSAE} (or by SAELens, for topk, gated and jumprelu
+ * SAEs with `apply_b_dec_to_input` true and no activation normalisation). Every problem — no
+ * folder, missing or malformed cfg.json, unknown architecture, missing or mis-shaped tensors —
+ * throws an {@link SAEFolderError} or `SafetensorsError` naming the file and the problem.
+ */
+export async function loadSAEFolder(dir: string): Promise<LoadedSAEFolder> {
+  const cfgPath = join(dir, CFG_FILE);
+  const info = await readOrFail(dir, Deno.stat, "SAE folder (no such directory)");
+  if (!info.isDirectory) throw new SAEFolderError(dir, "not a directory");
+  const text = await readOrFail(
+    cfgPath,
+    Deno.readTextFile,
+    `${CFG_FILE} (not a SAELens SAE folder)`,
+  );
+  const fail = (problem: string): never => {
+    throw new SAEFolderError(cfgPath, problem);
+  };
+  let cfg: Record<string, unknown> = {};
+  try {
+    cfg = JSON.parse(text);
+  } catch (error) {
+    fail(`not valid JSON (${(error as Error).message})`);
+  }
+  if (!cfg || typeof cfg !== "object" || Array.isArray(cfg)) fail("must hold a JSON object");
+
+  let arch = (cfg.architecture ?? "standard") as SaelensArchitecture;
+  // SAELens before "topk" existed stored TopK SAEs as "standard" with a topk activation.
+  if (arch === "standard" && (cfg.activation_fn_str ?? cfg.activation_fn) === "topk") arch = "topk";
+  if (!Object.hasOwn(SAELENS_TENSORS, arch)) {
+    fail(
+      `unknown architecture ${JSON.stringify(cfg.architecture)} (known: ${
+        Object.keys(SAELENS_TENSORS).join(", ")
+      })`,
+    );
+  }
+  if (cfg.apply_b_dec_to_input === false) {
+    fail("apply_b_dec_to_input false is not supported (our encoders subtract b_dec)");
+  }
+  if ((cfg.normalize_activations ?? "none") !== "none") {
+    fail(`normalize_activations "${cfg.normalize_activations}" is not supported`);
+  }
+  if (cfg.finetuning_scaling_factor === true) fail("finetuning_scaling_factor is not supported");
+  const config = ourConfig(cfg, arch, fail);
+  for (const key of ["model_name", "hook_name"]) {
+    if (typeof cfg[key] !== "string") {
+      fail(`"${key}" must be a string, got ${JSON.stringify(cfg[key])}`);
+    }
+  }
+
+  const weightsPath = join(dir, WEIGHTS_FILE);
+  const file = await readOrFail(weightsPath, readSafetensors, WEIGHTS_FILE);
+  for (const name of SAELENS_TENSORS[arch]) requireTensor(file, name, undefined, weightsPath);
+  const tensors = new Map<string, LoadedTensor>();
+  for (const [name, t] of file.tensors) {
+    const want = expectedShape(name, config.d_in, config.d_sae);
+    const where = `tensor ${name} has shape [${t.shape}]`;
+    if (want && !(want.length === t.shape.length && want.every((d, i) => d === t.shape[i]))) {
+      throw new SAEFolderError(
+        weightsPath,
+        `${where}, expected [${want}] for d_in=${config.d_in}, d_sae=${config.d_sae}`,
+      );
+    }
+    if (!(t.data instanceof Float32Array)) {
+      throw new SAEFolderError(weightsPath, `tensor ${name} is ${t.dtype}, expected a float type`);
+    }
+    if (name === "threshold" && config.architecture === "jumprelu") {
+      const bad = t.data.findIndex((v) => !(v > 0 && Number.isFinite(v)));
+      if (bad >= 0) {
+        throw new SAEFolderError(
+          weightsPath,
+          `threshold[${bad}] = ${t.data[bad]}: log_threshold needs θ > 0`,
+        );
+      }
+      tensors.set("log_threshold", { shape: t.shape, data: t.data.map(Math.log) });
+    } else tensors.set(name, { shape: t.shape, data: t.data });
+  }
+
+  let logSparsity: Float32Array | undefined;
+  const sparsityPath = join(dir, SPARSITY_FILE);
+  const sparsity = await readSafetensors(sparsityPath).catch((error) => {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  });
+  if (sparsity) {
+    logSparsity = requireTensor(sparsity, "sparsity", [config.d_sae], sparsityPath)
+      .data as Float32Array;
+  }
+
+  const meta = { ...cfg, cfg } as LoadedSAEFolder["meta"];
+  delete (meta as Record<string, unknown>).gsae;
+  return { config, tensors, meta, ...(logSparsity ? { logSparsity } : {}) };
+}
