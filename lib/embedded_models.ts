@@ -64,7 +64,7 @@ function preset(
 /** The family, smallest first (names say layers × width). */
 export const LM_PRESETS: Record<string, { train: LMTrainConfig }> = {
   "sotu-2x64": preset(2, 64, 2, 3_000_000),
-  "sotu-4x128": preset(4, 128, 4, 3_000_000),
-  // The largest gets half the tokens: it costs 2.6× per token and is more sample-efficient.
-  "sotu-6x192": preset(6, 192, 6, 1_500_000),
+  // The default model gets about two epochs: every notebook depends on its quality.
+  "sotu-4x128": preset(4, 128, 4, 4_000_000),
+  "sotu-6x192": preset(6, 192, 6, 3_000_000),
 };
