@@ -31,6 +31,8 @@ Options:
   --seed N          seed for weights and batch order (default 0)
   --resume          continue from .cache/train/<preset>/state.safetensors
   --out DIR         output folder (default outputs/models/<preset>)
+  --report-only     do not train: rewrite the report of the model already in the output folder
+                    (validation CE and samples; the training history is kept)
   --help            this text`;
 
 async function main(): Promise<void> {
@@ -41,6 +43,7 @@ async function main(): Promise<void> {
       tokens: { type: "string" },
       seed: { type: "string" },
       resume: { type: "boolean", default: false },
+      "report-only": { type: "boolean", default: false },
       out: { type: "string" },
       help: { type: "boolean", default: false },
     },
@@ -74,17 +77,28 @@ async function main(): Promise<void> {
     } tokens`,
   );
 
-  const result = await trainLM(config, data, {
-    workDir,
-    resume: values.resume,
-    label: `train-lm ${name}`,
-  });
-  await saveGPT2(result.model, outDir, {
-    dtype: "F16",
-    vocabMap,
-    metadata: { trained_by: "gsae train-lm", preset: name, seed: String(config.seed) },
-  });
-  result.model.dispose();
+  let training: { history: unknown[]; steps: number; seconds: number };
+  if (values["report-only"]) {
+    const previous = JSON.parse(await Deno.readTextFile(`${outDir}/training_report.json`));
+    training = {
+      history: previous.val_ce_history,
+      steps: previous.steps,
+      seconds: previous.wall_seconds,
+    };
+  } else {
+    const result = await trainLM(config, data, {
+      workDir,
+      resume: values.resume,
+      label: `train-lm ${name}`,
+    });
+    await saveGPT2(result.model, outDir, {
+      dtype: "F16",
+      vocabMap,
+      metadata: { trained_by: "gsae train-lm", preset: name, seed: String(config.seed) },
+    });
+    result.model.dispose();
+    training = { history: result.history, steps: result.steps, seconds: result.seconds };
+  }
 
   // The report describes the committed (F16) weights, so measure them as a user loads them.
   const { model, tokenizer } = await loadGPT2(outDir);
@@ -93,9 +107,17 @@ async function main(): Promise<void> {
   const prompt = tokenizer.encode(SAMPLE_PROMPT);
   const samples = {
     prompt: SAMPLE_PROMPT,
-    greedy: tokenizer.decode(generate(model, prompt, { maxNewTokens: 48 })),
+    note: "the out-of-vocabulary id is excluded while sampling",
+    greedy: tokenizer.decode(
+      generate(model, prompt, { maxNewTokens: 48, excludeIds: [vocabMap.oovId] }),
+    ),
     temperature_0_8: tokenizer.decode(
-      generate(model, prompt, { maxNewTokens: 48, temperature: 0.8, seed: 1 }),
+      generate(model, prompt, {
+        maxNewTokens: 48,
+        temperature: 0.8,
+        seed: 1,
+        excludeIds: [vocabMap.oovId],
+      }),
     ),
   };
   const report = {
@@ -103,12 +125,14 @@ async function main(): Promise<void> {
     config: config.model,
     train: config,
     backend: describeBackend(backend),
-    tokens_seen: result.steps * config.batchSize * config.model.n_positions,
-    steps: result.steps,
-    wall_seconds: Math.round(result.seconds),
-    val_ce_history: result.history,
+    tokens_seen: training.steps * config.batchSize * config.model.n_positions,
+    steps: training.steps,
+    wall_seconds: Math.round(training.seconds),
+    val_ce_history: training.history,
     final_val_ce: valCE,
     val_tokens: data.val.length,
+    val_oov_fraction: data.val.filter((id) => id === vocabMap.oovId).length / data.val.length,
+    train_oov_fraction: data.train.filter((id) => id === vocabMap.oovId).length / data.train.length,
     val_unigram_entropy: entropy,
     ce_below_unigram: entropy - valCE,
     validation_split: `State of the Union addresses from ${VALIDATION_FROM_YEAR} on`,
@@ -149,8 +173,11 @@ Command: \`${r.command}\` (${r.backend}).
     (r.val_unigram_entropy as number).toFixed(4)
   } nats (the model is ${(r.ce_below_unigram as number).toFixed(3)} nats below it)
 - Validation split: ${r.validation_split}
+- Out-of-vocabulary tokens (one shared id for every GPT-2 id outside the 4,095 kept): ${
+    (100 * (r.val_oov_fraction as number)).toFixed(1)
+  } % of validation, ${(100 * (r.train_oov_fraction as number)).toFixed(1)} % of training tokens
 
-## Samples (prompt: "${r.samples.prompt}")
+## Samples (prompt: "${r.samples.prompt}"; the out-of-vocabulary id is excluded while sampling)
 
 Greedy:
 

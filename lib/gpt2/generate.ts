@@ -10,11 +10,13 @@ import type { GPT2 } from "./model.ts";
 /**
  * Continue `prompt` (model ids) by `maxNewTokens`. Temperature 0 is greedy; otherwise samples
  * from softmax(logits / temperature) with a seeded generator. Keeps the last n_positions ids.
+ * `excludeIds` are never generated (e.g. a reduced vocabulary's out-of-vocabulary id, which
+ * stands for thousands of rare words and would otherwise dominate greedy text).
  */
 export function generate(
   model: GPT2,
   prompt: ArrayLike<number>,
-  options: { maxNewTokens: number; temperature?: number; seed?: number },
+  options: { maxNewTokens: number; temperature?: number; seed?: number; excludeIds?: number[] },
 ): number[] {
   const ids = Array.from(prompt);
   const rng = new Rng(options.seed ?? 0);
@@ -25,6 +27,7 @@ export function generate(
       const { logits } = model.forward(tf.tensor2d(context, [1, context.length], "int32"));
       return logits.slice([0, context.length - 1, 0], [1, 1, -1]).dataSync() as Float32Array;
     });
+    for (const id of options.excludeIds ?? []) last[id] = -Infinity;
     ids.push(temperature === 0 ? argmax(last) : sample(last, temperature, rng));
   }
   return ids.slice(prompt.length);
