@@ -136,7 +136,9 @@ export function makeBatch(
   const cleanLogProbs = tf.tidy(() => {
     const logits = data.model.unembed(data.model.runFromHook(data.hook, state));
     const [b, t, v] = logits.shape;
-    return tf.logSoftmax(logits.slice([0, 0, 0], [b, t - 1, v]).reshape([b * (t - 1), v])) as tf.Tensor2D;
+    return tf.logSoftmax(
+      logits.slice([0, 0, 0], [b, t - 1, v]).reshape([b * (t - 1), v]),
+    ) as tf.Tensor2D;
   });
   const x = state.activation.reshape([-1, state.activation.shape[2]]) as tf.Tensor2D;
   return { x, lm: { model: data.model, hook: data.hook, ids: idsT, state, cleanLogProbs } };

@@ -1,0 +1,80 @@
+/**
+ * e2e-TopK (Braun et al., arXiv 2405.12241, with TopK sparsity as in the g-SAE paper's
+ * baseline): a TopK SAE trained not to reconstruct x but so that splicing x̂ into the model
+ * changes its next-token distribution as little as possible:
+ *
+ *   loss = KL(p_clean ‖ p_spliced) + mse_coefficient · FVU(x, x̂) + aux_coefficient · AuxK
+ *
+ * The KL back-propagates through every layer after the hook (the model itself stays frozen:
+ * only the SAE's parameters are trained). Batches must carry the model context (`batch.lm`),
+ * which the trainer provides for sequence data.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { SAEBatch, SAELossResult, SAETrainContext } from "./base.ts";
+import { decodeLinear, l0, normalisedMSE, preActivations } from "./base.ts";
+import { auxKLoss, detach, perRowTopKMask, resolveTopKConfig, SelectiveSAE } from "./topk.ts";
+import type { TopKConfig, TopKOptions } from "./topk.ts";
+
+/** e2e-TopK options: TopK's plus the weight of the local reconstruction term. */
+export interface E2ETopKConfig extends Omit<TopKConfig, "architecture"> {
+  architecture: "e2e_topk";
+  /**
+   * Weight of FVU(x, x̂) beside the KL. Braun et al.'s pure e2e SAE uses none (0, the default);
+   * their e2e+ds variant adds downstream reconstruction terms instead.
+   */
+  mse_coefficient: number;
+}
+
+/** Options for {@link createE2ETopK}: sizes required, the rest defaults. */
+export type E2ETopKOptions = Omit<TopKOptions, "architecture"> & { mse_coefficient?: number };
+
+/** KL(p ‖ q) per row for log-probabilities [n, v], averaged over rows. */
+export function meanKL(logP: tf.Tensor2D, logQ: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => tf.mean(tf.sum(tf.mul(tf.exp(logP), tf.sub(logP, logQ)), 1)));
+}
+
+class E2ETopKSAE extends SelectiveSAE<E2ETopKConfig> {
+  override loss(batch: SAEBatch, ctx: SAETrainContext): SAELossResult {
+    const lm = batch.lm;
+    if (!lm) throw new Error("e2e_topk needs sequence batches with the model context (batch.lm)");
+    const { x } = batch;
+    const z = preActivations(this.params, x);
+    const mask = perRowTopKMask(z, this.config.k);
+    const latents = tf.mul(tf.relu(z), mask) as tf.Tensor2D;
+    const recon = decodeLinear(this.params, latents);
+    const [b, t, d] = lm.state.activation.shape;
+    const h = lm.model.runFromHook(lm.hook, { ...lm.state, activation: recon.reshape([b, t, d]) });
+    const logits = lm.model.unembed(h.slice([0, 0, 0], [b, t - 1, d]));
+    const logQ = tf.logSoftmax(logits.reshape([b * (t - 1), logits.shape[2]])) as tf.Tensor2D;
+    const kl = meanKL(lm.cleanLogProbs, logQ);
+    const fvu = normalisedMSE(x, recon);
+    const residual = detach(tf.sub(x, recon) as tf.Tensor2D);
+    const aux = auxKLoss({ z, params: this.params, residual, mask }, ctx, this.config.aux_k);
+    const loss = tf.addN([
+      kl,
+      tf.mul(fvu, this.config.mse_coefficient),
+      tf.mul(aux, this.config.aux_coefficient),
+    ]);
+    return { loss: loss as tf.Scalar, parts: { kl, fvu, auxk: aux, l0: l0(latents) }, latents };
+  }
+}
+
+/** An e2e-TopK SAE; its `encode`/`decode` are plain TopK's. */
+export function createE2ETopK(options: E2ETopKOptions): SelectiveSAE<E2ETopKConfig> {
+  const { mse_coefficient = 0, ...rest } = options;
+  const config: E2ETopKConfig = {
+    ...resolveTopKConfig(rest),
+    architecture: "e2e_topk",
+    mse_coefficient,
+  };
+  const select = ({ z }: { z: tf.Tensor2D }) => perRowTopKMask(z, config.k);
+  return new E2ETopKSAE(config, {
+    train: select,
+    encode: select,
+    auxiliary: () => {
+      throw new Error("e2e_topk computes its auxiliary term in its own loss");
+    },
+  });
+}

@@ -1,0 +1,129 @@
+/**
+ * Gradient-aware sparse autoencoder, g-SAE (Olmo et al., arXiv 2411.10397).
+ *
+ * A TopK SAE whose selection also looks at g = ∇ₓL, the gradient of the language model's loss
+ * at the hooked activation. Each latent's score is
+ *
+ *   s = z ⊙ (1 + β·u),   u = |g·W_decᵀ|  ([n, d_sae]; u_i = |d_i · ∇ₓL|),
+ *
+ * z_i·|d_i·∇ₓL| being a first-order estimate of the loss change if latent i is dropped. The top
+ * k of s fire, with values ReLU(z): the gradient changes which latents fire, not how strongly.
+ * Without a gradient the selection is plain TopK; β = 0 is TopK exactly (the score is never
+ * computed). The loss is TopK's, AuxK included.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { matMul } from "../ops.ts";
+import {
+  auxKLoss,
+  perRowTopKMask,
+  resolveTopKConfig,
+  type SelectionInput,
+  SelectiveSAE,
+  type TopKConfig,
+  type TopKOptions,
+} from "./topk.ts";
+import { maskFromTensor } from "./select.ts";
+
+/** How |d_i · ∇ₓL| is scaled before it enters the score. */
+export type GradientNormalisation = "batch_mean" | "none";
+
+/** g-SAE options: TopK's plus the selection strength and the gradient scaling. */
+export interface GSAEConfig extends TopKConfig {
+  /** Selection strength β in s = z ⊙ (1 + β·u); 0 is plain TopK. */
+  beta: number;
+  /** Scaling of u = |g·W_decᵀ| before use ("batch_mean": divide by its mean over the batch). */
+  grad_norm: GradientNormalisation;
+}
+
+/**
+ * g-SAE defaults (the TopK ones apply to the rest).
+ *
+ * - `grad_norm` "batch_mean": directional derivatives in GPT-2 small are about 1e-5 and their
+ *   scale changes with layer, model and training, so with raw u a useful β would be ~1e5 and
+ *   not transferable. Dividing u by its batch mean (over all tokens and latents) makes u
+ *   dimensionless with mean 1, so β means the same thing everywhere. The paper does not say
+ *   how it scaled the gradient; this is our choice.
+ * - `beta` 1: with u of mean 1, a latent with an average directional derivative has its score
+ *   doubled and one with twice the average tripled: a moderate push. Our choice; the notebooks
+ *   sweep β.
+ */
+export const GSAE_DEFAULTS = {
+  beta: 1,
+  grad_norm: "batch_mean" as GradientNormalisation,
+};
+
+/** What {@link createGSAE} needs: the sizes, anything else falls back to its default. */
+export type GSAEOptions = TopKOptions & Partial<GSAEConfig>;
+
+/** A complete g-SAE config from partial options and the defaults. */
+export function resolveGSAEConfig(options: GSAEOptions): GSAEConfig {
+  return {
+    ...resolveTopKConfig({ ...options, architecture: options.architecture ?? "gsae" }),
+    ...GSAE_DEFAULTS,
+    ...options,
+    architecture: options.architecture ?? "gsae",
+  } as GSAEConfig;
+}
+
+/** Options of {@link gradientAwareScores}. */
+export interface ScoreOptions {
+  /** Selection strength β. */
+  beta: number;
+  /** Scaling of u (see {@link GradientNormalisation}). */
+  gradNorm: GradientNormalisation;
+}
+
+/**
+ * The g-SAE selection score s = z ⊙ (1 + β·u), u = |g·W_decᵀ| (optionally divided by its batch
+ * mean), [n, d_sae]. For selection only: the result is read as plain numbers, never
+ * differentiated.
+ */
+export function gradientAwareScores(
+  input: SelectionInput & { grad: tf.Tensor2D },
+  options: ScoreOptions,
+): tf.Tensor2D {
+  return tf.tidy(() => {
+    const wDec = input.params.get("W_dec")! as tf.Tensor2D;
+    let u = tf.abs(matMul(input.grad, wDec, false, true)) as tf.Tensor2D;
+    if (options.gradNorm === "batch_mean") {
+      // The floor only matters for an all-zero gradient, where u stays 0 and s = z.
+      u = tf.div(u, tf.maximum(tf.mean(u), 1e-30));
+    }
+    return tf.mul(input.z, tf.add(1, tf.mul(u, options.beta)));
+  });
+}
+
+/**
+ * The g-SAE's mask: top k of the gradient-aware score per token, or plain TopK when there is
+ * no gradient or β = 0 (then the score is not even computed, so β = 0 is TopK bit for bit).
+ */
+export function gradientTopKMask(input: SelectionInput, config: GSAEConfig): tf.Tensor2D {
+  if (!input.grad || config.beta === 0) return perRowTopKMask(input.z, config.k);
+  const scores = gradientAwareScores({ ...input, grad: input.grad }, {
+    beta: config.beta,
+    gradNorm: config.grad_norm,
+  });
+  const mask = maskFromTensor(scores, { kind: "per_row", k: config.k });
+  scores.dispose();
+  return mask;
+}
+
+/**
+ * A g-SAE. `encode(x, { grad })` and `loss({ x, grad })` select with the gradient; without one
+ * they behave as TopK. Unspecified options take {@link GSAE_DEFAULTS} and the TopK defaults.
+ */
+export function createGSAE(options: GSAEOptions): SelectiveSAE<GSAEConfig> {
+  const config = resolveGSAEConfig(options);
+  const select = (input: SelectionInput) => gradientTopKMask(input, config);
+  return new SelectiveSAE(config, {
+    train: select,
+    encode: select,
+    auxiliary: (input, ctx) => ({
+      name: "auxk",
+      weight: config.aux_coefficient,
+      loss: auxKLoss(input, ctx, config.aux_k),
+    }),
+  });
+}

@@ -1,0 +1,287 @@
+/**
+ * TopK sparse autoencoder (Gao et al., "Scaling and evaluating sparse autoencoders",
+ * arXiv 2406.04093), and the machinery every TopK-family SAE here shares.
+ *
+ * latents = ReLU(z) ⊙ mask, with z = (x − b_dec)·W_enc + b_enc and mask a 0/1 matrix chosen
+ * outside the gradient tape (`select.ts`). Gradients therefore flow through z only at selected
+ * latents, exactly as with Gao et al.'s ReLU(TopK(z)). The g-SAE (`gsae.ts`) and the batch
+ * allocations (`batch_choice.ts`) reuse {@link SelectiveSAE} with other selection rules.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { matMul } from "../ops.ts";
+import {
+  type BaseSAEConfig,
+  decodeLinear,
+  l0,
+  normalisedMSE,
+  normaliseRows,
+  preActivations,
+  removeParallelComponent,
+  type SAE,
+  type SAEBatch,
+  type SAELossResult,
+  type SAETrainContext,
+  tiedInit,
+} from "./base.ts";
+import { maskFromTensor } from "./select.ts";
+
+/** How the decoder bias b_dec is initialised from a data sample (by the trainer). */
+export type DecoderBiasInit = "mean" | "geometric_median";
+
+/** TopK SAE options. */
+export interface TopKConfig extends BaseSAEConfig {
+  /** Latents that fire per token (L0). */
+  k: number;
+  /** Dead latents per token that reconstruct the residual in the AuxK loss. */
+  aux_k: number;
+  /** Weight of the AuxK loss. */
+  aux_coefficient: number;
+  /** Tokens without firing after which a latent counts as dead (the trainer applies it). */
+  dead_after_tokens: number;
+  /** How the trainer initialises b_dec from a data sample. */
+  b_dec_init: DecoderBiasInit;
+}
+
+/**
+ * Defaults for {@link TopKConfig}, except `aux_k`, which depends on d_in ({@link defaultAuxK}).
+ *
+ * - `k` 32: the L0 at which the g-SAE paper compares latent frequencies and dead latents.
+ * - `aux_coefficient` 1/32: Gao et al. 2024 (α in L + α·L_aux).
+ * - `dead_after_tokens` 1,000,000: Gao et al.'s released code uses 10M tokens, a small fraction
+ *   of their runs of billions of tokens. Our runs see tens of millions of tokens at most, so 10M
+ *   would hold revival back for a large share of training; 1M keeps the window at a few percent
+ *   of a run while still flagging only latents rarer than 1e-6, far below the frequencies that
+ *   matter (the g-SAE paper's median latent frequency is 0.24 %).
+ * - `b_dec_init` geometric median: Gao et al. 2024 (§A.1).
+ * - `seed` 0: any fixed value; runs are reproducible per seed.
+ */
+export const TOPK_DEFAULTS = {
+  k: 32,
+  aux_coefficient: 1 / 32,
+  dead_after_tokens: 1_000_000,
+  b_dec_init: "geometric_median" as DecoderBiasInit,
+  seed: 0,
+};
+
+/**
+ * Default `aux_k`: d_in / 2, as Gao et al. 2024 choose it (a power of two near d_model / 2;
+ * their released training script uses 256 at d_model 768).
+ */
+export function defaultAuxK(dIn: number): number {
+  return Math.max(1, Math.floor(dIn / 2));
+}
+
+/** What {@link createTopK} needs: the sizes, anything else falls back to its default. */
+export type TopKOptions = Pick<TopKConfig, "d_in" | "d_sae"> & Partial<TopKConfig>;
+
+/** A complete TopK config from partial options and the defaults. */
+export function resolveTopKConfig(options: TopKOptions): TopKConfig {
+  return {
+    ...TOPK_DEFAULTS,
+    aux_k: defaultAuxK(options.d_in),
+    ...options,
+    architecture: options.architecture ?? "topk",
+  };
+}
+
+/** What a selection rule sees: pre-activations, the optional ∇ₓL, and the parameters. */
+export interface SelectionInput {
+  /** Pre-activations z, [n, d_sae]. */
+  z: tf.Tensor2D;
+  /** ∇ₓL at the same tokens, [n, d_in], when known. */
+  grad?: tf.Tensor2D;
+  /** The SAE's parameters (W_dec for gradient-aware scores). */
+  params: Map<string, tf.Variable>;
+}
+
+/** What an auxiliary loss sees, besides the training context. */
+export interface AuxiliaryInput extends SelectionInput {
+  /** The detached residual x − x̂, [n, d_in] (no gradient flows into x̂ through it). */
+  residual: tf.Tensor2D;
+  /** The main selection mask, [n, d_sae]. */
+  mask: tf.Tensor2D;
+}
+
+/** A named, weighted auxiliary loss term. */
+export interface AuxiliaryTerm {
+  /** Key in the loss parts ("auxk", "aux_zipf"). */
+  name: string;
+  /** Its weight in the total loss. */
+  weight: number;
+  /** The unweighted scalar. */
+  loss: tf.Scalar;
+}
+
+/** The pieces that distinguish one TopK-family SAE from another. */
+export interface SelectionRules {
+  /** The 0/1 mask [n, d_sae] used by the training loss. */
+  train(input: SelectionInput): tf.Tensor2D;
+  /** The 0/1 mask [n, d_sae] used by `encode` (inference). */
+  encode(input: SelectionInput): tf.Tensor2D;
+  /** The auxiliary loss term. */
+  auxiliary(input: AuxiliaryInput, ctx: SAETrainContext): AuxiliaryTerm;
+}
+
+/**
+ * An SAE whose latents are ReLU(z) at the entries a selection rule picks. Reconstruction loss:
+ * the batch's normalised MSE Σ‖x − x̂‖² / Σ‖x − mean(x)‖² (scale-free like Gao et al.'s
+ * normalised MSE, whose scale is fixed from a data sample instead of per batch), plus the
+ * rule's auxiliary term. Decoder rows stay unit norm; their gradient loses its parallel part.
+ * The loss needs a batch of several tokens (the normalisation is the batch's variance).
+ */
+export class SelectiveSAE<C extends BaseSAEConfig> implements SAE {
+  /** Its configuration. */
+  readonly config: C;
+  /** W_enc, W_dec, b_enc, b_dec (tied init, Gao et al. 2024). */
+  readonly params: Map<string, tf.Variable>;
+  /** The selection and auxiliary rules. */
+  readonly rules: SelectionRules;
+
+  /** @param config sizes and seed; @param rules how latents are selected. */
+  constructor(config: C, rules: SelectionRules) {
+    this.config = config;
+    this.rules = rules;
+    this.params = tiedInit(config.d_in, config.d_sae, config.seed);
+  }
+
+  /** Latents [n, d_sae]: ReLU(z) where the inference rule selects, else 0. */
+  encode(x: tf.Tensor2D, options: { grad?: tf.Tensor2D } = {}): tf.Tensor2D {
+    return tf.tidy(() => {
+      const z = preActivations(this.params, x);
+      const mask = this.rules.encode({ z, grad: options.grad, params: this.params });
+      return tf.mul(tf.relu(z), mask);
+    });
+  }
+
+  /** x̂ = a·W_dec + b_dec. */
+  decode(latents: tf.Tensor2D): tf.Tensor2D {
+    return decodeLinear(this.params, latents);
+  }
+
+  /** Normalised MSE plus the weighted auxiliary term; parts: nmse, l0 and the term's name. */
+  loss(batch: SAEBatch, ctx: SAETrainContext): SAELossResult {
+    const { x, grad } = batch;
+    const z = preActivations(this.params, x);
+    const mask = this.rules.train({ z, grad, params: this.params });
+    const latents = tf.mul(tf.relu(z), mask) as tf.Tensor2D;
+    const recon = decodeLinear(this.params, latents);
+    const nmse = normalisedMSE(x, recon);
+    const residual = detach(tf.sub(x, recon) as tf.Tensor2D);
+    const aux = this.rules.auxiliary({ z, grad, params: this.params, residual, mask }, ctx);
+    return {
+      loss: tf.add(nmse, tf.mul(aux.loss, aux.weight)) as tf.Scalar,
+      parts: { nmse, l0: l0(latents), [aux.name]: aux.loss },
+      latents,
+    };
+  }
+
+  /** Remove the decoder gradient's component along each decoder row (Gao et al. 2024). */
+  adjustGradients(grads: Record<string, tf.Tensor>): void {
+    const g = grads["W_dec"];
+    if (!g) return;
+    grads["W_dec"] = removeParallelComponent(
+      this.params.get("W_dec")! as tf.Tensor2D,
+      g as tf.Tensor2D,
+    );
+    g.dispose();
+  }
+
+  /** Put the decoder rows back on the unit sphere. */
+  afterStep(): void {
+    normaliseRows(this.params.get("W_dec")!);
+  }
+}
+
+/**
+ * A copy of `t` with no gradient history. tfjs has no stop-gradient op; a tensor rebuilt from
+ * its values is a fresh leaf, so nothing flows back through it.
+ */
+export function detach<T extends tf.Tensor>(t: T): T {
+  return tf.tensor(t.dataSync(), t.shape, t.dtype) as T;
+}
+
+/**
+ * Auxiliary reconstruction of the detached residual e by the latents in `auxMask`:
+ * ê = (ReLU(z) ⊙ auxMask)·W_dec (no bias), loss ‖e − ê‖² / ‖e − mean(e)‖² over the batch
+ * (Gao et al.'s normalisation of AuxK). Gradients reach only the masked latents' encoder
+ * columns and decoder rows.
+ */
+export function residualReconstructionLoss(
+  input: AuxiliaryInput,
+  auxMask: tf.Tensor2D,
+): tf.Scalar {
+  const auxLatents = tf.mul(tf.relu(input.z), auxMask) as tf.Tensor2D;
+  const estimate = matMul(auxLatents, input.params.get("W_dec")! as tf.Tensor2D);
+  return normalisedMSE(input.residual, estimate);
+}
+
+/**
+ * AuxK (Gao et al. 2024): the top `auxK` dead latents of each token (by z, dead meaning
+ * `tokensSinceFired ≥ deadAfterTokens`) reconstruct the detached residual. 0 when none is dead.
+ */
+export function auxKLoss(input: AuxiliaryInput, ctx: SAETrainContext, auxK: number): tf.Scalar {
+  const dead = new Uint8Array(ctx.tokensSinceFired.length);
+  let anyDead = false;
+  for (let i = 0; i < dead.length; i++) {
+    if (ctx.tokensSinceFired[i] >= ctx.deadAfterTokens) {
+      dead[i] = 1;
+      anyDead = true;
+    }
+  }
+  if (!anyDead) return tf.scalar(0);
+  const auxMask = maskFromTensor(input.z, { kind: "per_row", k: auxK, eligible: dead });
+  return residualReconstructionLoss(input, auxMask);
+}
+
+/** Per-token TopK of the pre-activations (the plain rule, also the fallback of the others). */
+export function perRowTopKMask(z: tf.Tensor2D, k: number): tf.Tensor2D {
+  return maskFromTensor(z, { kind: "per_row", k });
+}
+
+/** A TopK SAE (Gao et al. 2024) with AuxK; unspecified options take {@link TOPK_DEFAULTS}. */
+export function createTopK(options: TopKOptions): SelectiveSAE<TopKConfig> {
+  const config = resolveTopKConfig(options);
+  const select = ({ z }: SelectionInput) => perRowTopKMask(z, config.k);
+  return new SelectiveSAE(config, {
+    train: select,
+    encode: select,
+    auxiliary: (input, ctx) => ({
+      name: "auxk",
+      weight: config.aux_coefficient,
+      loss: auxKLoss(input, ctx, config.aux_k),
+    }),
+  });
+}
+
+/**
+ * Set b_dec from a data sample [n, d_in]: its mean, or its geometric median (Weiszfeld
+ * iterations from the mean), as `method` says. Gao et al. 2024 use the geometric median.
+ */
+export function initialiseDecoderBias(
+  sae: SAE,
+  sample: tf.Tensor2D,
+  options: { method: DecoderBiasInit; iterations?: number },
+): void {
+  const [n, d] = sample.shape;
+  const x = sample.dataSync() as Float32Array;
+  const centre = new Float64Array(d);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) centre[j] += x[i * d + j] / n;
+  if (options.method === "geometric_median") {
+    for (let it = 0; it < (options.iterations ?? 100); it++) {
+      const next = new Float64Array(d);
+      let weightSum = 0;
+      for (let i = 0; i < n; i++) {
+        let dist = 0;
+        for (let j = 0; j < d; j++) dist += (x[i * d + j] - centre[j]) ** 2;
+        // The floor keeps a point that coincides with the estimate from dividing by zero.
+        const w = 1 / Math.max(Math.sqrt(dist), 1e-8);
+        weightSum += w;
+        for (let j = 0; j < d; j++) next[j] += w * x[i * d + j];
+      }
+      for (let j = 0; j < d; j++) centre[j] = next[j] / weightSum;
+    }
+  }
+  sae.params.get("b_dec")!.assign(tf.tensor1d(Float32Array.from(centre)));
+}
