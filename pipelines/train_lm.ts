@@ -12,7 +12,13 @@ import { loadCorpus, unigramEntropy, VALIDATION_FROM_YEAR } from "../lib/corpus.
 import { saveGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { loadGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { generate } from "../lib/gpt2/generate.ts";
-import { evaluateCE, type LMTrainConfig, totalSteps, trainLM } from "../lib/lm_train.ts";
+import {
+  type EvalPoint,
+  evaluateCE,
+  type LMTrainConfig,
+  totalSteps,
+  trainLM,
+} from "../lib/lm_train.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../lib/atomic_write.ts";
 import { VocabMap } from "../lib/tokenizer.ts";
 import { formatDuration } from "../lib/progress.ts";
@@ -77,7 +83,7 @@ async function main(): Promise<void> {
     } tokens`,
   );
 
-  let training: { history: unknown[]; steps: number; seconds: number };
+  let training: { history: EvalPoint[]; steps: number; seconds: number };
   if (values["report-only"]) {
     const previous = JSON.parse(await Deno.readTextFile(`${outDir}/training_report.json`));
     training = {

@@ -267,8 +267,8 @@ Deno.test("jumprelu: SAELens extras map log_threshold to threshold and back", ()
 /** Planted-direction data (24 directions in R^16, 3 active per token), scaled to E‖x‖² = 1. */
 function syntheticData() {
   const dIn = 16;
-  const directions = plantedDirections(24, dIn, 7);
-  const data = sampleSynthetic(directions, dIn, { n: 2048, activePerToken: 3, seed: 8 });
+  const directions = plantedDirections(24, { dIn, seed: 7 });
+  const data = sampleSynthetic(directions, { dIn, n: 2048, activePerToken: 3, seed: 8 });
   let sq = 0;
   for (const v of data.x) sq += v * v;
   const scale = 1 / Math.sqrt(sq / data.n);
