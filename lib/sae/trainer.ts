@@ -193,6 +193,8 @@ export async function trainSAE(
     stopAfterSteps?: number;
     log?: (line: string) => void;
     label?: string;
+    /** Called after each step with its wall-clock seconds (benchmarks). */
+    onStep?: (step: number, seconds: number) => void;
   } = {},
 ): Promise<SAETrainResult> {
   const log = options.log ?? ((line: string) => console.log(line));
@@ -247,6 +249,7 @@ export async function trainSAE(
   };
 
   while (step < stopAt) {
+    const stepStart = performance.now();
     const batch = makeBatch(config, data, step);
     const total = step * config.batchSize;
     const ctx: SAETrainContext = {
@@ -280,6 +283,7 @@ export async function trainSAE(
     }
     for (const [k, v] of Object.entries(numbers)) sums[k] = (sums[k] ?? 0) + v;
     sumCount++;
+    options.onStep?.(step, (performance.now() - stepStart) / 1000);
     step++;
     const dead = tokensSinceFired.filter((t) => t >= config.deadWindowTokens).length;
     progress.update(step * config.batchSize, {
