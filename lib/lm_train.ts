@@ -6,8 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { readSafetensors, writeSafetensors } from "./safetensors.ts";
-import type { TensorToWrite } from "./safetensors.ts";
+import { loadTrainState, saveTrainState } from "./train_state.ts";
 import { AdamW, clipGlobalNorm, learningRate, namedGrads } from "./optim.ts";
 import { GPT2 } from "./gpt2/model.ts";
 import type { GPT2Config } from "./gpt2/config.ts";
@@ -248,12 +247,9 @@ async function save(
     history: EvalPoint[];
   },
 ): Promise<void> {
-  const tensors: Record<string, TensorToWrite> = {};
-  for (const [name, v] of s.model.params) {
-    tensors[`param.${name}`] = { shape: v.shape, data: v.dataSync() as Float32Array };
-  }
-  Object.assign(tensors, s.opt.stateTensors());
-  await writeSafetensors(path, tensors, {
+  await saveTrainState(path, {
+    params: s.model.params,
+    opt: s.opt,
     metadata: {
       config: JSON.stringify(s.config),
       step: String(s.step),
@@ -264,28 +260,16 @@ async function save(
 }
 
 async function restore(path: string, config: LMTrainConfig, model: GPT2, opt: AdamW) {
-  let file;
-  try {
-    file = await readSafetensors(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null;
-    throw err;
-  }
-  if (file.metadata.config !== JSON.stringify(config)) {
-    throw new Error(
-      `${path}: checkpoint was made with a different training config; delete it or drop --resume`,
-    );
-  }
-  for (const [name, v] of model.params) {
-    const t = file.tensors.get(`param.${name}`);
-    if (!t) throw new Error(`${path}: missing param.${name}`);
-    v.assign(tf.tensor(t.data, t.shape, "float32"));
-  }
-  const step = Number(file.metadata.step);
-  opt.loadState(file.tensors as Map<string, { shape: number[]; data: Float32Array }>, step);
+  const state = await loadTrainState(path, {
+    params: model.params,
+    opt,
+    identity: { config: JSON.stringify(config) },
+  });
+  if (!state) return null;
+  const m = state.metadata;
   return {
-    step,
-    seconds: Number(file.metadata.seconds),
-    history: JSON.parse(file.metadata.history) as EvalPoint[],
+    step: Number(m.step),
+    seconds: Number(m.seconds),
+    history: JSON.parse(m.history) as EvalPoint[],
   };
 }

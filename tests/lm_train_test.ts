@@ -74,7 +74,7 @@ Deno.test("resuming with a different config is refused", async () => {
   (await trainLM(CONFIG, DATA, { workDir: dir, log: quiet, stopAfterSteps: 5 })).model.dispose();
   await assert.rejects(
     () => trainLM({ ...CONFIG, lr: 5e-3 }, DATA, { workDir: dir, log: quiet, resume: true }),
-    /different training config/,
+    /checkpoint was made with a different config/,
   );
   await Deno.remove(dir, { recursive: true });
 });

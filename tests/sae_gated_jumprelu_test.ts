@@ -3,7 +3,7 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
 import { namedGrads } from "../lib/optim.ts";
 import { Rng } from "../lib/random.ts";
-import { l0, normalisedMSE, preActivations, type SAE } from "../lib/sae/base.ts";
+import { batchFVU, l0, preActivations, type SAE } from "../lib/sae/base.ts";
 import { createGated, gatedPreActivations } from "../lib/sae/gated.ts";
 import {
   createJumpReLU,
@@ -285,7 +285,7 @@ function evaluate(sae: SAE, x: tf.Tensor2D) {
     return {
       loss: sae.loss({ x }, CTX).loss.dataSync()[0],
       l0: l0(latents).dataSync()[0],
-      fvu: normalisedMSE(x, sae.decode(latents)).dataSync()[0],
+      fvu: batchFVU(x, sae.decode(latents)).dataSync()[0],
     };
   });
 }

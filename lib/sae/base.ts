@@ -179,8 +179,11 @@ export function sumSquaredError(x: tf.Tensor2D, recon: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => tf.mean(tf.sum(tf.square(tf.sub(x, recon)), 1)));
 }
 
-/** Normalised MSE: Σ‖x − x̂‖² / Σ‖x − mean(x)‖² over the batch (the FVU of this batch). */
-export function normalisedMSE(x: tf.Tensor2D, recon: tf.Tensor2D): tf.Scalar {
+/**
+ * The batch's fraction of variance unexplained, Σ‖x − x̂‖² / Σ‖x − mean(x)‖²: scale-free, like
+ * Gao et al.'s normalised MSE (not the README's normalised MSE, mean((x̂ − x)²) / mean(x²)).
+ */
+export function batchFVU(x: tf.Tensor2D, recon: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => {
     const err = tf.sum(tf.square(tf.sub(x, recon)));
     const centred = tf.sum(tf.square(tf.sub(x, tf.mean(x, 0, true))));

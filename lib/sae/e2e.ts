@@ -13,7 +13,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { SAEBatch, SAELossResult, SAETrainContext } from "./base.ts";
-import { decodeLinear, l0, normalisedMSE, preActivations } from "./base.ts";
+import { batchFVU, decodeLinear, l0, preActivations } from "./base.ts";
 import { auxKLoss, detach, perRowTopKMask, resolveTopKConfig, SelectiveSAE } from "./topk.ts";
 import type { TopKConfig, TopKOptions } from "./topk.ts";
 
@@ -49,7 +49,7 @@ class E2ETopKSAE extends SelectiveSAE<E2ETopKConfig> {
     const logits = lm.model.unembed(h.slice([0, 0, 0], [b, t - 1, d]));
     const logQ = tf.logSoftmax(logits.reshape([b * (t - 1), logits.shape[2]])) as tf.Tensor2D;
     const kl = meanKL(lm.cleanLogProbs, logQ);
-    const fvu = normalisedMSE(x, recon);
+    const fvu = batchFVU(x, recon);
     const residual = detach(tf.sub(x, recon) as tf.Tensor2D);
     const aux = auxKLoss({ z, params: this.params, residual, mask }, ctx, this.config.aux_k);
     const loss = tf.addN([

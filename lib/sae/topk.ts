@@ -13,9 +13,9 @@ import * as tf from "@tensorflow/tfjs";
 import { matMul } from "../ops.ts";
 import {
   type BaseSAEConfig,
+  batchFVU,
   decodeLinear,
   l0,
-  normalisedMSE,
   normaliseRows,
   preActivations,
   removeParallelComponent,
@@ -167,7 +167,7 @@ export class SelectiveSAE<C extends BaseSAEConfig> implements SAE {
     const mask = this.rules.train({ z, grad, params: this.params });
     const latents = tf.mul(tf.relu(z), mask) as tf.Tensor2D;
     const recon = decodeLinear(this.params, latents);
-    const nmse = normalisedMSE(x, recon);
+    const nmse = batchFVU(x, recon);
     const residual = detach(tf.sub(x, recon) as tf.Tensor2D);
     const aux = this.rules.auxiliary({ z, grad, params: this.params, residual, mask }, ctx);
     return {
@@ -214,7 +214,7 @@ export function residualReconstructionLoss(
 ): tf.Scalar {
   const auxLatents = tf.mul(tf.relu(input.z), auxMask) as tf.Tensor2D;
   const estimate = matMul(auxLatents, input.params.get("W_dec")! as tf.Tensor2D);
-  return normalisedMSE(input.residual, estimate);
+  return batchFVU(input.residual, estimate);
 }
 
 /**

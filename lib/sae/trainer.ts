@@ -13,7 +13,8 @@ import type { GPT2 } from "../gpt2/model.ts";
 import { AdamW, learningRate, namedGrads } from "../optim.ts";
 import { Progress } from "../progress.ts";
 import { Rng } from "../random.ts";
-import { readSafetensors, type TensorToWrite, writeSafetensors } from "../safetensors.ts";
+import { loadTrainState, saveTrainState } from "../train_state.ts";
+import { initialiseDecoderBias } from "./topk.ts";
 import type { SAE, SAEBatch, SAETrainContext } from "./base.ts";
 import { l0 } from "./base.ts";
 
@@ -157,28 +158,6 @@ function disposeBatch(batch: SAEBatch): void {
   );
 }
 
-/** Set b_dec to the mean or geometric median of up to 8,192 training activations. */
-export function initDecoderBias(
-  sae: SAE,
-  sample: tf.Tensor2D,
-  mode: SAETrainConfig["bDecInit"],
-): void {
-  if (mode === "none") return;
-  const center = tf.tidy(() => {
-    let c = tf.mean(sample, 0);
-    if (mode === "geometric_median") {
-      // Weiszfeld's iterations: a weighted mean with weights 1/‖x − c‖.
-      for (let i = 0; i < 30; i++) {
-        const w = tf.div(1, tf.maximum(tf.norm(tf.sub(sample, c), "euclidean", 1), 1e-8));
-        c = tf.div(tf.sum(tf.mul(sample, w.expandDims(1)), 0), tf.sum(w));
-      }
-    }
-    return c;
-  });
-  sae.params.get("b_dec")!.assign(center);
-  center.dispose();
-}
-
 /**
  * Train `sae` in place. `workDir` (optional) holds `sae_state.safetensors`; `resume` continues
  * from it; `stopAfterSteps` stops early after checkpointing.
@@ -210,11 +189,11 @@ export async function trainSAE(
   if (restored) ({ step, seconds, history, tokensSinceFired, firingCounts } = restored);
   else {
     const first = makeBatch(config, data, 0);
-    initDecoderBias(
-      sae,
-      first.x.slice([0, 0], [Math.min(8192, first.x.shape[0]), -1]),
-      config.bDecInit,
-    );
+    if (config.bDecInit !== "none") {
+      const sample = first.x.slice([0, 0], [Math.min(8192, first.x.shape[0]), -1]);
+      initialiseDecoderBias(sae, sample, { method: config.bDecInit });
+      sample.dispose();
+    }
     disposeBatch(first);
   }
   if (restored) log(`${label}: resumed at step ${step}/${steps}`);
@@ -330,15 +309,10 @@ async function save(
     firingCounts: Float32Array;
   },
 ): Promise<void> {
-  const tensors: Record<string, TensorToWrite> = {
-    "stats.tokens_since_fired": { shape: [s.tokensSinceFired.length], data: s.tokensSinceFired },
-    "stats.firing_counts": { shape: [s.firingCounts.length], data: s.firingCounts },
-  };
-  for (const [name, v] of s.sae.params) {
-    tensors[`param.${name}`] = { shape: v.shape, data: v.dataSync() as Float32Array };
-  }
-  Object.assign(tensors, s.opt.stateTensors());
-  await writeSafetensors(path, tensors, {
+  await saveTrainState(path, {
+    params: s.sae.params,
+    opt: s.opt,
+    arrays: { tokens_since_fired: s.tokensSinceFired, firing_counts: s.firingCounts },
     metadata: {
       sae_config: JSON.stringify(s.sae.config),
       train_config: JSON.stringify(s.config),
@@ -350,33 +324,15 @@ async function save(
 }
 
 async function restore(path: string, sae: SAE, opt: AdamW, config: SAETrainConfig) {
-  let file;
-  try {
-    file = await readSafetensors(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null;
-    throw err;
-  }
-  if (
-    file.metadata.sae_config !== JSON.stringify(sae.config) ||
-    file.metadata.train_config !== JSON.stringify(config)
-  ) {
-    throw new Error(
-      `${path}: checkpoint was made with a different SAE or training config; delete it or do not resume`,
-    );
-  }
-  for (const [name, v] of sae.params) {
-    const t = file.tensors.get(`param.${name}`);
-    if (!t) throw new Error(`${path}: missing param.${name}`);
-    v.assign(tf.tensor(t.data, t.shape, "float32"));
-  }
-  const step = Number(file.metadata.step);
-  opt.loadState(file.tensors as Map<string, { shape: number[]; data: Float32Array }>, step);
+  const identity = { sae_config: JSON.stringify(sae.config), train_config: JSON.stringify(config) };
+  const state = await loadTrainState(path, { params: sae.params, opt, identity });
+  if (!state) return null;
+  const m = state.metadata;
   return {
-    step,
-    seconds: Number(file.metadata.seconds),
-    history: JSON.parse(file.metadata.history) as SAETrainPoint[],
-    tokensSinceFired: file.tensors.get("stats.tokens_since_fired")!.data as Float32Array,
-    firingCounts: file.tensors.get("stats.firing_counts")!.data as Float32Array,
+    step: Number(m.step),
+    seconds: Number(m.seconds),
+    history: JSON.parse(m.history) as SAETrainPoint[],
+    tokensSinceFired: state.arrays.get("tokens_since_fired")!,
+    firingCounts: state.arrays.get("firing_counts")!,
   };
 }
