@@ -27,7 +27,12 @@ import {
   type SelectionInput,
   SelectiveSAE,
 } from "./topk.ts";
-import { gradientAwareScores, type GSAEConfig, resolveGSAEConfig } from "./gsae.ts";
+import {
+  gradientAwareScores,
+  gradientTopKMask,
+  type GSAEConfig,
+  resolveGSAEConfig,
+} from "./gsae.ts";
 import { maskFromTensor, topkPerRow } from "./select.ts";
 
 /** The four batch-allocation architectures. */
@@ -141,17 +146,11 @@ export function batchChoiceMask(input: SelectionInput, config: BatchChoiceConfig
   return mask;
 }
 
-/** The inference mask: per-token TopK on z, or on s for gradient versions given ∇ₓL. */
+/** The inference mask: per-token TopK on z, or the g-SAE rule for gradient versions. */
 function inferenceMask(input: SelectionInput, config: BatchChoiceConfig): tf.Tensor2D {
-  const gradientAware = config.architecture.startsWith("gradient_");
-  if (!gradientAware || !input.grad || config.beta === 0) return perRowTopKMask(input.z, config.k);
-  const scores = gradientAwareScores({ ...input, grad: input.grad }, {
-    beta: config.beta,
-    gradNorm: config.grad_norm,
-  });
-  const mask = maskFromTensor(scores, { kind: "per_row", k: config.k });
-  scores.dispose();
-  return mask;
+  return config.architecture.startsWith("gradient_")
+    ? gradientTopKMask(input, config)
+    : perRowTopKMask(input.z, config.k);
 }
 
 /** A complete batch-choice config from partial options and the defaults. */

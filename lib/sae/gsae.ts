@@ -99,7 +99,10 @@ export function gradientAwareScores(
  * The g-SAE's mask: top k of the gradient-aware score per token, or plain TopK when there is
  * no gradient or β = 0 (then the score is not even computed, so β = 0 is TopK bit for bit).
  */
-export function gradientTopKMask(input: SelectionInput, config: GSAEConfig): tf.Tensor2D {
+export function gradientTopKMask(
+  input: SelectionInput,
+  config: Pick<GSAEConfig, "beta" | "k" | "grad_norm">,
+): tf.Tensor2D {
   if (!input.grad || config.beta === 0) return perRowTopKMask(input.z, config.k);
   const scores = gradientAwareScores({ ...input, grad: input.grad }, {
     beta: config.beta,
