@@ -294,6 +294,20 @@ export interface StoreRows {
   sequence: Int32Array;
 }
 
+/** Zero-filled rows for `n` tokens of width `d`. */
+function emptyRows(n: number, d: number): StoreRows {
+  return {
+    n,
+    x: new Float32Array(n * d),
+    grad: new Float32Array(n * d),
+    ids: new Int32Array(n),
+    target: new Int32Array(n),
+    loss: new Float32Array(n),
+    position: new Int32Array(n),
+    sequence: new Int32Array(n),
+  };
+}
+
 /** A shuffled training batch from {@link Store.batches}. */
 export interface StoreBatch {
   /** Rows in the batch (batchSize, except perhaps the last of an epoch). */
@@ -365,16 +379,7 @@ export class Store {
   /** Every chunk concatenated in store order (x and grad take tokens × d × 8 bytes). */
   async loadAll(): Promise<StoreRows> {
     const { d, stored_tokens: n } = this.manifest;
-    const all: StoreRows = {
-      n,
-      x: new Float32Array(n * d),
-      grad: new Float32Array(n * d),
-      ids: new Int32Array(n),
-      target: new Int32Array(n),
-      loss: new Float32Array(n),
-      position: new Int32Array(n),
-      sequence: new Int32Array(n),
-    };
+    const all = emptyRows(n, d);
     let at = 0;
     for (let i = 0; i < this.manifest.chunks.length; i++) {
       const c = await this.readChunk(i);
@@ -540,15 +545,7 @@ async function computeChunk(
 ) {
   const { d, seq_len: seq, hook, source } = plan;
   const per = seq - 1, n = count * per;
-  const out = {
-    x: new Float32Array(n * d),
-    grad: new Float32Array(n * d),
-    ids: new Int32Array(n),
-    target: new Int32Array(n),
-    loss: new Float32Array(n),
-    position: new Int32Array(n),
-    sequence: new Int32Array(n),
-  };
+  const out = emptyRows(n, d);
   for (let s = 0; s < count; s += plan.batch_sequences) {
     const b = Math.min(plan.batch_sequences, count - s);
     const offsets = Array.from({ length: b }, (_, j) => source.offset + (first + s + j) * seq);

@@ -257,6 +257,14 @@ export class VocabMap {
   }
 }
 
+/**
+ * GPT-2 ids (e.g. a corpus split) as a model's ids: through `vocabMap` for a checkpoint with a
+ * reduced vocabulary, unchanged otherwise.
+ */
+export function toModelIds(gpt2Ids: ArrayLike<number>, vocabMap?: VocabMap): Int32Array {
+  return vocabMap ? vocabMap.toModel(gpt2Ids) : Int32Array.from(gpt2Ids);
+}
+
 /** A text ↔ model-id mapping with the model's vocabulary size. */
 export interface Tokenizer {
   /** Number of model ids; valid ids are `0 … vocabSize - 1`. */

@@ -15,6 +15,7 @@ import { resolveModel } from "../lib/gpt2/discovery.ts";
 import { writeJsonAtomic } from "../lib/atomic_write.ts";
 import { evaluateCE } from "../lib/lm_train.ts";
 import { REPO_ROOT } from "../lib/embedded_models.ts";
+import { toModelIds } from "../lib/tokenizer.ts";
 
 const HELP = `Usage: deno task reproduce [--model NAME] [--help]
 
@@ -43,7 +44,7 @@ async function main(): Promise<void> {
   );
 
   const corpus = await loadCorpus({ log: console.log });
-  const val = vocabMap ? vocabMap.toModel(corpus.val) : Int32Array.from(corpus.val);
+  const val = toModelIds(corpus.val, vocabMap);
   const sequences = 64;
   const valCE = evaluateCE(model, val, { sequences });
   console.log(

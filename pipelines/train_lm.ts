@@ -9,8 +9,7 @@
 import { parseArgs } from "node:util";
 import { describeBackend, initBackend } from "../lib/backend.ts";
 import { loadCorpus, unigramEntropy, VALIDATION_FROM_YEAR } from "../lib/corpus.ts";
-import { saveGPT2 } from "../lib/gpt2/checkpoint.ts";
-import { loadGPT2 } from "../lib/gpt2/checkpoint.ts";
+import { loadGPT2, saveGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { generate } from "../lib/gpt2/generate.ts";
 import {
   type EvalPoint,

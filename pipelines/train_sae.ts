@@ -18,6 +18,7 @@ import { ARCHITECTURES, createSAE, saveSAE } from "../lib/sae/mod.ts";
 import type { ArchitectureName } from "../lib/sae/mod.ts";
 import { trainSAE } from "../lib/sae/trainer.ts";
 import { buildStore, openStore, storeDirFor } from "../lib/store.ts";
+import { toModelIds } from "../lib/tokenizer.ts";
 
 const HELP = `Usage: deno task train-sae --hook HOOK --architecture ARCH [options]
 
@@ -72,8 +73,7 @@ async function main(): Promise<void> {
   const { model, vocabMap } = await loadGPT2(resolved.dir);
   model.parseHook(v.hook);
   const corpus = await loadCorpus({ log: console.log });
-  const toIds = (a: Uint16Array) => vocabMap ? vocabMap.toModel(a) : Int32Array.from(a);
-  const train = toIds(corpus.train), val = toIds(corpus.val);
+  const train = toModelIds(corpus.train, vocabMap), val = toModelIds(corpus.val, vocabMap);
   const tokens = Number(v.tokens), k = Number(v.k), d = model.config.n_embd;
   const out = v.out ??
     `${REPO_ROOT}/outputs/saes/${

@@ -16,7 +16,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { matMul } from "../ops.ts";
 import {
-  auxKLoss,
+  auxKTerm,
   perRowTopKMask,
   resolveTopKConfig,
   type SelectionInput,
@@ -123,10 +123,6 @@ export function createGSAE(options: GSAEOptions): SelectiveSAE<GSAEConfig> {
   return new SelectiveSAE(config, {
     train: select,
     encode: select,
-    auxiliary: (input, ctx) => ({
-      name: "auxk",
-      weight: config.aux_coefficient,
-      loss: auxKLoss(input, ctx, config.aux_k),
-    }),
+    auxiliary: auxKTerm(config),
   });
 }

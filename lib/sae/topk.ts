@@ -240,6 +240,17 @@ export function perRowTopKMask(z: tf.Tensor2D, k: number): tf.Tensor2D {
   return maskFromTensor(z, { kind: "per_row", k });
 }
 
+/** The AuxK auxiliary term with `config`'s k_aux and weight (shared by TopK and g-SAE). */
+export function auxKTerm(
+  config: Pick<TopKConfig, "aux_k" | "aux_coefficient">,
+): SelectionRules["auxiliary"] {
+  return (input, ctx) => ({
+    name: "auxk",
+    weight: config.aux_coefficient,
+    loss: auxKLoss(input, ctx, config.aux_k),
+  });
+}
+
 /** A TopK SAE (Gao et al. 2024) with AuxK; unspecified options take {@link TOPK_DEFAULTS}. */
 export function createTopK(options: TopKOptions): SelectiveSAE<TopKConfig> {
   const config = resolveTopKConfig(options);
@@ -247,11 +258,7 @@ export function createTopK(options: TopKOptions): SelectiveSAE<TopKConfig> {
   return new SelectiveSAE(config, {
     train: select,
     encode: select,
-    auxiliary: (input, ctx) => ({
-      name: "auxk",
-      weight: config.aux_coefficient,
-      loss: auxKLoss(input, ctx, config.aux_k),
-    }),
+    auxiliary: auxKTerm(config),
   });
 }
 
