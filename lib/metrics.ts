@@ -126,6 +126,12 @@ export interface SpliceOptions {
   reconstruct: (activation: tf.Tensor2D, grad?: tf.Tensor2D) => tf.Tensor2D;
   /** Compute the gradient at the hook (one backward pass) for gradient-aware encoders. */
   needsGradient?: boolean;
+  /**
+   * Targets [b, t − 1] of the loss whose gradient `reconstruct` gets (default: the true next
+   * tokens; e.g. tokens sampled from the model's own prediction, as a label-free control). CE and
+   * KL are always scored on the true next tokens.
+   */
+  gradientTargets?: tf.Tensor2D;
   /** Mean activation [d] for mean-ablation; default: the mean over this batch's tokens. */
   meanActivation?: Float32Array;
   /** Positions unembedded at once, bounding memory to rows × vocab floats (default 512). */
@@ -226,7 +232,9 @@ export function spliceMetrics(model: GPT2, ids: tf.Tensor2D, options: SpliceOpti
   if (t < 2) {
     throw new Error(`spliceMetrics: sequences of ${t} token(s) have no next-token targets`);
   }
-  const gradState = needsGradient ? model.gradAtHook(ids, hook) : null;
+  const gradState = needsGradient
+    ? model.gradAtHook(ids, hook, { targets: options.gradientTargets })
+    : null;
   const state: HookState = gradState ?? model.runToHook(ids, hook);
   let finals: tf.Tensor2D[] = [];
   let targets: tf.Tensor1D | null = null;

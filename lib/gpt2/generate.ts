@@ -28,7 +28,7 @@ export function generate(
       return logits.slice([0, context.length - 1, 0], [1, 1, -1]).dataSync() as Float32Array;
     });
     for (const id of options.excludeIds ?? []) last[id] = -Infinity;
-    ids.push(temperature === 0 ? argmax(last) : sample(last, temperature, rng));
+    ids.push(temperature === 0 ? argmax(last) : sampleFromLogits(last, temperature, rng));
   }
   return ids.slice(prompt.length);
 }
@@ -39,7 +39,8 @@ function argmax(x: Float32Array): number {
   return best;
 }
 
-function sample(logits: Float32Array, temperature: number, rng: Rng): number {
+/** A draw from softmax(logits / temperature) with `rng` (logits of one position). */
+export function sampleFromLogits(logits: Float32Array, temperature: number, rng: Rng): number {
   let max = -Infinity;
   for (const v of logits) max = Math.max(max, v);
   const p = Float64Array.from(logits, (v) => Math.exp((v - max) / temperature));
