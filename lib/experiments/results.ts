@@ -61,19 +61,28 @@ export interface NotebookResultsJson {
 /** Key of the Plotly layout's `meta` that names a figure (the pipeline adds PNGs by it). */
 export const FIGURE_META_KEY = "gsae_figure";
 
+interface JupyterApi {
+  display(bundle: unknown, options: { raw: boolean }): Promise<void>;
+}
+
+/** `Deno.jupyter` inside a Jupyter kernel; undefined elsewhere (where reading it throws). */
+function jupyterApi(): JupyterApi | undefined {
+  try {
+    return (Deno as unknown as { jupyter?: JupyterApi }).jupyter;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Displays a MIME bundle inline when running in a Jupyter kernel; no-op elsewhere. */
 export async function display(bundle: Record<string, unknown>): Promise<void> {
-  const jupyter = (Deno as unknown as {
-    jupyter?: { display(b: unknown, o: { raw: boolean }): Promise<void> };
-  }).jupyter;
-  if (jupyter) await jupyter.display(bundle, { raw: true });
+  await jupyterApi()?.display(bundle, { raw: true });
 }
 
 /** Displays markdown inline in Jupyter, or prints it elsewhere. */
 export async function showMarkdown(markdown: string): Promise<void> {
-  if ((Deno as unknown as { jupyter?: unknown }).jupyter) {
-    await display({ "text/markdown": markdown, "text/plain": markdown });
-  } else console.log(markdown);
+  if (jupyterApi()) await display({ "text/markdown": markdown, "text/plain": markdown });
+  else console.log(markdown);
 }
 
 /** Collects one notebook's metrics, claims and figures. */

@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import { getProfile, PROFILES, saeLayer } from "../lib/experiments/profile.ts";
+import { NotebookResults } from "../lib/experiments/results.ts";
+import { devOffsets, evalOffsets, evaluateSAE } from "../lib/experiments/sae_eval.ts";
+import {
+  specLabel,
+  spreadWindows,
+  storeSequences,
+  trainedSAE,
+} from "../lib/experiments/sae_zoo.ts";
+import { spreadOffsets } from "../lib/experiments/directional.ts";
+import { openWorkspace, type Workspace } from "../lib/experiments/workspace.ts";
+
+Deno.test("profiles: unknown names are errors; the SAE layer sits about three quarters in", () => {
+  assert.throws(() => getProfile("huge"), /known: smoke, default, paper/);
+  assert.deepStrictEqual(getProfile("smoke"), PROFILES.smoke);
+  assert.deepStrictEqual(saeLayer(4, 0.75), 2);
+  assert.deepStrictEqual(saeLayer(2, 0.75), 1);
+  assert.deepStrictEqual(saeLayer(12, 0.67), 7); // the paper's GPT-2 small layer
+  assert.deepStrictEqual(saeLayer(1, 0.1), 0);
+  assert.throws(() => saeLayer(4, 0), RangeError);
+});
+
+Deno.test("specLabel names every varying field", () => {
+  assert.deepStrictEqual(
+    specLabel({ architecture: "gsae", k: 32, beta: 0.5, seed: 1 }),
+    "gsae-k32-b0.5-s1",
+  );
+  assert.deepStrictEqual(
+    specLabel({ architecture: "gated", seed: 0, options: { l1_coefficient: 3 } }),
+    "gated-s0-l1_coefficient=3",
+  );
+});
+
+Deno.test("spreadWindows concatenates the windows spreadOffsets picks", () => {
+  const data = Int32Array.from({ length: 1000 }, (_, i) => i);
+  const w = spreadWindows(data, 4, 10);
+  const offsets = spreadOffsets(1000, 4, 10);
+  assert.deepStrictEqual(w.length, 40);
+  offsets.forEach((o, i) =>
+    assert.deepStrictEqual(
+      Array.from(w.subarray(i * 10, i * 10 + 10)),
+      [...Array(10).keys()].map((j) => o + j),
+    )
+  );
+});
+
+async function tinyWorkspace(dir: string): Promise<Workspace> {
+  Deno.env.set("GSAE_CACHE_DIR", dir);
+  const ws = await openWorkspace({ profile: "smoke", log: () => {} });
+  ws.runDir = `${dir}/run`;
+  // A budget of seconds: the properties below do not depend on training quality.
+  ws.profile = {
+    ...ws.profile,
+    storeTokens: 2032,
+    sae: { ...ws.profile.sae, tokens: 2048, batchSize: 512, evalSequences: 4 },
+  };
+  return ws;
+}
+
+Deno.test("zoo and evaluation: cached, dev windows unseen, g-SAE selection with β 0 is TopK", async () => {
+  const dir = await Deno.makeTempDir();
+  const before = Deno.env.get("GSAE_CACHE_DIR");
+  try {
+    const ws = await tinyWorkspace(dir);
+    const seq = ws.model.config.n_positions;
+    // Development windows never overlap a store window.
+    const store = spreadOffsets(ws.train.length, storeSequences(ws), seq);
+    for (const o of devOffsets(ws)) {
+      assert(store.every((s) => o + seq <= s || o >= s + seq), `dev window ${o} overlaps`);
+    }
+    assert.deepStrictEqual(evalOffsets(ws).length, 4);
+
+    const topk = await trainedSAE(ws, { architecture: "topk", k: 8, seed: 0 });
+    assert(await Deno.stat(`${topk.dir}/training.json`));
+    assert(await Deno.stat(`${topk.dir}/cfg.json`));
+    assert.deepStrictEqual(await trainedSAE(ws, { architecture: "topk", k: 8, seed: 0 }), topk);
+
+    const plain = await evaluateSAE(ws, topk, { gradient: "none" });
+    const withTrue = await evaluateSAE(ws, topk, { gradient: "true" });
+    const beta0 = await evaluateSAE(ws, topk, { selectionBeta: 0 });
+    for (const e of [withTrue, beta0]) {
+      assert.deepStrictEqual(e.deltaCe, plain.deltaCe);
+      assert.deepStrictEqual(e.fvu, plain.fvu);
+    }
+    assert.deepStrictEqual(plain.l0, 8);
+    assert(plain.frequencies.length === topk.sae.config.d_sae);
+    // A second evaluation is read from the cache file beside the SAE.
+    const files = [...Deno.readDirSync(topk.dir)].map((e) => e.name).filter((n) =>
+      n.startsWith("eval-")
+    );
+    assert.deepStrictEqual(files.length, 3);
+    assert.deepStrictEqual(await evaluateSAE(ws, topk, { gradient: "none" }), plain);
+  } finally {
+    if (before === undefined) Deno.env.delete("GSAE_CACHE_DIR");
+    else Deno.env.set("GSAE_CACHE_DIR", before);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("NotebookResults records metrics, claims and named figure specs", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const ws = {
+      profile: PROFILES.smoke,
+      modelName: "m",
+      hook: "blocks.0.hook_resid_post",
+      backend: "cpu",
+      runDir: dir,
+    } as unknown as Workspace;
+    const r = new NotebookResults(ws, "99_test");
+    assert.throws(() => r.metric("bad", NaN, { description: "x" }), /bad is NaN/);
+    r.metric("delta_ce", 0.25, { description: "nats", rel: 0.1 });
+    r.claim({ id: "c1", paper: "p | q", result: "r", verdict: "reproduced" });
+    await r.figure("fig_a", { data: [{ type: "scatter", x: [1], y: [2] }] });
+    await assert.rejects(() => r.figure("../escape", { data: [] }));
+    await r.save();
+    const saved = JSON.parse(await Deno.readTextFile(`${dir}/results/99_test.json`));
+    assert.deepStrictEqual(saved.metrics.delta_ce, {
+      value: 0.25,
+      abs: 1e-4,
+      rel: 0.1,
+      description: "nats",
+    });
+    assert.deepStrictEqual(saved.figures, ["fig_a"]);
+    const spec = JSON.parse(await Deno.readTextFile(`${dir}/figures/fig_a.json`));
+    assert.deepStrictEqual(spec.layout.meta.gsae_figure, "fig_a");
+    assert(r.claimsMarkdown().includes("p \\| q"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
