@@ -12,6 +12,7 @@ import * as tf from "@tensorflow/tfjs";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { blasUnavailableReason, loadBlas } from "./blas.ts";
 import { installBlasKernels } from "./blas_kernels.ts";
+import { installWasmKernels } from "./wasm_kernels.ts";
 
 /** The backends gsae knows, fastest first. */
 export const BACKEND_NAMES = ["node-gpu", "node", "wasm+blas", "wasm", "cpu"] as const;
@@ -113,6 +114,7 @@ async function startWasm(): Promise<{ details: string } | string> {
   const distDir = new URL("./", entry).href;
   setWasmPaths(distDir.endsWith("/") ? distDir : `${distDir}/`);
   if (!(await tf.setBackend("wasm"))) return "wasm backend did not start";
+  installWasmKernels();
   const simd = tf.env().getBool("WASM_HAS_SIMD_SUPPORT");
   return { details: simd ? "SIMD" : "no SIMD" };
 }

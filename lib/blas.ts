@@ -63,6 +63,12 @@ const SYMBOLS = {
   openblas_set_num_threads: { parameters: ["i32"], result: "void" },
 } as const;
 
+/**
+ * Running totals over every {@link Blas.sgemm} call in this process (benchmarks read them
+ * before and after a step): calls, floating-point operations (2·m·n·k each) and seconds inside.
+ */
+export const sgemmCounters = { calls: 0, flops: 0, seconds: 0 };
+
 let cached: Blas | null | undefined;
 let loadError = "";
 
@@ -119,6 +125,7 @@ function wrap(lib: Deno.DynamicLibrary<typeof SYMBOLS>, library: string): Blas {
         else if (beta !== 1) { for (let i = 0; i < m * n; i++) c[i] *= beta; }
         return;
       }
+      const start = performance.now();
       sgemm(
         CBLAS_ROW_MAJOR,
         transA ? CBLAS_TRANS : CBLAS_NO_TRANS,
@@ -135,6 +142,9 @@ function wrap(lib: Deno.DynamicLibrary<typeof SYMBOLS>, library: string): Blas {
         c,
         n,
       );
+      sgemmCounters.calls++;
+      sgemmCounters.flops += 2 * m * n * k;
+      sgemmCounters.seconds += (performance.now() - start) / 1000;
     },
   };
 }

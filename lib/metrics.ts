@@ -430,7 +430,11 @@ export class LatentStats {
     if (!options.wDec) {
       throw new Error("LatentStats.add: grad needs wDec for directional derivatives");
     }
-    const deriv = tf.tidy(() => directionalDerivatives(options.grad!, options.wDec!).dataSync());
+    // Read back outside tf.tidy: tidy walks a returned typed array element by element (~1 µs
+    // each), which made this the slowest step of an evaluation.
+    const derivT = directionalDerivatives(options.grad!, options.wDec!);
+    const deriv = derivT.dataSync();
+    derivT.dispose();
     for (let r = 0; r < n; r++) {
       for (let i = 0, o = r * m; i < m; i++) {
         const g = Math.abs(deriv[o + i]);

@@ -6,6 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { activeBackend } from "./backend.ts";
+import { hasKernel, KERNELS, runKernel } from "./wasm_kernels.ts";
 
 /**
  * Batched matmul, `op(a) · op(b)` over the last two axes.
@@ -86,14 +87,45 @@ export function linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
 
 /**
  * GPT-2's `gelu_new`: 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))), computed as x·sigmoid(2u),
- * which is exactly equal and about 7× cheaper on wasm than tanh.
+ * which is exactly equal and about 7× cheaper on wasm than tanh. On wasm the gradient is one
+ * fused kernel (`wasm_kernels.ts`) instead of autodiff through seven elementwise ops.
  */
 export function geluNew(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const cube = tf.mul(tf.mul(x, x), x);
-    const u2 = tf.mul(tf.add(x, tf.mul(cube, 0.044715)), 2 * Math.sqrt(2 / Math.PI));
-    return tf.mul(x, tf.sigmoid(u2));
+  const sigmoidOf2u = (v: tf.Tensor) => {
+    const cube = tf.mul(tf.mul(v, v), v);
+    return tf.sigmoid(tf.mul(tf.add(v, tf.mul(cube, 0.044715)), 2 * Math.sqrt(2 / Math.PI)));
+  };
+  if (!hasKernel(KERNELS.geluGrad)) return tf.tidy(() => tf.mul(x, sigmoidOf2u(x)));
+  const f = tf.customGrad((input, save) => {
+    const sig = sigmoidOf2u(input as tf.Tensor);
+    (save as tf.GradSaveFunc)([input as tf.Tensor, sig]);
+    return {
+      value: tf.mul(input as tf.Tensor, sig),
+      gradFunc: (dy: tf.Tensor, [sx, ssig]: tf.Tensor[]) =>
+        runKernel(KERNELS.geluGrad, { x: sx, sig: ssig, dy }),
+    };
   });
+  return f(x);
+}
+
+/**
+ * Causal attention weights: softmax over the last axis of `scores`·`scale` + `mask`, the
+ * additive causal mask [t, t] (0 on and below the diagonal, a large negative above). On wasm the
+ * gradient is one fused kernel instead of autodiff through softmax, scale and mask.
+ */
+export function causalSoftmax(scores: tf.Tensor, scale: number, mask: tf.Tensor): tf.Tensor {
+  const forward = (s: tf.Tensor) => tf.softmax(tf.add(tf.mul(s, scale), mask));
+  if (!hasKernel(KERNELS.causalSoftmaxGrad)) return forward(scores);
+  const f = tf.customGrad((input, save) => {
+    const p = forward(input as tf.Tensor);
+    (save as tf.GradSaveFunc)([p]);
+    return {
+      value: p,
+      gradFunc: (dy: tf.Tensor, [sp]: tf.Tensor[]) =>
+        runKernel(KERNELS.causalSoftmaxGrad, { probs: sp, dy }, { scale }),
+    };
+  });
+  return f(scores);
 }
 
 /** LayerNorm over the last axis with weight `g` and bias `b` (biased variance, like PyTorch). */
@@ -111,9 +143,30 @@ export function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number)
  * Per-row cross-entropy −log softmax(logits)[target] for logits [N, V] and int32 targets [N].
  *
  * A custom gradient (softmax − one-hot) avoids tfjs's gather gradient, which needs a kernel
- * the wasm backend lacks, and never materialises log-probabilities for the backward pass.
+ * the wasm backend lacks. On wasm, tfjs's (SIMD) softmax plus fused kernels (`wasm_kernels.ts`)
+ * give the loss and reuse the probabilities in the gradient, never building a one-hot matrix.
  */
 export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
+  if (hasKernel(KERNELS.crossEntropy)) {
+    const f = tf.customGrad((l, save) => {
+      const t = targets.toInt();
+      const probs = tf.softmax(l as tf.Tensor);
+      const [loss] = runKernel(KERNELS.crossEntropy, {
+        logits: l as tf.Tensor,
+        logitMax: tf.max(l as tf.Tensor, 1),
+        probMax: tf.max(probs, 1),
+        targets: t,
+      });
+      // Saved tensors outlive the caller's tidy, which the gradient pass may run after.
+      (save as tf.GradSaveFunc)([probs, t]);
+      return {
+        value: loss,
+        gradFunc: (dy: tf.Tensor, [sp, st]: tf.Tensor[]) =>
+          runKernel(KERNELS.crossEntropyGrad, { probs: sp, targets: st, dy }),
+      };
+    });
+    return f(logits) as tf.Tensor1D;
+  }
   const [n, v] = logits.shape;
   const f = tf.customGrad((l, save) => {
     const x = l as tf.Tensor2D;
@@ -147,7 +200,9 @@ export function embeddingLookup(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
     const idsInt = ids.toInt();
     (save as tf.GradSaveFunc)([idsInt]);
     return {
-      value: tf.gather(t as tf.Tensor2D, idsInt),
+      value: hasKernel(KERNELS.gatherRows)
+        ? runKernel(KERNELS.gatherRows, { table: t as tf.Tensor, ids: idsInt })[0]
+        : tf.gather(t as tf.Tensor2D, idsInt),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const index = saved[0].dataSync();
         const upstream = dy.dataSync();
@@ -161,4 +216,28 @@ export function embeddingLookup(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
     };
   });
   return f(table);
+}
+
+/**
+ * Split the fused attention input qkv [b, t, 3·heads·hd] into q, k and v as heads
+ * [b, heads, t, hd]. On wasm one copy kernel per part (tfjs-wasm's split and transpose copy the
+ * whole input once per piece); elsewhere split, reshape and transpose.
+ */
+export function splitHeads(qkv: tf.Tensor, heads: number): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  const [b, t, width] = qkv.shape;
+  const hd = width / 3 / heads;
+  if (!hasKernel(KERNELS.takeHeads)) {
+    const parts = tf.split(qkv, 3, 2);
+    return parts.map((z) => z.reshape([b, t, heads, hd]).transpose([0, 2, 1, 3])) as [
+      tf.Tensor,
+      tf.Tensor,
+      tf.Tensor,
+    ];
+  }
+  const take = (part: number) =>
+    tf.customGrad((x) => ({
+      value: runKernel(KERNELS.takeHeads, { x: x as tf.Tensor }, { part, heads })[0],
+      gradFunc: (dy: tf.Tensor) => runKernel(KERNELS.putHeads, { dy }, { part })[0],
+    }))(qkv);
+  return [take(0), take(1), take(2)];
 }

@@ -1,90 +1,117 @@
 /**
- * `deno task reproduce`: the main job. Until the notebooks land it runs what exists: a summary
- * of the default embedded model, its validation loss on a fixed slice, and a gradient demo at a
- * middle-layer hook, written to `outputs/foundation.json`.
+ * `deno task reproduce`: the main job. Runs every notebook (`notebooks/NN_*.ipynb`, in order)
+ * headlessly through Jupyter with the Deno kernel and writes the executed notebooks, every figure
+ * (HTML, PNG, SVG), `metrics.json` and `REPORT.md` (see `lib/pipeline/run.ts` and the README).
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
-import { describeBackend, initBackend } from "../lib/backend.ts";
-import { loadCorpus } from "../lib/corpus.ts";
-import { loadGPT2 } from "../lib/gpt2/checkpoint.ts";
-import { parameterCount } from "../lib/gpt2/config.ts";
-import { resolveModel } from "../lib/gpt2/discovery.ts";
-import { writeJsonAtomic } from "../lib/atomic_write.ts";
-import { evaluateCE } from "../lib/lm_train.ts";
-import { REPO_ROOT } from "../lib/embedded_models.ts";
-import { toModelIds } from "../lib/tokenizer.ts";
+import { PROFILE_NAMES } from "../lib/experiments/profile.ts";
+import { verdictCounts } from "../lib/pipeline/metrics.ts";
+import { PipelineNotebookError, runPipeline } from "../lib/pipeline/run.ts";
 
-const HELP = `Usage: deno task reproduce [--model NAME] [--help]
+const HELP = `Usage: deno task reproduce [options]
 
-Runs the reproduction on the embedded default model (or --model: an embedded name, a folder,
-or a Hugging Face name in the local hub cache) and writes outputs/foundation.json.`;
+Runs the notebooks notebooks/NN_*.ipynb in order through Jupyter (Deno kernel) and writes
+  <out>/notebooks/NN_name.ipynb   executed notebooks (figures also as static PNGs)
+  <out>/figures/NAME.{html,png,svg}
+  <out>/metrics.json              every number, per notebook, with its check tolerance
+  <out>/REPORT.md                 per claim: the paper, this run, the verdict; times; figures
 
-async function main(): Promise<void> {
+Options:
+  --profile P      ${PROFILE_NAMES.join(" | ")} (default: default)
+  --model M        model overriding the profile's: an embedded name, a folder, or a
+                   Hugging Face name in the local hub cache
+  --only IDS       only these notebooks, comma-separated ids or stems (--only 03,05);
+                   merged into the out folder's metrics.json and REPORT.md
+  --force          rebuild cached stores, SAEs and evaluations made before this run
+  --out DIR        out folder (default: outputs/ for default, outputs/paper for paper,
+                   .cache/runs/smoke for smoke; .cache/runs/<profile>-<model> with --model)
+  --notebooks DIR  the notebooks folder (default: notebooks/)
+  --cell-timeout S seconds one cell may run (default: smoke 1800, default 14400, paper none;
+                   0: no limit)
+  --json           progress to stderr, one JSON summary to stdout
+  --help           this text
+
+A failing cell stops the run (exit 1) naming the notebook and the cell; the partial notebook
+is kept as <out>/notebooks/NN_name.failed.ipynb and earlier notebooks' outputs stay as they are.
+Compare a run with the committed reference: deno task check --help.`;
+
+/** Parses the command line; unknown options and stray arguments are errors. */
+function parse(args: string[]) {
   const { values } = parseArgs({
-    args: Deno.args,
+    args,
     options: {
-      model: { type: "string", default: "default" },
+      profile: { type: "string", default: "default" },
+      model: { type: "string" },
+      only: { type: "string" },
+      force: { type: "boolean", default: false },
+      out: { type: "string" },
+      notebooks: { type: "string" },
+      "cell-timeout": { type: "string" },
+      json: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
+    strict: true,
+    allowPositionals: false,
   });
-  if (values.help) return console.log(HELP);
-  const started = performance.now();
-  const backend = await initBackend();
-  console.log(describeBackend(backend));
-  const resolved = await resolveModel(values.model!);
-  const { model, tokenizer, vocabMap } = await loadGPT2(resolved.dir);
-  const c = model.config;
-  console.log(
-    `model ${resolved.name}: ${c.n_layer} layers × ${c.n_embd}, ${
-      parameterCount(c).toLocaleString("en-US")
-    } parameters`,
-  );
-
-  const corpus = await loadCorpus({ log: console.log });
-  const val = toModelIds(corpus.val, vocabMap);
-  const sequences = 64;
-  const valCE = evaluateCE(model, val, { sequences });
-  console.log(
-    `validation CE on the first ${sequences} validation sequences: ${valCE.toFixed(4)} nats`,
-  );
-
-  const hook = `blocks.${Math.floor(c.n_layer / 2)}.hook_resid_post`;
-  const text = "The state of the Union is strong, and our economy is growing.";
-  const ids = tokenizer.encode(text);
-  const g = model.gradAtHook(tf.tensor2d(ids, [1, ids.length], "int32"), hook);
-  const norms = Array.from(tf.norm(g.gradient, "euclidean", 2).dataSync());
-  const losses = Array.from(g.losses.dataSync());
-  console.log(`gradient of the summed loss at ${hook}, per token:`);
-  ids.forEach((id, i) => {
-    const loss = i < losses.length ? losses[i].toFixed(3) : "  -  ";
-    console.log(
-      `  ${JSON.stringify(tokenizer.decode([id])).padEnd(14)} loss ${loss}  |∇ₓL| ${
-        norms[i].toExponential(3)
-      }`,
-    );
-  });
-  await writeJsonAtomic(`${REPO_ROOT}/outputs/foundation.json`, {
-    model: resolved.name,
-    backend: describeBackend(backend),
-    config: c,
-    parameters: parameterCount(c),
-    val_ce_first_64_sequences: valCE,
-    gradient_demo: { hook, text, token_ids: Array.from(ids), losses, grad_norms: norms },
-    seconds: (performance.now() - started) / 1000,
-  });
-  console.log(
-    `wrote outputs/foundation.json in ${((performance.now() - started) / 1000).toFixed(1)} s`,
-  );
+  const timeout = values["cell-timeout"];
+  if (timeout !== undefined && !(Number(timeout) >= 0)) {
+    throw new Error(`--cell-timeout wants seconds (0: no limit), not "${timeout}"`);
+  }
+  return { ...values, cellTimeout: timeout === undefined ? undefined : Number(timeout) };
 }
 
-if (import.meta.main) {
+async function main(): Promise<number> {
+  let options;
   try {
-    await main();
-  } catch (err) {
-    console.error(`reproduce: ${(err as Error).message}`);
-    Deno.exit(1);
+    options = parse(Deno.args);
+  } catch (error) {
+    console.error(`reproduce: ${(error as Error).message}\n(see deno task reproduce --help)`);
+    return 1;
+  }
+  if (options.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const log = options.json
+    ? (line: string) => console.error(line)
+    : (line: string) => console.log(line);
+  try {
+    const result = await runPipeline({
+      profile: options.profile!,
+      model: options.model,
+      only: options.only,
+      force: options.force,
+      out: options.out,
+      notebooksDir: options.notebooks,
+      cellTimeoutSeconds: options.cellTimeout,
+      command: ["deno task reproduce", ...Deno.args].join(" "),
+      log,
+    });
+    if (options.json) {
+      console.log(JSON.stringify({
+        ok: true,
+        out: result.out,
+        profile: result.metrics.profile,
+        model: result.metrics.model,
+        seconds: result.seconds,
+        notebooks: result.notebooks,
+        verdicts: verdictCounts(result.metrics),
+      }));
+    }
+    return 0;
+  } catch (error) {
+    const e = error as Error;
+    console.error(`reproduce: FAILED: ${e.message}`);
+    if (options.json) {
+      const info = e instanceof PipelineNotebookError
+        ? { notebook: e.notebook, cell_index: e.cellIndex, failed_path: e.failedPath }
+        : {};
+      console.log(JSON.stringify({ ok: false, error: e.message, ...info }));
+    }
+    return 1;
   }
 }
+
+if (import.meta.main) Deno.exit(await main());

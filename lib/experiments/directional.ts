@@ -10,21 +10,29 @@
  * - `isotropic`: u uniform on the sphere (a normalised N(0, I) draw);
  * - `distribution_matched`: u ∝ y − μ with y ~ N(μ, Σ), the activations' empirical mean and
  *   covariance (Lee & Heimersheim's covariance-adjusted baseline), sampled as μ + Lz with
- *   LLᵀ = Σ + εI. The mean cancels in u; and as x_i − x_j has covariance 2Σ, this baseline has
- *   the activation differences' second moments, so what separates the two is non-Gaussian
- *   structure.
+ *   LLᵀ = Σ + εI (`gaussian.ts`). The mean cancels in u; and as x_i − x_j has covariance 2Σ,
+ *   this baseline has the activation differences' second moments, so what separates the two is
+ *   non-Gaussian structure. We take y − μ rather than y − x_i (a real activation moved towards
+ *   the draw), so the baseline contains no real activation at all.
  *
  * L is each sequence's summed next-token loss (what `GPT2.gradAtHook` differentiates), so g_t
- * includes position t's effect on every later token's loss.
+ * includes position t's effect on every later token's loss; all layers' gradients come from one
+ * backward pass (`hook_gradients.ts`). Bootstrap intervals and the summary over seeds are in
+ * `directional_summary.ts`, the figure in `directional_figure.ts`.
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
-import type { FigureSpec } from "../figures.ts";
 import { type GPT2, type HookKind, hookName } from "../gpt2/model.ts";
 import { windows } from "../lm_train.ts";
-import { mean, quantile, std } from "../metrics.ts";
+import { mean, std } from "../metrics.ts";
 import { Rng } from "../random.ts";
+import {
+  empiricalGaussian,
+  type GaussianSampler,
+  gaussianSampler,
+  sampleGaussian,
+} from "./gaussian.ts";
+import { gradientsAtHooks } from "./hook_gradients.ts";
 
 /** The three kinds of direction, in the order reports and figures show them. */
 export const DIRECTION_KINDS = [
@@ -35,12 +43,17 @@ export const DIRECTION_KINDS = [
 /** One of {@link DIRECTION_KINDS}. */
 export type DirectionKind = typeof DIRECTION_KINDS[number];
 
-/** Options of {@link directionalDerivatives}. */
+/** Options of {@link measureDirectionalDerivatives}. */
 export interface DirectionalOptions {
   /** Number of sequences, spread evenly over `data` (see {@link spreadOffsets}). */
   sequences: number;
   /** Seeds the directions and the activation pairs; each layer draws from its own stream. */
   seed: number;
+  /**
+   * When given, each window starts at a random point of its slot ({@link jitteredOffsets}), so
+   * different seeds measure different tokens; otherwise the windows are evenly spread.
+   */
+  windowSeed?: number;
   /** Layers to measure (default: all). */
   layers?: number[];
   /** Tokens per sequence (default: the model's n_positions). */
@@ -59,8 +72,10 @@ export interface KindStats {
   mean: number;
   /** Standard deviation over tokens (ddof 1). */
   std: number;
-  /** std/√n: treats tokens as independent, which they are not within a sequence (see
-   * {@link bootstrapDirectional} for sequence-level intervals). */
+  /**
+   * std/√n: treats tokens as independent, which they are not within a sequence (see
+   * `bootstrapDirectional` in `directional_summary.ts` for sequence-level intervals).
+   */
   sem: number;
   /** Tokens. */
   n: number;
@@ -82,22 +97,26 @@ export interface DirectionalLayer {
   gradNorms: number[];
   /** Index of each scored token's sequence, for the sequence-level bootstrap. */
   sequenceOf: number[];
-  /** Wall time for this layer. */
+  /** Wall time of this layer's direction sampling (the shared gradient pass is not in it). */
   seconds: number;
 }
 
-/** Result of {@link directionalDerivatives}. */
+/** Result of {@link measureDirectionalDerivatives}. */
 export interface DirectionalResult {
   /** The hook kind measured at each layer. */
   hookKind: HookKind;
   /** Sequences used. */
   sequences: number;
+  /** Start of each sequence in the data. */
+  offsets: number[];
   /** Tokens per sequence. */
   seqLen: number;
   /** The seed. */
   seed: number;
   /** One entry per layer, in the order asked. */
   layers: DirectionalLayer[];
+  /** Wall time in all. */
+  seconds: number;
 }
 
 /**
@@ -115,6 +134,27 @@ export function spreadOffsets(dataLength: number, count: number, seqLen: number)
   );
 }
 
+/**
+ * `count` windows of `seqLen` tokens, one per equal slot of the data, each at a random start
+ * within its slot (drawn from `seed`): spread over the whole data like {@link spreadOffsets},
+ * but a different sample of tokens per seed. Windows overlap only when a slot is shorter than
+ * `seqLen`.
+ */
+export function jitteredOffsets(
+  dataLength: number,
+  count: number,
+  options: { seqLen: number; seed: number },
+): number[] {
+  const slot = Math.floor((dataLength - options.seqLen + 1) / count);
+  if (slot < 1 || count < 1) {
+    throw new Error(
+      `cannot take ${count} windows of ${options.seqLen} tokens from ${dataLength} tokens`,
+    );
+  }
+  const rng = new Rng((options.seed * 7_919 + 17) | 0);
+  return Array.from({ length: count }, (_, i) => i * slot + rng.int(slot));
+}
+
 /** E|u₁| for u uniform on the unit sphere in d dims: Γ(d/2) / (√π Γ((d+1)/2)). */
 export function expectedAbsCoordinate(d: number): number {
   // r(d) = Γ(d/2)/Γ((d+1)/2) obeys r(d + 2) = r(d)·d/(d + 1), from r(1) = √π and r(2) = 2/√π.
@@ -123,103 +163,46 @@ export function expectedAbsCoordinate(d: number): number {
   return r / Math.sqrt(Math.PI);
 }
 
-/** A Gaussian in d dims: mean [d] and covariance [d·d], row-major, float64. */
-export interface Gaussian {
-  /** Dimension. */
-  d: number;
-  /** Mean. */
-  mean: Float64Array;
-  /** Covariance, row-major. */
-  cov: Float64Array;
-}
-
-/** Sample mean and covariance (ddof 1) of `rows` [n·d], row-major, computed in float64. */
-export function empiricalGaussian(rows: ArrayLike<number>, d: number): Gaussian {
-  const n = rows.length / d;
-  const mu = new Float64Array(d), cov = new Float64Array(d * d), c = new Float64Array(d);
-  for (let r = 0; r < n; r++) for (let j = 0; j < d; j++) mu[j] += rows[r * d + j] / n;
-  for (let r = 0; r < n; r++) {
-    for (let j = 0; j < d; j++) c[j] = rows[r * d + j] - mu[j];
-    for (let i = 0; i < d; i++) for (let j = 0; j <= i; j++) cov[i * d + j] += c[i] * c[j];
-  }
-  for (let i = 0; i < d; i++) {
-    for (let j = 0; j <= i; j++) cov[j * d + i] = cov[i * d + j] /= n - 1;
-  }
-  return { d, mean: mu, cov };
-}
-
-/** Lower-triangular L with LLᵀ = a [d·d] (row-major); throws unless a is positive definite. */
-export function cholesky(a: ArrayLike<number>, d: number): Float64Array {
-  const l = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = a[i * d + j];
-      for (let k = 0; k < j; k++) s -= l[i * d + k] * l[j * d + k];
-      if (i > j) l[i * d + j] = s / l[j * d + j];
-      else if (s > 0) l[i * d + i] = Math.sqrt(s);
-      else throw new Error(`cholesky: not positive definite (pivot ${i} is ${s})`);
-    }
-  }
-  return l;
-}
-
-/** A sampler for N(mean, cov + εI): the mean and a Cholesky factor. */
-export interface GaussianSampler {
-  /** Dimension. */
-  d: number;
-  /** Mean. */
-  mean: Float64Array;
-  /** L with LLᵀ = cov + εI, row-major. */
-  factor: Float64Array;
-}
-
-/** Factor `g` for sampling; ε = `jitter`·tr(Σ)/d keeps a rank-deficient Σ factorable. */
-export function gaussianSampler(g: Gaussian, options: { jitter?: number } = {}): GaussianSampler {
-  let trace = 0;
-  for (let i = 0; i < g.d; i++) trace += g.cov[i * g.d + i];
-  const eps = (options.jitter ?? 1e-6) * trace / g.d;
-  const a = Float64Array.from(g.cov);
-  for (let i = 0; i < g.d; i++) a[i * g.d + i] += eps;
-  return { d: g.d, mean: g.mean, factor: cholesky(a, g.d) };
-}
-
-/** One draw μ + Lz, z ~ N(0, I), from `rng`. */
-export function sampleGaussian(sampler: GaussianSampler, rng: Rng): Float64Array {
-  const { d, factor } = sampler;
-  const z = Float64Array.from({ length: d }, () => rng.normal());
-  const y = Float64Array.from(sampler.mean);
-  for (let i = 0; i < d; i++) for (let k = 0; k <= i; k++) y[i] += factor[i * d + k] * z[k];
-  return y;
-}
-
 /**
  * Measure |∇ₓL·u| for the three {@link DIRECTION_KINDS} at each layer's hook, one fresh
  * direction of each kind per scored token, over `options.sequences` windows of `data`
  * (model token ids, e.g. the validation split).
  */
-export function directionalDerivatives(
+export function measureDirectionalDerivatives(
   model: GPT2,
   data: Int32Array,
   options: DirectionalOptions,
 ): DirectionalResult {
   const seqLen = options.seqLen ?? model.config.n_positions;
   const hookKind = options.hookKind ?? "resid_post";
-  const offsets = spreadOffsets(data.length, options.sequences, seqLen);
+  const offsets = options.windowSeed === undefined
+    ? spreadOffsets(data.length, options.sequences, seqLen)
+    : jitteredOffsets(data.length, options.sequences, { seqLen, seed: options.windowSeed });
   const layers = options.layers ?? Array.from({ length: model.config.n_layer }, (_, i) => i);
-  const result = layers.map((layer) => {
-    const t0 = performance.now();
-    const hook = hookName(layer, hookKind);
-    const found = collect(model, data, { hook, offsets, seqLen, batchSize: options.batchSize });
+  const t0 = performance.now();
+  const hooks = layers.map((layer) => hookName(layer, hookKind));
+  const collected = collect(model, data, { hooks, offsets, seqLen, batchSize: options.batchSize });
+  const result = layers.map((layer, i) => {
+    const t1 = performance.now();
+    const found = collected[i];
     const rng = new Rng((options.seed * 1_000_003 + layer * 7919 + 1) | 0);
     const sampler = gaussianSampler(empiricalGaussian(found.acts, found.d), options);
     const measured = measure(found, sampler, rng);
     const stats = Object.fromEntries(
       DIRECTION_KINDS.map((k) => [k, kindStats(measured.values[k], measured.values.isotropic)]),
     ) as Record<DirectionKind, KindStats>;
-    const seconds = (performance.now() - t0) / 1000;
-    return { layer, hook, stats, ...measured, sequenceOf: found.sequenceOf, seconds };
+    const seconds = (performance.now() - t1) / 1000;
+    return { layer, hook: hooks[i], stats, ...measured, sequenceOf: found.sequenceOf, seconds };
   });
-  return { hookKind, sequences: offsets.length, seqLen, seed: options.seed, layers: result };
+  return {
+    hookKind,
+    sequences: offsets.length,
+    offsets,
+    seqLen,
+    seed: options.seed,
+    layers: result,
+    seconds: (performance.now() - t0) / 1000,
+  };
 }
 
 interface Collected {
@@ -234,29 +217,34 @@ interface Collected {
 function collect(
   model: GPT2,
   data: Int32Array,
-  o: { hook: string; offsets: number[]; seqLen: number; batchSize?: number },
-): Collected {
+  o: { hooks: string[]; offsets: number[]; seqLen: number; batchSize?: number },
+): Collected[] {
   const { seqLen: t, offsets } = o;
   // Every hook (residual stream, attention and MLP outputs) is n_embd wide.
   const d = model.config.n_embd;
-  const acts = new Float32Array(offsets.length * t * d);
-  const grads = new Float32Array(offsets.length * (t - 1) * d);
-  const sequenceOf: number[] = [];
+  const out = o.hooks.map(() => ({
+    d,
+    acts: new Float32Array(offsets.length * t * d),
+    grads: new Float32Array(offsets.length * (t - 1) * d),
+    sequenceOf: [] as number[],
+  }));
   const bs = o.batchSize ?? 8;
   for (let s0 = 0; s0 < offsets.length; s0 += bs) {
     const batch = offsets.slice(s0, s0 + bs);
     const ids = windows(data, batch, t);
-    const g = model.gradAtHook(ids, o.hook);
-    const [a, grad] = [g.activation.dataSync(), g.gradient.dataSync()];
-    tf.dispose([ids, ...Object.values(g)]);
-    acts.set(a, s0 * t * d);
-    for (let b = 0; b < batch.length; b++) {
-      // Drop each sequence's last position: it has no target, so its gradient is 0.
-      grads.set(grad.subarray(b * t * d, (b * t + t - 1) * d), (s0 + b) * (t - 1) * d);
-      for (let p = 0; p < t - 1; p++) sequenceOf.push(s0 + b);
-    }
+    const found = gradientsAtHooks(model, ids, o.hooks);
+    ids.dispose();
+    found.forEach(({ activation, gradient }, h) => {
+      out[h].acts.set(activation, s0 * t * d);
+      for (let b = 0; b < batch.length; b++) {
+        // Drop each sequence's last position: it has no target, so its gradient is 0.
+        const rows = gradient.subarray(b * t * d, (b * t + t - 1) * d);
+        out[h].grads.set(rows, (s0 + b) * (t - 1) * d);
+        for (let p = 0; p < t - 1; p++) out[h].sequenceOf.push(s0 + b);
+      }
+    });
   }
-  return { d, acts, grads, sequenceOf };
+  return out;
 }
 
 function measure(c: Collected, sampler: GaussianSampler, rng: Rng) {
@@ -300,101 +288,5 @@ function kindStats(values: number[], isotropic: number[]): KindStats {
     sem: s / Math.sqrt(values.length),
     n: values.length,
     ratioToIsotropic: m / mean(isotropic),
-  };
-}
-
-/** A bootstrap interval for one layer and kind. */
-export interface DirectionalInterval {
-  /** Layer index. */
-  layer: number;
-  /** Kind of direction. */
-  kind: DirectionKind;
-  /** Interval for the mean |g·u|. */
-  mean: [number, number];
-  /** Interval for the ratio of means to the isotropic mean (paired: same resampled tokens). */
-  ratioToIsotropic: [number, number];
-}
-
-/**
- * Percentile bootstrap intervals per layer and kind, resampling whole sequences with replacement
- * (tokens of one sequence share context, so a token-level bootstrap would be too narrow). Kinds
- * are resampled together, so ratios are paired.
- */
-export function bootstrapDirectional(
-  result: DirectionalResult,
-  options: { resamples?: number; seed?: number; level?: number } = {},
-): DirectionalInterval[] {
-  const rng = new Rng(options.seed ?? 0);
-  const resamples = options.resamples ?? 1000, alpha = (1 - (options.level ?? 0.95)) / 2;
-  const out: DirectionalInterval[] = [];
-  for (const layer of result.layers) {
-    const seqs = Math.max(...layer.sequenceOf) + 1;
-    const count = new Float64Array(seqs);
-    const sums = DIRECTION_KINDS.map(() => new Float64Array(seqs));
-    layer.sequenceOf.forEach((s, t) => {
-      count[s]++;
-      DIRECTION_KINDS.forEach((k, i) => sums[i][s] += layer.values[k][t]);
-    });
-    const means = DIRECTION_KINDS.map(() => new Float64Array(resamples));
-    for (let r = 0; r < resamples; r++) {
-      const picks = Array.from({ length: seqs }, () => rng.int(seqs));
-      const n = picks.reduce((a, s) => a + count[s], 0);
-      sums.forEach((sum, i) => means[i][r] = picks.reduce((a, s) => a + sum[s], 0) / n);
-    }
-    const iso = means[DIRECTION_KINDS.indexOf("isotropic")];
-    const interval = (v: ArrayLike<number>): [number, number] => [
-      quantile(v, alpha),
-      quantile(v, 1 - alpha),
-    ];
-    DIRECTION_KINDS.forEach((kind, i) =>
-      out.push({
-        layer: layer.layer,
-        kind,
-        mean: interval(means[i]),
-        ratioToIsotropic: interval(means[i].map((m, r) => m / iso[r])),
-      })
-    );
-  }
-  return out;
-}
-
-const KIND_LABELS: Record<DirectionKind, string> = {
-  activation_difference: "activation differences",
-  isotropic: "isotropic random",
-  distribution_matched: "distribution-matched random",
-};
-
-/**
- * Fig. 2 as a Plotly spec: grouped bars of mean |∇L·u| per layer and kind on a log axis, with
- * bootstrap intervals when `intervals` are given, else ±1 SEM.
- */
-export function directionalFigure(
-  result: DirectionalResult,
-  options: { intervals?: DirectionalInterval[]; title?: string } = {},
-): FigureSpec {
-  const x = result.layers.map((l) => `layer ${l.layer}`);
-  const data = DIRECTION_KINDS.map((kind) => {
-    const y = result.layers.map((l) => l.stats[kind].mean);
-    const found = result.layers.map((l) =>
-      options.intervals?.find((iv) => iv.layer === l.layer && iv.kind === kind)
-    );
-    const errorY = found.every((iv) => iv)
-      ? {
-        type: "data",
-        symmetric: false,
-        array: found.map((iv, i) => iv!.mean[1] - y[i]),
-        arrayminus: found.map((iv, i) => y[i] - iv!.mean[0]),
-      }
-      : { type: "data", array: result.layers.map((l) => l.stats[kind].sem) };
-    return { type: "bar", name: KIND_LABELS[kind], x, y, error_y: errorY };
-  });
-  return {
-    data,
-    layout: {
-      title: { text: options.title ?? `Directional derivatives at ${result.hookKind}` },
-      barmode: "group",
-      xaxis: { title: { text: `hook (blocks.L.hook_${result.hookKind})` } },
-      yaxis: { title: { text: "mean |∇L · u|" }, type: "log" },
-    },
   };
 }

@@ -14,17 +14,17 @@
  * Spearman(|ΔL|, |∇L·δ|) and Spearman(|ΔL|, ‖δ‖), plus the signed Spearman(ΔL, ∇L·δ) and the
  * relative error mean|ΔL − ∇L·δ| / mean|ΔL|. Each perturbation's sequence, position, direction
  * and uniform draw are shared by every magnitude (common random numbers), so magnitudes differ
- * only in scale.
+ * only in scale. The summary over seeds, the verdicts and the figure are in
+ * `first_order_summary.ts`.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { FigureSpec } from "../figures.ts";
 import type { GPT2 } from "../gpt2/model.ts";
 import { windows } from "../lm_train.ts";
 import { mean, median, spearman } from "../metrics.ts";
 import { Rng } from "../random.ts";
-import { spreadOffsets } from "./directional.ts";
+import { jitteredOffsets, spreadOffsets } from "./directional.ts";
 
 /** Default magnitudes, as fractions of the hook's median activation norm. */
 export const DEFAULT_FRACTIONS: readonly number[] = [0.01, 0.03, 0.1, 0.3, 1];
@@ -45,6 +45,11 @@ export interface FirstOrderOptions {
   seqLen?: number;
   /** Perturbations per sequence, all run in one batched pass (default 25). */
   replicas?: number;
+  /**
+   * When given, each window starts at a random point of its slot (see `jitteredOffsets`), so
+   * different seeds perturb different tokens; otherwise the windows are evenly spread.
+   */
+  windowSeed?: number;
 }
 
 /** The measurements at one hook and magnitude. */
@@ -89,6 +94,8 @@ export interface FirstOrderResult {
   magnitudeScale: "median_norm" | "absolute";
   /** Sequences used per hook. */
   sequences: number;
+  /** Start of each sequence in the data. */
+  offsets: number[];
   /** Tokens per sequence. */
   seqLen: number;
   /** One entry per hook. */
@@ -122,7 +129,10 @@ export function firstOrderVsNorm(
 ): FirstOrderResult {
   const t = options.seqLen ?? model.config.n_positions, d = model.config.n_embd;
   const replicas = options.replicas ?? 25, scale = options.magnitudeScale ?? "median_norm";
-  const offsets = spreadOffsets(data.length, Math.ceil(options.perturbations / replicas), t);
+  const count = Math.ceil(options.perturbations / replicas);
+  const offsets = options.windowSeed === undefined
+    ? spreadOffsets(data.length, count, t)
+    : jitteredOffsets(data.length, count, { seqLen: t, seed: options.windowSeed });
   const hooks = options.hooks.map((hook, h) => {
     const t0 = performance.now();
     const clean = offsets.map((o) => cleanPass(model, hook, windows(data, [o], t)));
@@ -147,7 +157,14 @@ export function firstOrderVsNorm(
       for (const c of clean) tf.dispose([c.ids, ...(c.residual ? [c.residual] : [])]);
     }
   });
-  return { seed: options.seed, magnitudeScale: scale, sequences: offsets.length, seqLen: t, hooks };
+  return {
+    seed: options.seed,
+    magnitudeScale: scale,
+    sequences: offsets.length,
+    offsets,
+    seqLen: t,
+    hooks,
+  };
 }
 
 /** The radius for uniform draw v ∈ [0, 1): uniform with mean m and std m/2. */
@@ -259,47 +276,3 @@ function perturbedLosses(
     return s;
   });
 }
-
-/**
- * Fig. 3 as a Plotly spec: two panels, Spearman(|ΔL|, |∇L·δ|) (left) and Spearman(|ΔL|, ‖δ‖)
- * (right) against the mean perturbation magnitude on a log axis, one line per hook.
- */
-export function firstOrderFigure(
-  result: FirstOrderResult,
-  options: { title?: string } = {},
-): FigureSpec {
-  const data = result.hooks.flatMap((h, i) => {
-    const x = h.points.map((p) => p.fraction);
-    const line = { type: "scatter", mode: "lines+markers", name: h.hook, legendgroup: h.hook, x };
-    const color = { color: COLORS[i % COLORS.length] };
-    return [
-      { ...line, y: h.points.map((p) => p.spearmanFirstOrder), line: color, marker: color },
-      {
-        ...line,
-        y: h.points.map((p) => p.spearmanNorm),
-        line: color,
-        marker: color,
-        xaxis: "x2",
-        yaxis: "y2",
-        showlegend: false,
-      },
-    ];
-  });
-  const xTitle = result.magnitudeScale === "absolute"
-    ? "mean ‖δ‖"
-    : "mean ‖δ‖ / median ‖x‖ at the hook";
-  const axis = { type: "log", title: { text: xTitle } };
-  return {
-    data,
-    layout: {
-      title: { text: options.title ?? "Loss change vs first-order estimate and vs norm" },
-      xaxis: { ...axis, domain: [0, 0.45] },
-      xaxis2: { ...axis, domain: [0.55, 1], anchor: "y2" },
-      yaxis: { title: { text: "Spearman(|ΔL|, |∇L·δ|)" }, range: [-0.1, 1.05] },
-      yaxis2: { title: { text: "Spearman(|ΔL|, ‖δ‖)" }, range: [-0.1, 1.05], anchor: "x2" },
-    },
-  };
-}
-
-// Plotly's default colour cycle, so a hook has one colour in both panels.
-const COLORS = ["#636efa", "#EF553B", "#00cc96", "#ab63fa", "#FFA15A", "#19d3f3"];

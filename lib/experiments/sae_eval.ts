@@ -195,7 +195,10 @@ function trueGradient(model: GPT2, ids: tf.Tensor2D, hook: string): tf.Tensor2D 
  */
 export function sampleTargets(model: GPT2, ids: tf.Tensor2D, rng: Rng): tf.Tensor2D {
   const [b, t] = ids.shape, vocab = model.config.vocab_size;
-  const logits = tf.tidy(() => model.unembed(model.finalResidual(ids)).dataSync() as Float32Array);
+  // dataSync outside tf.tidy: tidy walks a returned typed array element by element (seconds here).
+  const logitsT = tf.tidy(() => model.unembed(model.finalResidual(ids)));
+  const logits = logitsT.dataSync() as Float32Array;
+  logitsT.dispose();
   const out = new Int32Array(b * (t - 1));
   for (let r = 0; r < b; r++) {
     for (let p = 0; p < t - 1; p++) {

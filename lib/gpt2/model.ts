@@ -16,7 +16,16 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { crossEntropy, embeddingLookup, geluNew, layerNorm, linear, matMul } from "../ops.ts";
+import {
+  causalSoftmax,
+  crossEntropy,
+  embeddingLookup,
+  geluNew,
+  layerNorm,
+  linear,
+  matMul,
+  splitHeads,
+} from "../ops.ts";
 import { Rng } from "../random.ts";
 import type { GPT2Config } from "./config.ts";
 
@@ -349,13 +358,10 @@ export class GPT2 {
     const [b, t, d] = x.shape;
     const nh = this.config.n_head, hd = d / nh;
     const qkv = linear(x, this.p(`h.${i}.attn.c_attn.weight`), this.p(`h.${i}.attn.c_attn.bias`));
-    const [q, k, v] = tf.split(qkv, 3, 2);
-    const heads = (z: tf.Tensor) => z.reshape([b, t, nh, hd]).transpose([0, 2, 1, 3]);
-    const scores = tf.add(
-      tf.mul(matMul(heads(q), heads(k), false, true), 1 / Math.sqrt(hd)),
-      this.#mask(t),
-    );
-    const mixed = matMul(tf.softmax(scores), heads(v)).transpose([0, 2, 1, 3]).reshape([b, t, d]);
+    const [q, k, v] = splitHeads(qkv, nh);
+    const scores = matMul(q, k, false, true);
+    const weights = causalSoftmax(scores, 1 / Math.sqrt(hd), this.#mask(t));
+    const mixed = matMul(weights, v).transpose([0, 2, 1, 3]).reshape([b, t, d]);
     return linear(
       mixed,
       this.p(`h.${i}.attn.c_proj.weight`),

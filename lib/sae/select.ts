@@ -108,33 +108,74 @@ function siftUp(
 
 /**
  * Per-row top k (TopK SAEs, Gao et al. 2024): each row keeps its k highest scores.
- *
- * A size-k min-heap per row: O(f + k log k · log f) per row on typical data instead of a full
- * sort, because most entries lose to the heap's root with a single comparison.
+ * Returns the 0/1 mask; {@link topkIndicesPerRow} gives the column indices instead.
  */
 export function topkPerRow(scores: Float32Array, options: PerRowOptions): Float32Array {
-  const { n, f, eligible } = options;
-  checkSize(scores, n, f);
-  const k = Math.max(0, Math.min(options.k, f));
+  const { n, f } = options;
+  const { indices, k } = topkIndicesPerRow(scores, options);
   const mask = new Float32Array(n * f);
-  if (k === 0) return mask;
-  const heap = new Int32Array(k);
   for (let r = 0; r < n; r++) {
-    const offset = r * f;
-    let size = 0;
-    for (let c = 0; c < f; c++) {
-      if (eligible && !eligible[c]) continue;
-      if (size < k) {
-        heap[size] = c;
-        siftUp(heap, 0, size++, scores, offset, 1);
-      } else if (isWorse(scores, offset, 1, heap[0], c)) {
-        heap[0] = c;
-        siftDown(heap, 0, size, scores, offset, 1);
-      }
-    }
-    for (let i = 0; i < size; i++) mask[offset + heap[i]] = 1;
+    for (let i = 0; i < k; i++) mask[r * f + indices[r * k + i]] = 1;
   }
   return mask;
+}
+
+/**
+ * Per-row top k as column indices: row r's selected columns are `indices[r·k .. (r+1)·k)`, in
+ * increasing order, where `k` (returned) is min(options.k, f, eligible columns), the same for
+ * every row. `out` (length ≥ n·k) is reused when given, so a training loop allocates nothing.
+ *
+ * A size-k min-heap per row whose root (the worst kept entry) is cached as a number: after the
+ * first k columns most entries lose to it with one comparison, so a row costs about f reads.
+ */
+export function topkIndicesPerRow(
+  scores: Float32Array,
+  options: PerRowOptions,
+  out?: Int32Array,
+): { indices: Int32Array; k: number } {
+  const { n, f, eligible } = options;
+  checkSize(scores, n, f);
+  let count = f;
+  if (eligible) {
+    count = 0;
+    for (let c = 0; c < f; c++) if (eligible[c]) count++;
+  }
+  const k = Math.max(0, Math.min(options.k, count));
+  const indices = out && out.length >= n * k ? out : new Int32Array(n * k);
+  if (k === 0) return { indices, k };
+  for (let r = 0; r < n; r++) {
+    heapSelect(scores, r * f, f, k, eligible, indices, r * k);
+    indices.subarray(r * k, (r + 1) * k).sort();
+  }
+  return { indices, k };
+}
+
+/** Top k of `scores[offset .. offset+f)` (eligible columns only) into `out[base .. base+k)`. */
+function heapSelect(
+  scores: Float32Array,
+  offset: number,
+  f: number,
+  k: number,
+  eligible: Uint8Array | undefined,
+  out: Int32Array,
+  base: number,
+): void {
+  let size = 0, c = 0;
+  for (; size < k; c++) {
+    if (eligible && !eligible[c]) continue;
+    out[base + size] = c;
+    siftUp(out, base, size++, scores, offset, 1);
+  }
+  // Columns come in increasing order, so a tie with the root loses (lower index wins) and NaN
+  // (ranked as -Infinity) never beats it: a strict > on the cached key is exact.
+  let root = key(scores[offset + out[base]]);
+  for (; c < f; c++) {
+    if (scores[offset + c] > root && (!eligible || eligible[c])) {
+      out[base] = c;
+      siftDown(out, base, k, scores, offset, 1);
+      root = key(scores[offset + out[base]]);
+    }
+  }
 }
 
 /**

@@ -9,14 +9,23 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { GPT2 } from "../gpt2/model.ts";
 import { AdamW, learningRate, namedGrads } from "../optim.ts";
 import { Progress } from "../progress.ts";
-import { Rng } from "../random.ts";
 import { loadTrainState, saveTrainState } from "../train_state.ts";
 import { initialiseDecoderBias } from "./topk.ts";
 import type { SAE, SAEBatch, SAETrainContext } from "./base.ts";
 import { l0 } from "./base.ts";
+import { fusedLossAndGrads, fusedLossFor } from "./fused.ts";
+import {
+  type ActivationData,
+  batchIndices,
+  disposeBatch,
+  gatherRowArray,
+  makeBatch,
+  type SequenceData,
+} from "./batches.ts";
+
+export type { ActivationData, SequenceData } from "./batches.ts";
 
 /** Training hyperparameters shared by all architectures. */
 export interface SAETrainConfig {
@@ -40,25 +49,6 @@ export interface SAETrainConfig {
   logEvery: number;
   /** Write a resumable checkpoint every this many steps (0: only at the end or a stop). */
   checkpointEvery: number;
-}
-
-/** Activations (and gradients) held in memory, row-major [n, d]. */
-export interface ActivationData {
-  kind: "activations";
-  x: Float32Array;
-  grad?: Float32Array;
-  n: number;
-  d: number;
-}
-
-/** Token sequences run through `model` to `hook` each step (for end-to-end losses). */
-export interface SequenceData {
-  kind: "sequences";
-  model: GPT2;
-  hook: string;
-  /** A stream of model token ids; windows of `seqLen` are drawn from it. */
-  ids: Int32Array;
-  seqLen: number;
 }
 
 /** One history point. */
@@ -88,76 +78,6 @@ export function saeSteps(config: SAETrainConfig): number {
   return Math.max(1, Math.floor(config.tokens / config.batchSize));
 }
 
-/** Token indices of the batch at `step`: epochs are seeded permutations of [0, n). */
-export function batchIndices(config: SAETrainConfig, step: number, n: number): Int32Array {
-  const out = new Int32Array(config.batchSize);
-  let perm: Int32Array | null = null, permEpoch = -1;
-  for (let i = 0; i < config.batchSize; i++) {
-    const global = step * config.batchSize + i;
-    const epoch = Math.floor(global / n);
-    if (epoch !== permEpoch) {
-      perm = new Rng(config.seed * 7_919 + epoch * 104_729 + 1).shuffle(
-        Int32Array.from({ length: n }, (_, j) => j),
-      );
-      permEpoch = epoch;
-    }
-    out[i] = perm![global % n];
-  }
-  return out;
-}
-
-function gatherRows(src: Float32Array, rows: Int32Array, d: number): tf.Tensor2D {
-  const out = new Float32Array(rows.length * d);
-  rows.forEach((r, i) => out.set(src.subarray(r * d, (r + 1) * d), i * d));
-  return tf.tensor2d(out, [rows.length, d]);
-}
-
-/** The batch at `step` (tensors owned by the caller). */
-export function makeBatch(
-  config: SAETrainConfig,
-  data: ActivationData | SequenceData,
-  step: number,
-): SAEBatch {
-  if (data.kind === "activations") {
-    const rows = batchIndices(config, step, data.n);
-    return {
-      x: gatherRows(data.x, rows, data.d),
-      grad: data.grad ? gatherRows(data.grad, rows, data.d) : undefined,
-    };
-  }
-  const sequences = Math.max(1, Math.floor(config.batchSize / data.seqLen));
-  const rng = new Rng(config.seed * 1_000_003 + step * 7_919 + 5);
-  const ids = new Int32Array(sequences * data.seqLen);
-  for (let s = 0; s < sequences; s++) {
-    const start = rng.int(data.ids.length - data.seqLen + 1);
-    ids.set(data.ids.subarray(start, start + data.seqLen), s * data.seqLen);
-  }
-  const idsT = tf.tensor2d(ids, [sequences, data.seqLen], "int32");
-  const state = data.model.runToHook(idsT, data.hook);
-  const cleanLogProbs = tf.tidy(() => {
-    const logits = data.model.unembed(data.model.runFromHook(data.hook, state));
-    const [b, t, v] = logits.shape;
-    return tf.logSoftmax(
-      logits.slice([0, 0, 0], [b, t - 1, v]).reshape([b * (t - 1), v]),
-    ) as tf.Tensor2D;
-  });
-  const x = state.activation.reshape([-1, state.activation.shape[2]]) as tf.Tensor2D;
-  return { x, lm: { model: data.model, hook: data.hook, ids: idsT, state, cleanLogProbs } };
-}
-
-function disposeBatch(batch: SAEBatch): void {
-  tf.dispose(
-    [
-      batch.x,
-      batch.grad,
-      batch.lm?.ids,
-      batch.lm?.state.activation,
-      batch.lm?.state.residual,
-      batch.lm?.cleanLogProbs,
-    ].filter((t) => t !== undefined) as tf.Tensor[],
-  );
-}
-
 /**
  * Train `sae` in place. `workDir` (optional) holds `sae_state.safetensors`; `resume` continues
  * from it; `stopAfterSteps` stops early after checkpointing.
@@ -174,6 +94,11 @@ export async function trainSAE(
     label?: string;
     /** Called after each step with its wall-clock seconds (benchmarks). */
     onStep?: (step: number, seconds: number) => void;
+    /**
+     * Use the fused TopK / g-SAE step (`fused.ts`) when the SAE and data allow it (default
+     * true); false forces the plain tfjs path, which computes the same step.
+     */
+    fused?: boolean;
   } = {},
 ): Promise<SAETrainResult> {
   const log = options.log ?? ((line: string) => console.log(line));
@@ -227,9 +152,9 @@ export async function trainSAE(
     }
   };
 
+  const fused = options.fused === false || data.kind !== "activations" ? null : fusedLossFor(sae);
   while (step < stopAt) {
     const stepStart = performance.now();
-    const batch = makeBatch(config, data, step);
     const total = step * config.batchSize;
     const ctx: SAETrainContext = {
       tokensSinceFired,
@@ -237,22 +162,23 @@ export async function trainSAE(
       firingFrequency: firingCounts.map((c) => c / Math.max(1, total)),
       step,
     };
-    const numbers: Record<string, number> = {};
+    let numbers: Record<string, number> = {};
     let fired: Float32Array = new Float32Array(dSae);
+    const batch = fused ? null : makeBatch(config, data, step);
     tf.tidy(() => {
-      const { value, grads } = namedGrads(() => {
-        const r = sae.loss(batch, ctx);
-        for (const [k, v] of Object.entries(r.parts)) numbers[k] = v.dataSync()[0];
-        numbers.l0 = l0(r.latents).dataSync()[0];
-        fired = tf.sum(tf.cast(tf.notEqual(r.latents, 0), "float32"), 0).dataSync() as Float32Array;
-        return r.loss;
-      }, sae.params);
-      numbers.loss = value.dataSync()[0];
-      sae.adjustGradients?.(grads);
-      opt.apply(sae.params, grads, learningRate(schedule, step));
+      let r;
+      if (fused && data.kind === "activations") {
+        const rows = batchIndices(config, step, data.n);
+        const x = gatherRowArray(data.x, rows, data.d);
+        const grad = data.grad ? gatherRowArray(data.grad, rows, data.d) : undefined;
+        r = fusedLossAndGrads(fused, sae, { x, grad, n: rows.length }, ctx);
+      } else r = plainLossAndGrads(sae, batch!, ctx);
+      ({ numbers, fired } = r);
+      sae.adjustGradients?.(r.grads);
+      opt.apply(sae.params, r.grads, learningRate(schedule, step));
     });
     sae.afterStep?.();
-    disposeBatch(batch);
+    if (batch) disposeBatch(batch);
     if (!Number.isFinite(numbers.loss)) {
       throw new Error(`${label}: loss is ${numbers.loss} at step ${step} (diverged)`);
     }
@@ -294,6 +220,21 @@ export async function trainSAE(
   if (!statePath) seconds += (performance.now() - runStart) / 1000;
   opt.dispose();
   return { history, steps: step, seconds, stopped: step < steps, tokensSinceFired, firingCounts };
+}
+
+/** The tfjs path: `sae.loss` under `tf.variableGrads` (call inside `tf.tidy`). */
+function plainLossAndGrads(sae: SAE, batch: SAEBatch, ctx: SAETrainContext) {
+  const numbers: Record<string, number> = {};
+  let fired: Float32Array = new Float32Array(sae.config.d_sae);
+  const { value, grads } = namedGrads(() => {
+    const r = sae.loss(batch, ctx);
+    for (const [k, v] of Object.entries(r.parts)) numbers[k] = v.dataSync()[0];
+    numbers.l0 = l0(r.latents).dataSync()[0];
+    fired = tf.sum(tf.cast(tf.notEqual(r.latents, 0), "float32"), 0).dataSync() as Float32Array;
+    return r.loss;
+  }, sae.params);
+  numbers.loss = value.dataSync()[0];
+  return { numbers, fired, grads };
 }
 
 async function save(

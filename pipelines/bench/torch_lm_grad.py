@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch CPU reference for the hook gradient of GPT-2, the same work as GPT2.gradAtHook.
 
-Mirrors lib/gpt2/model.ts (the store build of `deno task bench-sae` / lib/store.ts calls it):
+Mirrors lib/gpt2/model.ts (row (b) of `deno task bench`; lib/store.ts builds stores with it):
 a plain-torch GPT-2 (pre-LN blocks, causal attention, gelu_new = tanh approximation, ln_f, tied
 unembedding; float32, parameters with requires_grad=False). Per iteration, on a [batch, ctx]
 batch of token ids:
@@ -304,8 +304,7 @@ def main():
             "warmup": a.warmup,
             "steps": a.steps,
             "last_mean_loss": round(mean_loss, 6),
-            "matches": "GPT2.gradAtHook (lib/gpt2/model.ts), the store build timed by "
-                       "deno task bench-sae",
+            "matches": "GPT2.gradAtHook (lib/gpt2/model.ts), row (b) of deno task bench",
         },
         "median_ms": round(med, 3),
         "tokens_per_s": round(a.batch * a.ctx / (med / 1000), 1),

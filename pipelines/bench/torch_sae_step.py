@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch CPU reference for one SAE training step, the same work as `deno task bench-sae`.
+"""PyTorch CPU reference for one SAE training step: row (a) of `deno task bench`.
 
 Mirrors lib/sae/trainer.ts + lib/sae/topk.ts / gsae.ts + lib/optim.ts at the benchmark sizes:
 
@@ -22,6 +22,7 @@ import statistics
 import time
 
 import torch
+import torch.nn.functional as F
 
 
 def parse_args():
@@ -37,6 +38,9 @@ def parse_args():
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--impl", choices=["dense", "sparse"], default="dense",
+                   help="dense: mask the [batch, latents] code and matmul (default); sparse: "
+                        "gather the selected encoder columns, embedding_bag decode (sparsify-style)")
     return p.parse_args()
 
 
@@ -64,7 +68,7 @@ def main():
     torch.manual_seed(a.seed)
     n, d, m = 8 * a.batch, a.d, a.latents
 
-    # Preallocated "store": activations N(0, 1), gradients N(0, 1e-3) (bench_sae.ts's data).
+    # Preallocated "store": activations N(0, 1), gradients N(0, 1e-3) (lib/bench.ts benchActivations).
     data_x = torch.randn(n, d)
     data_g = torch.randn(n, d) * 1e-3 if a.arch == "gsae" else None
 
@@ -86,18 +90,28 @@ def main():
         x = data_x.index_select(0, rows)
         g = data_g.index_select(0, rows) if data_g is not None else None
 
-        z = (x - b_dec) @ W_enc + b_enc
+        xc = x - b_dec
+        if a.impl == "dense":
+            z = xc @ W_enc + b_enc
         with torch.no_grad():
+            zs = z if a.impl == "dense" else torch.addmm(b_enc, xc, W_enc)
             if g is None:
-                score = z
+                score = zs
             else:
                 u = (g @ W_dec.t()).abs_()
                 u /= u.mean().clamp_min(1e-30)
-                score = z * (1 + a.beta * u)
+                score = zs * (1 + a.beta * u)
             idx = torch.topk(score, a.k, dim=1, sorted=False).indices
+        if a.impl == "dense":
             mask = torch.zeros_like(z).scatter_(1, idx, 1.0)
-        latents = torch.relu(z) * mask
-        recon = latents @ W_dec + b_dec
+            latents = torch.relu(z) * mask
+            recon = latents @ W_dec + b_dec
+        else:
+            # Sparse, like EleutherAI/sparsify: only the selected latents' encoder columns and
+            # decoder rows enter the graph (gathered rows; embedding_bag decode).
+            pre = torch.einsum("nkd,nd->nk", W_enc.t()[idx], xc) + b_enc[idx]
+            values = torch.relu(pre)
+            recon = F.embedding_bag(idx, W_dec, per_sample_weights=values, mode="sum") + b_dec
         err = (x - recon).pow(2).sum()
         centred = (x - x.mean(0, keepdim=True)).pow(2).sum()
         loss = err / centred.clamp_min(1e-12)
@@ -111,9 +125,14 @@ def main():
         with torch.no_grad():
             W_dec /= W_dec.norm(dim=1, keepdim=True).clamp_min(1e-12)
             # The trainer's per-step bookkeeping: loss, L0 and firing counts read back.
-            nz = latents.detach() != 0
-            fired = nz.sum(0).float()
-            l0 = nz.sum(1).float().mean().item()
+            if a.impl == "dense":
+                nz = latents.detach() != 0
+                fired = nz.sum(0).float()
+                l0 = nz.sum(1).float().mean().item()
+            else:
+                on = values.detach() != 0
+                fired = torch.zeros(m).index_add_(0, idx[on], torch.ones(int(on.sum())))
+                l0 = on.sum(1).float().mean().item()
             loss_value = loss.item()
             firing_counts += fired
             tokens_since_fired = torch.where(fired > 0, torch.zeros_like(tokens_since_fired),
@@ -131,6 +150,7 @@ def main():
         "work": {
             "task": "sae_train_step",
             "arch": a.arch,
+            "impl": a.impl,
             "d": d,
             "latents": m,
             "k": a.k,
@@ -143,7 +163,7 @@ def main():
             "final_loss": round(last["loss"], 6),
             "final_l0": last["l0"],
             "w_dec_row_norm_max_err": row_norm_err,
-            "matches": "deno task bench-sae (pipelines/bench_sae.ts), row " + a.arch,
+            "matches": "deno task bench (pipelines/bench.ts), row SAE step, " + a.arch,
         },
         "median_ms": round(med, 3),
         "tokens_per_s": round(a.batch / (med / 1000), 1),

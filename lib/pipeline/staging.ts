@@ -1,0 +1,101 @@
+/**
+ * What a notebook leaves in its staging run folder (`GSAE_RUN_DIR`): `results/<notebook>.json`
+ * (written by `NotebookResults.save()`) and `figures/<name>.json` Plotly specs (written by
+ * `NotebookResults.figure()`). Read and validated here before anything reaches the out folder.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { FigureSpec, NamedFigure } from "../figures.ts";
+import type { NotebookResultsJson, Verdict } from "../experiments/results.ts";
+import { FIGURE_META_KEY } from "../experiments/results.ts";
+
+/** The verdicts a claim may carry. */
+export const VERDICTS: readonly Verdict[] = [
+  "reproduced",
+  "partly reproduced",
+  "not reproduced",
+  "inconclusive",
+];
+
+/**
+ * The results `stem` saved in `runDir`, or null when it saved none.
+ *
+ * @throws Error when the file is malformed, or when the notebook saved results under another
+ * name (the `NotebookResults` name must be the notebook's file stem).
+ */
+export async function readStagedResults(
+  runDir: string,
+  stem: string,
+): Promise<NotebookResultsJson | null> {
+  const dir = join(runDir, "results");
+  const names = await jsonStems(dir);
+  if (!names.includes(stem)) {
+    if (names.length === 0) return null;
+    throw new Error(
+      `${stem}.ipynb saved results as ${names.map((n) => `"${n}"`).join(", ")}; ` +
+        `create them with new NotebookResults(ws, "${stem}") (the notebook's file stem)`,
+    );
+  }
+  const path = join(dir, `${stem}.json`);
+  const value = JSON.parse(await Deno.readTextFile(path)) as NotebookResultsJson;
+  const problems = resultsProblems(value);
+  if (problems.length > 0) throw new Error(`${path}: ${problems.join("; ")}`);
+  return value;
+}
+
+/** What is wrong with a results object (empty when nothing). */
+export function resultsProblems(value: NotebookResultsJson): string[] {
+  const problems: string[] = [];
+  if (typeof value?.metrics !== "object" || value.metrics === null) {
+    return ["no metrics object"];
+  }
+  for (const [name, m] of Object.entries(value.metrics)) {
+    for (const key of ["value", "abs", "rel"] as const) {
+      if (typeof m?.[key] !== "number" || !Number.isFinite(m[key])) {
+        problems.push(`metric ${name}: ${key} is not a finite number`);
+      }
+    }
+  }
+  if (!Array.isArray(value.claims)) problems.push("no claims array");
+  for (const claim of value.claims ?? []) {
+    if (!VERDICTS.includes(claim?.verdict)) {
+      problems.push(`claim ${claim?.id}: verdict "${claim?.verdict}" is not one of ${VERDICTS}`);
+    }
+  }
+  if (!Array.isArray(value.figures)) problems.push("no figures array");
+  return problems;
+}
+
+/** The figure specs `runDir` holds, sorted by name. */
+export async function readStagedFigures(runDir: string): Promise<NamedFigure[]> {
+  const dir = join(runDir, "figures");
+  const figures: NamedFigure[] = [];
+  for (const name of await jsonStems(dir)) {
+    const spec = JSON.parse(await Deno.readTextFile(join(dir, `${name}.json`))) as FigureSpec;
+    if (!Array.isArray(spec?.data)) throw new Error(`${dir}/${name}.json is not a Plotly spec`);
+    figures.push({ name, spec });
+  }
+  return figures;
+}
+
+/** The figure name a Plotly spec carries in `layout.meta`, if any. */
+export function figureNameOf(spec: unknown): string | null {
+  const meta = (spec as { layout?: { meta?: Record<string, unknown> } })?.layout?.meta;
+  const name = meta?.[FIGURE_META_KEY];
+  return typeof name === "string" ? name : null;
+}
+
+/** Stems of the `.json` files in `dir`, sorted; none when `dir` does not exist. */
+async function jsonStems(dir: string): Promise<string[]> {
+  const stems: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isFile && entry.name.endsWith(".json")) stems.push(entry.name.slice(0, -5));
+    }
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+  return stems.sort();
+}

@@ -1,0 +1,320 @@
+/**
+ * The fast path of the TopK and g-SAE training step: loss and gradients computed on plain
+ * Float32Arrays with OpenBLAS, equal (to float32 rounding) to what `tf.variableGrads` gives for
+ * {@link SelectiveSAE.loss} with the TopK or g-SAE rules, AuxK included.
+ *
+ * Only the encoder product z = (x − b_dec)·W_enc + b_enc (and, for the g-SAE score, g·W_decᵀ)
+ * is dense, [n, d_sae], and goes to BLAS. Everything after the selection is sparse: each token
+ * touches only its k selected latents (and its aux_k dead ones), so decoding, the loss and the
+ * backward pass cost O(n·k·d_in) instead of the O(n·d_sae·d_in) dense matmuls of the tfjs path
+ * (and of PyTorch's reference, `pipelines/bench/torch_sae_step.py`). The selection itself is
+ * {@link topkIndicesPerRow}, which reads each score once. Like EleutherAI/sparsify's fused
+ * encoder, the result is checked against the plain path in `tests/sae_fused_test.ts`.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { type Blas, loadBlas } from "../blas.ts";
+import type { SAE, SAETrainContext } from "./base.ts";
+import type { GSAEConfig } from "./gsae.ts";
+import { topkIndicesPerRow } from "./select.ts";
+import { decodeEntries, entryBackward, transpose } from "./sparse_rows.ts";
+import { SelectiveSAE } from "./topk.ts";
+
+/** The sizes and rules the fused step needs (TopK: beta 0; g-SAE: its beta and grad_norm). */
+export interface FusedConfig {
+  /** Activation width. */
+  d_in: number;
+  /** Number of latents. */
+  d_sae: number;
+  /** Latents that fire per token. */
+  k: number;
+  /** Dead latents per token in the AuxK loss. */
+  aux_k: number;
+  /** Weight of the AuxK loss. */
+  aux_coefficient: number;
+  /** g-SAE selection strength (0: TopK). */
+  beta: number;
+  /** g-SAE scaling of u = |g·W_decᵀ|. */
+  grad_norm: "batch_mean" | "none";
+}
+
+/** The four SAE parameters as row-major arrays (SAELens names and shapes). */
+export interface SAEArrays {
+  /** [d_in, d_sae]. */
+  W_enc: Float32Array;
+  /** [d_sae, d_in]. */
+  W_dec: Float32Array;
+  /** [d_sae]. */
+  b_enc: Float32Array;
+  /** [d_in]. */
+  b_dec: Float32Array;
+}
+
+/** What one fused evaluation returns. */
+export interface FusedLossResult {
+  /** nmse + aux_coefficient · auxk. */
+  loss: number;
+  /** The same parts as the tfjs loss: nmse, auxk, l0. */
+  parts: { nmse: number; auxk: number; l0: number };
+  /** d loss / d parameter, fresh arrays with the parameters' shapes. */
+  grads: SAEArrays;
+  /** Per latent, the tokens of the batch on which it is non-zero. */
+  fired: Float32Array;
+}
+
+/** Reusable buffers for one batch size (the large ones are n × d_sae floats). */
+function makeWorkspace(n: number, { d_in: d, d_sae: f, k, aux_k }: FusedConfig) {
+  const floats = (size: number) => new Float32Array(size);
+  return {
+    n,
+    z: floats(n * f),
+    u: floats(0), // allocated by the first gradient-aware step
+    idx: new Int32Array(n * k),
+    val: floats(n * k),
+    auxIdx: new Int32Array(n * aux_k),
+    auxVal: floats(n * aux_k),
+    xc: floats(n * d),
+    recon: floats(n * d),
+    upstream: floats(n * d),
+    residual: floats(n * d),
+    auxUpstream: floats(n * d),
+  };
+}
+
+type Workspace = ReturnType<typeof makeWorkspace>;
+
+/** TopK / g-SAE loss and gradients on arrays (see the module comment). */
+export class FusedSelectiveLoss {
+  /** Sizes and rules. */
+  readonly config: FusedConfig;
+  #blas: Blas;
+  #ws: Workspace | null = null;
+
+  /** @param blas the sgemm to use; @param config sizes and selection rule. */
+  constructor(blas: Blas, config: FusedConfig) {
+    this.#blas = blas;
+    this.config = config;
+  }
+
+  /**
+   * Loss, parts, gradients and firing counts for the batch x [n, d_in] (and ∇ₓL `grad`, which
+   * makes a g-SAE select on its score), with `ctx` giving the dead latents for AuxK.
+   */
+  lossAndGrads(
+    p: SAEArrays,
+    x: Float32Array,
+    grad: Float32Array | undefined,
+    n: number,
+    ctx: Pick<SAETrainContext, "tokensSinceFired" | "deadAfterTokens">,
+  ): FusedLossResult {
+    const { d_in: d, d_sae: f } = this.config, k = Math.min(this.config.k, f);
+    if (x.length !== n * d || (grad && grad.length !== n * d)) {
+      throw new Error(`fused SAE step: batch arrays do not hold ${n}×${d} values`);
+    }
+    const ws = this.#workspace(n);
+    const { z, xc, recon, upstream } = ws;
+    for (let t = 0; t < n; t++) {
+      for (let c = 0; c < d; c++) xc[t * d + c] = x[t * d + c] - p.b_dec[c];
+      z.set(p.b_enc, t * f); // sgemm with beta = 1 adds xc·W_enc to these bias rows
+    }
+    this.#blas.sgemm(false, false, { m: n, n: f, k: d, beta: 1 }, { a: xc, b: p.W_enc, c: z });
+    // Main selection: values ReLU(z) at the top k of the scores, decoded sparsely.
+    if (grad && this.config.beta !== 0) this.#selectByGradientScores(p, grad, n);
+    else topkIndicesPerRow(z, { n, f, k }, ws.idx);
+    const fired = new Float32Array(f);
+    let nonZero = 0;
+    for (let t = 0; t < n; t++) {
+      for (let s = t * k; s < (t + 1) * k; s++) {
+        const zv = z[t * f + ws.idx[s]];
+        ws.val[s] = zv > 0 ? zv : 0;
+        if (zv > 0) {
+          fired[ws.idx[s]]++;
+          nonZero++;
+        }
+      }
+    }
+    decodeEntries({ idx: ws.idx, val: ws.val, k }, p.W_dec, d, n, recon, p.b_dec);
+
+    // Normalised MSE Σ‖x − x̂‖² / Σ‖x − mean(x)‖² and its gradient with respect to x̂.
+    const centred = Math.max(centredSquares(x, n, d), 1e-12);
+    let err = 0;
+    for (let i = 0; i < n * d; i++) {
+      const e = x[i] - recon[i];
+      err += e * e;
+      upstream[i] = (-2 * e) / centred;
+    }
+    const grads: SAEArrays = {
+      W_enc: new Float32Array(d * f),
+      W_dec: new Float32Array(f * d),
+      b_enc: new Float32Array(f),
+      b_dec: new Float32Array(d),
+    };
+    const wEncT = new Float32Array(f * d), bEnc = new Float64Array(f);
+    const { idx, val } = ws;
+    entryBackward({ idx, val, k }, upstream, xc, p.W_dec, d, n, grads.W_dec, wEncT, bEnc);
+    const aux = this.#auxK(p, x, n, ctx);
+    if (aux.k > 0) {
+      const entries = { idx: ws.auxIdx, val: ws.auxVal, k: aux.k };
+      entryBackward(entries, ws.auxUpstream, xc, p.W_dec, d, n, grads.W_dec, wEncT, bEnc);
+    }
+
+    // b_dec: Σ_t ∂x̂_t (x̂ = … + b_dec) − W_enc·Σ_t ∂z_t (z = (x − b_dec)·W_enc + …).
+    transpose(wEncT, f, d, grads.W_enc);
+    grads.b_enc.set(bEnc);
+    const upstreamSum = new Float64Array(d);
+    for (let t = 0; t < n; t++) for (let c = 0; c < d; c++) upstreamSum[c] += upstream[t * d + c];
+    for (let c = 0; c < d; c++) {
+      let along = 0;
+      for (let j = 0; j < f; j++) along += p.W_enc[c * f + j] * bEnc[j];
+      grads.b_dec[c] = upstreamSum[c] - along;
+    }
+    const nmse = err / centred;
+    return {
+      loss: nmse + this.config.aux_coefficient * aux.loss,
+      parts: { nmse, auxk: aux.loss, l0: nonZero / n },
+      grads,
+      fired,
+    };
+  }
+
+  /**
+   * The g-SAE selection: top k per token of s = z ⊙ (1 + β·u), u = |g·W_decᵀ| (over its batch
+   * mean). u goes to a [n, d_sae] buffer; each token's scores are formed in a row buffer that
+   * stays in cache while the top k is picked from it.
+   */
+  #selectByGradientScores(p: SAEArrays, grad: Float32Array, n: number): void {
+    const { d_in: d, d_sae: f, beta } = this.config, k = Math.min(this.config.k, f);
+    const ws = this.#ws!, z = ws.z;
+    if (ws.u.length !== n * f) ws.u = new Float32Array(n * f);
+    const u = ws.u, row = new Float32Array(f);
+    this.#blas.sgemm(false, true, { m: n, n: f, k: d }, { a: grad, b: p.W_dec, c: u });
+    let mean = 1;
+    if (this.config.grad_norm === "batch_mean") {
+      let sum = 0;
+      for (let i = 0; i < n * f; i++) sum += Math.abs(u[i]);
+      // The floor only matters for an all-zero gradient, where u stays 0 and s = z.
+      mean = Math.max(sum / (n * f), 1e-30);
+    }
+    const scale = beta / mean;
+    for (let t = 0; t < n; t++) {
+      const o = t * f;
+      for (let j = 0; j < f; j++) row[j] = z[o + j] * (1 + Math.abs(u[o + j]) * scale);
+      topkIndicesPerRow(row, { n: 1, f, k }, ws.idx.subarray(t * k, (t + 1) * k));
+    }
+  }
+
+  /**
+   * AuxK: the top aux_k dead latents (by z) of each token reconstruct the detached residual
+   * e = x − x̂: loss Σ‖e − ê‖² / Σ‖e − mean(e)‖², ê = Σ ReLU(z_j)·d_j over those latents.
+   * Fills the aux entries and their upstream gradient aux_coefficient·∂loss/∂ê; returns the
+   * loss and the number of aux latents per token (0 when no latent is dead).
+   */
+  #auxK(
+    p: SAEArrays,
+    x: Float32Array,
+    n: number,
+    ctx: Pick<SAETrainContext, "tokensSinceFired" | "deadAfterTokens">,
+  ): { loss: number; k: number } {
+    const { d_in: d, d_sae: f } = this.config;
+    const ws = this.#ws!;
+    const dead = new Uint8Array(f);
+    let anyDead = false;
+    for (let j = 0; j < f; j++) {
+      if (ctx.tokensSinceFired[j] >= ctx.deadAfterTokens) {
+        dead[j] = 1;
+        anyDead = true;
+      }
+    }
+    if (!anyDead) return { loss: 0, k: 0 };
+    const { k } = topkIndicesPerRow(
+      ws.z,
+      { n, f, k: this.config.aux_k, eligible: dead },
+      ws.auxIdx,
+    );
+    for (let t = 0; t < n; t++) {
+      for (let s = t * k; s < (t + 1) * k; s++) {
+        ws.auxVal[s] = Math.max(ws.z[t * f + ws.auxIdx[s]], 0);
+      }
+    }
+    // residual e (float32, like the tfjs path's detached tensor) and the estimate ê.
+    const e = ws.residual, estimate = ws.auxUpstream;
+    for (let i = 0; i < n * d; i++) e[i] = x[i] - ws.recon[i];
+    decodeEntries({ idx: ws.auxIdx, val: ws.auxVal, k }, p.W_dec, d, n, estimate, null);
+    const centred = Math.max(centredSquares(e, n, d), 1e-12);
+    let err = 0;
+    const scale = (2 * this.config.aux_coefficient) / centred;
+    for (let i = 0; i < n * d; i++) {
+      const diff = estimate[i] - e[i];
+      err += diff * diff;
+      estimate[i] = diff * scale; // now the upstream gradient
+    }
+    return { loss: err / centred, k };
+  }
+
+  #workspace(n: number): Workspace {
+    if (this.#ws?.n !== n) this.#ws = makeWorkspace(n, this.config);
+    return this.#ws;
+  }
+}
+
+/**
+ * The fused loss for `sae` when it has one: a TopK or g-SAE ({@link SelectiveSAE} with those
+ * rules) and OpenBLAS loadable. Null otherwise (other architectures, no FFI, no library).
+ */
+export function fusedLossFor(sae: SAE): FusedSelectiveLoss | null {
+  const c = sae.config as Partial<GSAEConfig> & SAE["config"];
+  if (!(sae instanceof SelectiveSAE) || (c.architecture !== "topk" && c.architecture !== "gsae")) {
+    return null;
+  }
+  const blas = loadBlas();
+  if (!blas || c.k === undefined || c.aux_k === undefined || c.aux_coefficient === undefined) {
+    return null;
+  }
+  return new FusedSelectiveLoss(blas, {
+    d_in: c.d_in,
+    d_sae: c.d_sae,
+    k: c.k,
+    aux_k: c.aux_k,
+    aux_coefficient: c.aux_coefficient,
+    beta: c.architecture === "gsae" ? c.beta ?? 0 : 0,
+    grad_norm: c.grad_norm ?? "batch_mean",
+  });
+}
+
+/** The SAE's four parameters read into arrays (copies). */
+export function readSAEArrays(sae: SAE): SAEArrays {
+  const get = (name: keyof SAEArrays) => sae.params.get(name)!.dataSync() as Float32Array;
+  return { W_enc: get("W_enc"), W_dec: get("W_dec"), b_enc: get("b_enc"), b_dec: get("b_dec") };
+}
+
+/**
+ * One fused evaluation for the trainer: the loss numbers (loss and the parts), the firing
+ * counts, and the gradients as tensors keyed by parameter name (to be disposed by the caller,
+ * e.g. inside `tf.tidy`), ready for `adjustGradients` and the optimiser.
+ */
+export function fusedLossAndGrads(
+  fused: FusedSelectiveLoss,
+  sae: SAE,
+  batch: { x: Float32Array; grad?: Float32Array; n: number },
+  ctx: Pick<SAETrainContext, "tokensSinceFired" | "deadAfterTokens">,
+): { numbers: Record<string, number>; fired: Float32Array; grads: Record<string, tf.Tensor> } {
+  const r = fused.lossAndGrads(readSAEArrays(sae), batch.x, batch.grad, batch.n, ctx);
+  const grads: Record<string, tf.Tensor> = {};
+  for (const [name, values] of Object.entries(r.grads)) {
+    grads[name] = tf.tensor(values, sae.params.get(name)!.shape, "float32");
+  }
+  return { numbers: { loss: r.loss, ...r.parts }, fired: r.fired, grads };
+}
+
+/** Σ over rows and columns of (x − column mean)², in float64. */
+function centredSquares(x: Float32Array, n: number, d: number): number {
+  const mean = new Float64Array(d);
+  for (let t = 0; t < n; t++) for (let c = 0; c < d; c++) mean[c] += x[t * d + c];
+  for (let c = 0; c < d; c++) mean[c] /= n;
+  let s = 0;
+  for (let t = 0; t < n; t++) {
+    for (let c = 0; c < d; c++) s += (x[t * d + c] - mean[c]) ** 2;
+  }
+  return s;
+}

@@ -1,0 +1,146 @@
+/**
+ * `deno task check`: is the reproduction reproducible? Re-runs the pipeline for a profile into a
+ * temporary out folder with fresh caches (or takes an existing `metrics.json`) and compares
+ * every metric with the committed reference `outputs/reference/<profile>.json` within the
+ * tolerance each notebook stated; `--update` writes the reference instead.
+ *
+ * @module
+ */
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { writeJsonAtomic } from "../lib/atomic_write.ts";
+import { getProfile, PROFILE_NAMES } from "../lib/experiments/profile.ts";
+import {
+  compareMetrics,
+  formatCheckTable,
+  readReference,
+  referenceFromMetrics,
+  referencePath,
+} from "../lib/pipeline/check.ts";
+import { type PipelineMetrics, readMetrics } from "../lib/pipeline/metrics.ts";
+import { runPipeline } from "../lib/pipeline/run.ts";
+
+const HELP = `Usage: deno task check [options]
+
+Re-runs the whole pipeline for a profile into a temporary folder with fresh caches (nothing
+cached is reused), then compares every metric with the committed reference
+outputs/reference/<profile>.json: a metric passes when |this run - reference| <= abs + rel *
+|reference|, with the tolerance the notebook recorded for it. Prints a table (metric, reference,
+this run, tolerance, pass/fail); exits 1 on any failure, or a metric missing from either side.
+
+Options:
+  --profile P      ${PROFILE_NAMES.join(" | ")} (default: smoke; with --metrics: that file's)
+  --metrics FILE   compare this metrics.json instead of running the pipeline
+                   (e.g. outputs/metrics.json after deno task reproduce)
+  --reference FILE the reference (default: outputs/reference/<profile>.json)
+  --update         write the reference from this run (or --metrics FILE) instead of failing
+                   on differences; the comparison with the old reference is still printed
+  --keep           keep the temporary run folder (it is kept anyway when the check fails)
+  --notebooks DIR  the notebooks folder (default: notebooks/)
+  --json           the comparison as JSON on stdout (progress to stderr)
+  --help           this text
+
+Refresh the committed reference after a deliberate change:
+  deno task check --profile smoke --update
+  deno task check --metrics outputs/metrics.json --update     (default profile, no re-run)`;
+
+function parse(args: string[]) {
+  const { values } = parseArgs({
+    args,
+    options: {
+      profile: { type: "string" },
+      metrics: { type: "string" },
+      reference: { type: "string" },
+      update: { type: "boolean", default: false },
+      keep: { type: "boolean", default: false },
+      notebooks: { type: "string" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.profile !== undefined) getProfile(values.profile);
+  return values;
+}
+
+/** Runs the pipeline into a temporary folder with fresh caches; returns its metrics. */
+async function freshRun(
+  profile: string,
+  options: { notebooks?: string; log: (line: string) => void },
+): Promise<{ metrics: PipelineMetrics; dir: string }> {
+  const dir = await Deno.makeTempDir({ prefix: `gsae_check_${profile}_` });
+  options.log(`check: running the ${profile} pipeline in ${dir} with fresh caches`);
+  const result = await runPipeline({
+    profile,
+    out: join(dir, "out"),
+    cacheDir: join(dir, "cache"),
+    notebooksDir: options.notebooks,
+    command: `deno task check --profile ${profile}`,
+    log: options.log,
+  });
+  return { metrics: result.metrics, dir };
+}
+
+async function main(): Promise<number> {
+  let options;
+  try {
+    options = parse(Deno.args);
+  } catch (error) {
+    console.error(`check: ${(error as Error).message}\n(see deno task check --help)`);
+    return 1;
+  }
+  if (options.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const log = (line: string) => (options.json ? console.error(line) : console.log(line));
+  let runDir: string | null = null;
+  let ok = false;
+  try {
+    let metrics: PipelineMetrics;
+    if (options.metrics !== undefined) {
+      const read = await readMetrics(resolve(options.metrics));
+      if (read === null) throw new Error(`${options.metrics} does not exist`);
+      metrics = read;
+    } else {
+      const run = await freshRun(options.profile ?? "smoke", { notebooks: options.notebooks, log });
+      metrics = run.metrics;
+      runDir = run.dir;
+    }
+    const profile = options.profile ?? metrics.profile;
+    const refPath = resolve(options.reference ?? referencePath(profile));
+    const reference = await readReference(refPath);
+    if (reference === null && !options.update) {
+      throw new Error(
+        `no reference at ${refPath}; write one with: deno task check --profile ${profile} --update`,
+      );
+    }
+    if (reference !== null) {
+      const result = compareMetrics(reference, metrics);
+      if (profile !== metrics.profile) {
+        result.problems.unshift(`--profile ${profile}, but the metrics are ${metrics.profile}'s`);
+        result.ok = false;
+      }
+      if (options.json) console.log(JSON.stringify({ reference: refPath, ...result }));
+      else log(`check: ${refPath}\n${formatCheckTable(result)}`);
+      ok = result.ok;
+    }
+    if (options.update) {
+      await writeJsonAtomic(refPath, referenceFromMetrics(metrics));
+      log(`check: wrote ${refPath} (${Object.keys(metrics.notebooks).length} notebooks)`);
+      ok = true;
+    }
+    return ok ? 0 : 1;
+  } catch (error) {
+    console.error(`check: FAILED: ${(error as Error).message}`);
+    return 1;
+  } finally {
+    if (runDir !== null) {
+      if (ok && !options.keep) await Deno.remove(runDir, { recursive: true }).catch(() => {});
+      else log(`check: the run's outputs and caches are kept in ${runDir}`);
+    }
+  }
+}
+
+if (import.meta.main) Deno.exit(await main());

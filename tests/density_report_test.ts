@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { deadCurves, densityTable } from "../lib/experiments/density.ts";
+import {
+  deadLatentsFigure,
+  densityClaims,
+  densityMarkdown,
+  densityMetrics,
+  frequencyCdfFigure,
+} from "../lib/experiments/density_report.ts";
+import { RUNS } from "./density_fixtures.ts";
+
+Deno.test("densityClaims: verdicts follow the numbers", () => {
+  const claims = densityClaims(densityTable(RUNS));
+  const v = Object.fromEntries(claims.map((c) => [c.id, c.verdict]));
+  assert.equal(v["density-dead-latents"], "reproduced");
+  assert.equal(v["density-above-1pct"], "reproduced");
+  assert.equal(v["density-above-10pct"], "reproduced");
+  // TopK's and e2e's medians are both 5 %: TopK < e2e does not hold.
+  assert.equal(v["density-median-frequency"], "partly reproduced");
+  // Swap the roles of g-SAE and e2e: the claims fail.
+  const swapped = RUNS.map((r) => ({
+    ...r,
+    architecture: r.architecture === "gsae"
+      ? "e2e_topk" as const
+      : r.architecture === "e2e_topk"
+      ? "gsae" as const
+      : r.architecture,
+  }));
+  const w = Object.fromEntries(densityClaims(densityTable(swapped)).map((c) => [c.id, c.verdict]));
+  assert.equal(w["density-dead-latents"], "not reproduced");
+  assert.equal(w["density-above-10pct"], "not reproduced");
+  assert.throws(() => densityClaims(densityTable(RUNS.filter((r) => r.architecture !== "topk"))));
+});
+
+Deno.test("frequencyCdfFigure: log x, zeros dropped, one legend entry per architecture", () => {
+  const fig = frequencyCdfFigure(RUNS);
+  assert.equal(fig.data.length, RUNS.length);
+  assert.equal((fig.layout!.xaxis as { type: string }).type, "log");
+  const topk = fig.data[0] as { x: number[]; y: number[]; showlegend: boolean };
+  assert.ok(topk.x.every((x) => x > 0));
+  assert.equal(topk.y[0], 0.4); // one never-firing latent + three at 0.5 %
+  assert.deepEqual(fig.data.map((d) => d.showlegend), [true, true, true, false, false, false]);
+});
+
+Deno.test("densityMarkdown, densityMetrics and the dead-latent figure", () => {
+  const table = densityTable(RUNS);
+  const md = densityMarkdown(table);
+  assert.match(md, /N = 1,000 tokens/);
+  assert.match(md, /\| g-SAE \|/);
+  assert.match(md, /0\.24 %/); // the paper's g-SAE median beside ours
+  const metrics = densityMetrics(table);
+  assert.ok(metrics.some((m) => m.name === "median_frequency_gsae" && m.value === 0.005));
+  assert.ok(metrics.some((m) => m.name === "fraction_above_10pct_topk"));
+  const fig = deadLatentsFigure(deadCurves(RUNS));
+  assert.equal(fig.data.length, 9); // band low, band high, mean line per architecture
+});
+
+Deno.test("densityClaims: no dead latents anywhere is inconclusive, and says so", () => {
+  const none = RUNS.map((r) => ({ ...r, deadAtEnd: 0 }));
+  const claim = densityClaims(densityTable(none)).find((c) => c.id === "density-dead-latents")!;
+  assert.equal(claim.verdict, "inconclusive");
+  assert.match(claim.result, /No SAE had a dead latent/);
+  assert.match(claim.result, /last 1,000 tokens/);
+});

@@ -1,0 +1,42 @@
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import { initBackend } from "../lib/backend.ts";
+import { GPT2 } from "../lib/gpt2/model.ts";
+import { Rng } from "../lib/random.ts";
+import { gradientsAtHooks } from "../lib/experiments/hook_gradients.ts";
+
+await initBackend();
+
+Deno.test("gradientsAtHooks equals GPT2.gradAtHook at every hook, in one pass", () => {
+  const model = GPT2.random(
+    {
+      vocab_size: 50,
+      n_positions: 16,
+      n_embd: 16,
+      n_layer: 3,
+      n_head: 2,
+      layer_norm_epsilon: 1e-5,
+      activation_function: "gelu_new",
+    },
+    3,
+    0.3,
+  );
+  const rng = new Rng(5);
+  const ids = tf.tensor2d(Int32Array.from({ length: 3 * 16 }, () => rng.int(50)), [3, 16], "int32");
+  const hooks = ["blocks.0.hook_resid_post", "blocks.1.hook_mlp_out", "blocks.2.hook_resid_post"];
+  gradientsAtHooks(model, ids, hooks); // the first pass caches the causal mask
+  const before = tf.memory().numTensors;
+  const joint = gradientsAtHooks(model, ids, hooks);
+  assert.equal(tf.memory().numTensors, before, "no tensor is left behind");
+  hooks.forEach((hook, i) => {
+    const g = model.gradAtHook(ids, hook);
+    const [a, grad] = [g.activation.dataSync(), g.gradient.dataSync()];
+    tf.dispose(Object.values(g));
+    assert.equal(joint[i].activation.length, 3 * 16 * 16);
+    const scale = Math.max(...Array.from(grad, Math.abs));
+    joint[i].activation.forEach((v, k) => assert.ok(Math.abs(v - a[k]) < 1e-5, hook));
+    joint[i].gradient.forEach((v, k) => assert.ok(Math.abs(v - grad[k]) < 1e-5 * scale, hook));
+  });
+  ids.dispose();
+  model.dispose();
+});

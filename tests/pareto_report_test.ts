@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { CONTROL_CONDITIONS } from "../lib/experiments/pareto_figures.ts";
+import {
+  betaSweepTable,
+  buysAndCosts,
+  mainKTable,
+  paretoClaims,
+  pointsTable,
+  recordParetoMetrics,
+} from "../lib/experiments/pareto_report.ts";
+import { PROFILES } from "../lib/experiments/profile.ts";
+import { NotebookResults } from "../lib/experiments/results.ts";
+import type { Workspace } from "../lib/experiments/workspace.ts";
+import { point, synthetic } from "./pareto_fixtures.ts";
+
+Deno.test("paretoClaims computes each verdict from the numbers", () => {
+  const claims = paretoClaims(synthetic());
+  const verdict = Object.fromEntries(claims.map((c) => [c.id, c.verdict]));
+  assert.deepStrictEqual(verdict, {
+    "pareto-delta-ce": "reproduced",
+    "pareto-kl-label-free": "not reproduced",
+    "pareto-plain-selection": "not reproduced",
+    "control-sampled-gradient": "inconclusive", // seeds 0–1 gain a little, seed 2 loses
+    "control-topk-selection": "reproduced",
+  });
+  assert.match(claims[0].result, /3\/3 seeds favour g-SAE/);
+  assert.match(claims[0].result, /k=4 -20\.0 %/);
+  assert.ok(!claims[3].result.includes("frontier"), "the controls have no frontier");
+});
+
+Deno.test("tables: a row per point, per condition, per β", () => {
+  const { frontier, mainK } = synthetic();
+  assert.deepStrictEqual(pointsTable(frontier).split("\n").length, 2 + frontier.length);
+  assert.deepStrictEqual(mainKTable(mainK).split("\n").length, 2 + CONTROL_CONDITIONS.length);
+  assert.match(mainKTable(mainK), /\| g-SAE \| 3 \| 8\.0 \| 0\.1010 ± 0\.0010 \|/);
+  const row = (beta: number) => ({
+    beta,
+    dev: point({ architecture: "gsae" }),
+    val: point({ architecture: "gsae" }),
+    valPlain: point({ architecture: "gsae", mode: "plain" }),
+  });
+  const table = betaSweepTable({ chosen: 0.5, rows: [row(0), row(0.5), row(1)] });
+  assert.match(table, /\| 0 \(TopK\) \|/);
+  assert.match(table, /\| 0\.5 \*\*\(chosen\)\*\* \|/);
+});
+
+Deno.test("recordParetoMetrics records finite metrics with seed-spread tolerances", () => {
+  const { frontier, mainK } = synthetic();
+  const ws = { profile: PROFILES.smoke, modelName: "m", hook: "h", backend: "b", runDir: "/x" };
+  const results = new NotebookResults(ws as unknown as Workspace, "03_test");
+  const row = { beta: 0, dev: frontier[0], val: frontier[0], valPlain: frontier[0] };
+  recordParetoMetrics(results, { frontier, mainK, sweep: { chosen: 1, rows: [row] }, further: [] });
+  const metrics = results.toJSON().metrics;
+  assert.ok(metrics["deltaCe_gsae_k8_mean"]);
+  assert.ok(metrics["kl_topk-k4-s0"]);
+  assert.ok(metrics["deltaCe_gsae-k8-s0_plain"]);
+  assert.deepStrictEqual(metrics["beta_chosen"].value, 1);
+  assert.ok(Math.abs(metrics["gain_pareto-delta-ce"].value - 0.025 * 1.01) < 1e-12);
+  assert.ok(metrics["gain_control-sampled-gradient"].abs > 1e-3);
+  assert.ok(Object.values(metrics).every((m) => m.rel >= 0.1 && Number.isFinite(m.value)));
+});
+
+Deno.test("buysAndCosts states each condition's paired change against TopK", () => {
+  const text = buysAndCosts(synthetic().mainK);
+  assert.match(text, /k = 8/);
+  // g-SAE's ΔCE is 0.1·j against TopK's 0.125·j for every seed: −20 %.
+  assert.match(text, /\*\*g-SAE\*\*: ΔCE -20\.0 % \(-20\.0 % … -20\.0 %\)/);
+  assert.deepStrictEqual(text.split("\n").length, 2 + CONTROL_CONDITIONS.length - 1);
+});

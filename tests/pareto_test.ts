@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import {
+  betaSweep,
+  evaluatePoint,
+  frontiers,
+  furtherArchitectures,
+  gatedL1,
+  mainKComparison,
+} from "../lib/experiments/pareto.ts";
+import { select } from "../lib/experiments/pareto_compare.ts";
+import { paretoClaims } from "../lib/experiments/pareto_report.ts";
+import { trainedSAE } from "../lib/experiments/sae_zoo.ts";
+import { openWorkspace } from "../lib/experiments/workspace.ts";
+
+Deno.test("the experiment runs end to end on a tiny budget and shares its SAEs", async () => {
+  const dir = await Deno.makeTempDir();
+  const before = Deno.env.get("GSAE_CACHE_DIR");
+  try {
+    Deno.env.set("GSAE_CACHE_DIR", dir);
+    const ws = await openWorkspace({ profile: "smoke", log: () => {} });
+    ws.profile = {
+      ...ws.profile,
+      seeds: [0, 1],
+      ks: [4, 8],
+      mainK: 8,
+      betas: [0.5, 1],
+      storeTokens: 2032,
+      sae: { ...ws.profile.sae, tokens: 1024, batchSize: 512, evalSequences: 2 },
+    };
+    const sweep = await betaSweep(ws);
+    assert.deepStrictEqual(sweep.rows.map((r) => r.beta), [0, 0.5, 1]);
+    assert.ok([0.5, 1].includes(sweep.chosen));
+    const best = Math.min(...sweep.rows.slice(1).map((r) => r.dev.deltaCe));
+    assert.deepStrictEqual(sweep.rows.find((r) => r.beta === sweep.chosen)!.dev.deltaCe, best);
+    // TopK ignores the gradient: its plain evaluation is its true-gradient one.
+    assert.deepStrictEqual(sweep.rows[0].valPlain.deltaCe, sweep.rows[0].val.deltaCe);
+
+    // Gradient-free SAEs share one evaluation for every mode but the selection control.
+    const topk = await trainedSAE(ws, { architecture: "topk", k: 8, seed: 0 });
+    assert.deepStrictEqual(
+      { ...(await evaluatePoint(ws, topk, { mode: "plain" })), mode: "true" },
+      await evaluatePoint(ws, topk),
+    );
+    await assert.rejects(() => evaluatePoint(ws, topk, { mode: "selection" }), /selectionBeta/);
+
+    const frontier = await frontiers(ws, sweep.chosen);
+    assert.deepStrictEqual(frontier.length, 2 * 4); // topk, gsae (true + plain), e2e at 2 ks
+    for (const p of frontier) assert.ok(p.l0 <= p.k! + 1e-9 && Number.isFinite(p.deltaCe));
+
+    const mainK = await mainKComparison(ws, { beta: sweep.chosen, e2e: false });
+    assert.deepStrictEqual(mainK.length, 2 * 5);
+    // The seed-0 SAEs are the frontier's (cached, so their numbers are identical).
+    const g0 = select(mainK, { architecture: "gsae" })[0];
+    assert.deepStrictEqual(g0, frontier.find((p) => p.label === g0.label && p.mode === "true"));
+
+    const further = await furtherArchitectures(ws, { beta: sweep.chosen, gatedMultiples: [1] });
+    assert.deepStrictEqual(
+      further.map((p) => `${p.architecture}/${p.mode}`),
+      [
+        "gated/true",
+        "mutual_choice/true",
+        "gradient_mutual_choice/true",
+        "gradient_mutual_choice/plain",
+        "feature_choice/true",
+        "gradient_feature_choice/true",
+        "gradient_feature_choice/plain",
+      ],
+    );
+    assert.ok((await gatedL1(ws, 2)) > (await gatedL1(ws, 1)));
+    assert.deepStrictEqual(further[0].name, "gated-x1-s0");
+    assert.deepStrictEqual(g0.name, "gsae-k8-s0"); // β left out: it is recorded on its own
+    assert.deepStrictEqual(paretoClaims({ frontier, mainK }).length, 5);
+  } finally {
+    if (before === undefined) Deno.env.delete("GSAE_CACHE_DIR");
+    else Deno.env.set("GSAE_CACHE_DIR", before);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

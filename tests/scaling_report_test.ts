@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { SCALING_VARIANTS } from "../lib/experiments/scaling.ts";
+import {
+  betaMarkdown,
+  differencesTable,
+  paperModelsNote,
+  scalingClaims,
+  scalingFigure,
+  scalingMetrics,
+  scalingTable,
+} from "../lib/experiments/scaling_report.ts";
+import { syntheticScaling } from "./fixtures/scaling.ts";
+
+const RESULT = syntheticScaling({
+  small: { topk: [0.3, 0.32], gsae: [0.2, 0.22] },
+  large: { topk: [0.2, 0.22], gsae: [0.25, 0.27] },
+});
+
+Deno.test("scalingTable and differencesTable: one row per model", () => {
+  const t = scalingTable(RESULT).split("\n");
+  assert.equal(t.length, 4);
+  assert.match(
+    t[2],
+    /^\| small \| blocks\.1\.hook_resid_post \| 1,000 \| 4\.000 \| 0\.3100 ± 0\.0141 \|/,
+  );
+  const c = differencesTable(RESULT).split("\n");
+  assert.equal(c.length, 4);
+  assert.equal(c[0].split("|").length - 2, 6, "model + four ΔCE variants + KL");
+  // g-SAE's ΔCE, then the sampled-gradient variant (here equal to TopK's), …, then KL.
+  assert.match(c[2], /^\| small \| -0\.1000 \(-32\.3 %, holds\) \| \+0\.0000 \(0\.0 %, tie\) \|/);
+  assert.match(c[2], /\| -0\.0500 \(-32\.3 %, holds\) \|$/);
+  assert.match(c[3], /^\| large \| \+0\.0500 \(23\.8 %, contradicts\)/);
+});
+
+Deno.test("scalingFigure: two panels, one trace per variant and panel, one x per model", () => {
+  const fig = scalingFigure(RESULT);
+  assert.equal(fig.data.length, 2 * SCALING_VARIANTS.length);
+  assert.deepStrictEqual(fig.data[0].x, ["small (1/2)", "large (2/4)"]);
+  assert.equal(fig.data.filter((t) => t.showlegend).length, SCALING_VARIANTS.length);
+  assert.ok(fig.layout!.xaxis2 && fig.layout!.yaxis2);
+});
+
+Deno.test("betaMarkdown and paperModelsNote", () => {
+  const md = betaMarkdown({
+    beta: 0.5,
+    sweep: [{ beta: 0.5, deltaCe: 0.1, kl: 0.05 }, { beta: 1, deltaCe: 0.2, kl: 0.1 }],
+  }, "m");
+  assert.match(md, /\*\*0\.5\*\*/);
+  assert.equal(md.split("\n").filter((l) => l.startsWith("| ")).length, 3);
+  const note = paperModelsNote([{ model: "gpt2", found: false }], "07_scaling");
+  assert.match(note, /`gpt2` not found/);
+  assert.match(note, /GSAE_PROFILE=paper .*nb_runner\.py/);
+  assert.match(note, /notebooks\/07_scaling\.ipynb/);
+});
+
+Deno.test("scalingMetrics and scalingClaims", () => {
+  const metrics = scalingMetrics(RESULT);
+  assert.equal(metrics.length, 2 * (SCALING_VARIANTS.length + 2));
+  assert.ok(metrics.every((m) => Number.isFinite(m.value)));
+  const [claim] = scalingClaims(RESULT);
+  assert.equal(claim.verdict, "partly reproduced");
+  assert.match(claim.result, /small: g-SAE 0\.2100 ± 0\.0141 vs TopK 0\.3100 ± 0\.0141/);
+});

@@ -1,0 +1,34 @@
+/** Synthetic splitting runs shared by the splitting tests. */
+import type { ComparedArchitecture } from "../lib/experiments/compared.ts";
+import type { SplittingRun } from "../lib/experiments/splitting.ts";
+
+/**
+ * 100 latents with max cosine i/100; latents 0–9 never fire (dead, lowest cosines). The
+ * all-tokens derivative is base·(1 + slope·cosine).
+ */
+export function run(
+  architecture: ComparedArchitecture,
+  seed: number,
+  options: { slope: number; shift?: number },
+): SplittingRun {
+  const n = 100, shift = options.shift ?? 0;
+  const maxCosine = Array.from({ length: n }, (_, i) => i / n + shift);
+  const derivAll = maxCosine.map((c) => 1e-3 * (1 + options.slope * c + 0.01 * seed));
+  return {
+    architecture,
+    seed,
+    label: `${architecture}-s${seed}`,
+    maxCosine,
+    firings: maxCosine.map((_, i) => (i < 10 ? 0 : 5)),
+    derivAll,
+    derivFiring: derivAll.map((d, i) => (i < 10 ? null : 2 * d)),
+  };
+}
+
+// The paper's pattern: g-SAE and e2e rise steeply with max cosine, TopK barely; g-SAE's
+// cosines are the highest.
+export const RUNS: SplittingRun[] = [0, 1].flatMap((s) => [
+  run("topk", s, { slope: 0.1 }),
+  run("gsae", s, { slope: 1, shift: 0.05 }),
+  run("e2e_topk", s, { slope: 2 }),
+]);

@@ -1,0 +1,70 @@
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import { initBackend } from "../lib/backend.ts";
+import type { SAEEvaluation } from "../lib/experiments/sae_eval.ts";
+import type { TrainedSAE } from "../lib/experiments/sae_zoo.ts";
+import {
+  splittingRun,
+  splittingTable,
+  tailGroups,
+  tailStats,
+} from "../lib/experiments/splitting.ts";
+import { createSAE, disposeSAE } from "../lib/sae/mod.ts";
+import { RUNS } from "./splitting_fixtures.ts";
+
+await initBackend();
+
+Deno.test("tailGroups: lowest, median-centred and highest among eligible latents", () => {
+  const values = [5, 1, 9, 3, 7, 2, 8, 4, 6, 0];
+  const eligible = values.map((_, i) => i !== 9); // drop the value 0
+  const g = tailGroups(values, eligible, 2);
+  assert.deepEqual(g.left, [1, 5]); // values 1, 2
+  assert.deepEqual(g.right, [6, 2]); // values 8, 9
+  // Eligible values 1…9, ranks 0…8: the two centred on the median rank start at rank 3.
+  assert.deepEqual(g.middle, [7, 0]); // values 4, 5
+  assert.throws(() => tailGroups(values, eligible, 4), /need 3 × 4/);
+});
+
+Deno.test("tailStats: groups skip dead latents; means per position; Spearman", () => {
+  const st = tailStats(RUNS[1], { size: 10 });
+  assert.equal(st.live, 90);
+  // Left: latents 10–19; right: 90–99.
+  assert.ok(Math.abs(st.maxCosine.left - (0.145 + 0.05)) < 1e-9);
+  assert.ok(Math.abs(st.maxCosine.right - (0.945 + 0.05)) < 1e-9);
+  assert.ok(st.derivAll.left < st.derivAll.middle && st.derivAll.middle < st.derivAll.right);
+  assert.ok(Math.abs(st.derivFiring.right - 2 * st.derivAll.right) < 1e-12);
+  assert.ok(Math.abs(st.spearman - 1) < 1e-12);
+  assert.ok(Math.abs(st.meanMaxCosine - (0.495 + 0.05)) < 1e-9);
+});
+
+Deno.test("splittingRun: max decoder cosines of a real SAE and firings from frequencies", () => {
+  const sae = createSAE({ architecture: "topk", d_in: 3, d_sae: 4, k: 1, seed: 0 });
+  try {
+    // Rows 0 and 1 are 0.6 apart in cosine; row 2 is orthogonal to both; row 3 = −row 0.
+    sae.params.get("W_dec")!.assign(
+      tf.tensor2d([[1, 0, 0], [0.6, 0.8, 0], [0, 0, 2], [-1, 0, 0]]),
+    );
+    const trained = {
+      sae,
+      spec: { architecture: "topk", seed: 3 },
+      label: "t",
+    } as unknown as TrainedSAE;
+    const evaluation = {
+      frequencies: [0.5, 0.25, 0, 0.75],
+      frequency: { tokens: 4 },
+      meanAbsDerivAll: [1, 2, 3, 4],
+      meanAbsDerivFiring: [1, 2, null, 4],
+    } as unknown as SAEEvaluation;
+    const r = splittingRun(trained, evaluation);
+    const expected = [0.6, 0.6, 0, 0];
+    r.maxCosine.forEach((c, i) => assert.ok(Math.abs(c - expected[i]) < 1e-6, `${i}: ${c}`));
+    assert.deepEqual(r.firings, [2, 1, 0, 3]);
+    assert.equal(r.seed, 3);
+  } finally {
+    disposeSAE(sae);
+  }
+});
+
+Deno.test("splittingTable shrinks the groups when an SAE has few live latents", () => {
+  assert.equal(splittingTable(RUNS, { size: 40 }).size, 30); // 90 live latents
+});

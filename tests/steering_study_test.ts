@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import {
+  jaccard,
+  STEERED,
+  steeringComparison,
+  steeringVerdict,
+  summariseSteering,
+} from "../lib/experiments/steering_study.ts";
+import { openWorkspace } from "../lib/experiments/workspace.ts";
+import { syntheticComparison } from "./fixtures/steering.ts";
+
+Deno.test("summariseSteering averages directions per seed, then seeds", () => {
+  const cmp = syntheticComparison({
+    topk: [0.1, 0.2, 0.3],
+    gsae: [0.2, 0.2, 0.2],
+    e2e_topk: [0, 0, 0],
+    random: [0.05, 0.05, 0.05],
+  });
+  const s = summariseSteering(cmp, 0.5);
+  assert.deepStrictEqual(s.map((x) => x.kind), [...STEERED]);
+  const topk = s.find((x) => x.kind === "topk")!;
+  assert.deepStrictEqual(topk.seeds, [0, 1, 2]);
+  const c = topk.metrics.concentration;
+  c.values.forEach((v, i) => assert.ok(Math.abs(v - [0.1, 0.2, 0.3][i]) < 1e-12));
+  assert.ok(Math.abs(c.mean - 0.2) < 1e-12);
+  assert.ok(Math.abs(c.std - 0.1) < 1e-12, "sample std over seeds");
+  assert.throws(() => summariseSteering(cmp, 0.25), /not measured/);
+});
+
+Deno.test("steeringVerdict: concentration and consistency vs both baselines, judged over seeds", () => {
+  const k = (gsae: number[], base: number[]) => ({
+    topk: base,
+    gsae,
+    e2e_topk: base,
+    random: [0, 0, 0],
+  });
+  const v = (gsae: number[], base: number[]) =>
+    steeringVerdict(summariseSteering(syntheticComparison(k(gsae, base)), 0.5)).verdict;
+  assert.equal(v([0.3, 0.3, 0.3], [0.2, 0.2, 0.2]), "reproduced");
+  assert.equal(v([0.1, 0.1, 0.1], [0.2, 0.2, 0.2]), "not reproduced");
+  assert.equal(v([0.1, 0.3, 0.1], [0.2, 0.2, 0.2]), "inconclusive");
+  // Higher concentration at every seed, lower consistency: partly.
+  const partly = syntheticComparison(
+    k([0.3, 0.3, 0.3], [0.2, 0.2, 0.2]),
+    k([0.5, 0.5, 0.5], [0.9, 0.9, 0.9]),
+  );
+  const r = steeringVerdict(summariseSteering(partly, 1));
+  assert.equal(r.verdict, "partly reproduced");
+  assert.equal(r.comparisons.length, 4);
+  const c = r.comparisons.find((x) => x.baseline === "topk" && x.metric === "consistency")!;
+  assert.equal(c.outcome, "contradicts");
+  assert.ok(Math.abs(c.meanDiff + 0.4) < 1e-12);
+});
+
+Deno.test("jaccard", () => {
+  assert.equal(jaccard([1, 2, 3], [2, 3, 4]), 0.5);
+  assert.equal(jaccard([1], [1]), 1);
+});
+
+Deno.test("steeringComparison on a tiny workspace: every kind and seed, live latents", async () => {
+  const dir = await Deno.makeTempDir();
+  const before = Deno.env.get("GSAE_CACHE_DIR");
+  try {
+    Deno.env.set("GSAE_CACHE_DIR", dir);
+    const ws = await openWorkspace({ profile: "smoke", log: () => {} });
+    // A budget of seconds: the properties below do not depend on training quality.
+    ws.profile = {
+      ...ws.profile,
+      seeds: [0],
+      storeTokens: 2032,
+      sae: { ...ws.profile.sae, tokens: 2048, batchSize: 512, evalSequences: 4 },
+    };
+    const budget = {
+      latents: 3,
+      contexts: 2,
+      length: 8,
+      fractions: [0.5],
+      mainFraction: 0.5,
+      setSize: 4,
+    };
+    const cmp = await steeringComparison(ws, { budget, beta: 0.5 });
+    assert.deepStrictEqual(cmp.runs.map((r) => r.kind), [...STEERED]);
+    for (const r of cmp.runs) {
+      assert.equal(r.directions.length, 3);
+      for (const d of r.directions) {
+        assert.equal(d.set.length, 4);
+        assert.ok(!d.set.includes(ws.vocabMap!.oovId), "the oov id is never associated");
+        const p = d.points[0];
+        assert.ok(p.concentration >= -1 && p.concentration <= 1 && p.kl >= 0);
+      }
+      if (r.kind !== "random") {
+        assert.ok(r.frequencies.every((f) => f > 0), "only live latents are steered");
+        assert.ok(r.firingScale! > 0);
+      }
+    }
+    assert.ok(cmp.lensOverlap >= 0 && cmp.lensOverlap <= 1 && cmp.medianNorm > 0);
+    assert.ok(cmp.runs[1].label.startsWith("gsae-k16-b0.5-s0"));
+  } finally {
+    if (before === undefined) Deno.env.delete("GSAE_CACHE_DIR");
+    else Deno.env.set("GSAE_CACHE_DIR", before);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
