@@ -45,6 +45,7 @@ Deno.test("steeringSetup, steeringMetrics and steeringClaims describe the run", 
   const setup = steeringSetup(CMP);
   assert.match(setup, /β = 0\.5/);
   assert.match(setup, /TopK 0\.200 ± 0\.000/);
+  assert.match(setup, /initial \(random\) rows: TopK 0\.900 ± 0\.000.*TopK SAE: g-SAE 0\.990/);
   const metrics = steeringMetrics(CMP);
   assert.equal(metrics.length, 3 * STEERED.length);
   const c = metrics.find((m) => m.name === "steering_concentration_topk")!;

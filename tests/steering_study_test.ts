@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   jaccard,
+  medianRowCosine,
   STEERED,
   steeringComparison,
   steeringVerdict,
@@ -27,12 +28,12 @@ Deno.test("summariseSteering averages directions per seed, then seeds", () => {
   assert.throws(() => summariseSteering(cmp, 0.25), /not measured/);
 });
 
-Deno.test("steeringVerdict: concentration and consistency vs both baselines, judged over seeds", () => {
+Deno.test("steeringVerdict: concentration and consistency vs TopK, e2e and random, judged over seeds", () => {
   const k = (gsae: number[], base: number[]) => ({
     topk: base,
     gsae,
     e2e_topk: base,
-    random: [0, 0, 0],
+    random: base,
   });
   const v = (gsae: number[], base: number[]) =>
     steeringVerdict(summariseSteering(syntheticComparison(k(gsae, base)), 0.5)).verdict;
@@ -46,15 +47,18 @@ Deno.test("steeringVerdict: concentration and consistency vs both baselines, jud
   );
   const r = steeringVerdict(summariseSteering(partly, 1));
   assert.equal(r.verdict, "partly reproduced");
-  assert.equal(r.comparisons.length, 4);
+  assert.equal(r.comparisons.length, 6);
   const c = r.comparisons.find((x) => x.baseline === "topk" && x.metric === "consistency")!;
   assert.equal(c.outcome, "contradicts");
   assert.ok(Math.abs(c.meanDiff + 0.4) < 1e-12);
 });
 
-Deno.test("jaccard", () => {
+Deno.test("jaccard and medianRowCosine", () => {
   assert.equal(jaccard([1, 2, 3], [2, 3, 4]), 0.5);
   assert.equal(jaccard([1], [1]), 1);
+  const a = Float32Array.from([1, 0, 0, 1, 1, 0]), b = Float32Array.from([1, 0, 1, 0, -1, 0]);
+  assert.equal(medianRowCosine(a, b, 2), 0);
+  assert.equal(medianRowCosine(a, a, 2), 1);
 });
 
 Deno.test("steeringComparison on a tiny workspace: every kind and seed, live latents", async () => {
@@ -80,6 +84,11 @@ Deno.test("steeringComparison on a tiny workspace: every kind and seed, live lat
     };
     const cmp = await steeringComparison(ws, { budget, beta: 0.5 });
     assert.deepStrictEqual(cmp.runs.map((r) => r.kind), [...STEERED]);
+    // The same latents in each SAE of the seed.
+    assert.deepStrictEqual(cmp.runs[1].latents, cmp.runs[0].latents);
+    assert.deepStrictEqual(cmp.runs[2].latents, cmp.runs[0].latents);
+    assert.equal(cmp.runs[0].topkCosine, null);
+    assert.ok(cmp.runs[1].topkCosine! > 0.5, "a few steps from one shared initialisation");
     for (const r of cmp.runs) {
       assert.equal(r.directions.length, 3);
       for (const d of r.directions) {
@@ -91,6 +100,7 @@ Deno.test("steeringComparison on a tiny workspace: every kind and seed, live lat
       if (r.kind !== "random") {
         assert.ok(r.frequencies.every((f) => f > 0), "only live latents are steered");
         assert.ok(r.firingScale! > 0);
+        assert.ok(r.initCosine! > 0.5 && r.initCosine! <= 1 + 1e-6, `${r.initCosine}`);
       }
     }
     assert.ok(cmp.lensOverlap >= 0 && cmp.lensOverlap <= 1 && cmp.medianNorm > 0);

@@ -230,11 +230,11 @@ export function recordParetoMetrics(
       });
     }
   }
-  const unit = { deltaCe: "nats", kl: "nats", fvu: "" };
+  const unit = { deltaCe: " nats", kl: " nats", fvu: "" };
   for (const p of [...data.frontier, ...data.further]) {
     for (const m of ["deltaCe", "kl", "fvu"] as const) {
       results.metric(`${m}_${p.name}${p.mode === "true" ? "" : `_${p.mode}`}`, p[m], {
-        description: `${m} ${unit[m]} (val) of ${p.label}, ${seriesName(p.architecture, p.mode)}`,
+        description: `${m}${unit[m]} (val) of ${p.label}, ${seriesName(p.architecture, p.mode)}`,
         rel: tol.get(keyOf(p, m)) ?? 0.2,
         abs: 1e-3,
       });

@@ -88,7 +88,8 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     seeds: [0, 1, 2],
     // 200k tokens in batches of 1,024 (195 steps) trained TopK at k = 32 as well as 400k in
     // batches of 2,048 (val ΔCE 0.078 vs 0.076, FVU 0.115 vs 0.110) at half the cost; three ks
-    // keep notebook 03 (which trains most SAEs, e2e-TopK at ~0.5 ms per token) near 15 minutes.
+    // keep notebook 03, which trains most SAEs (22, five of them e2e-TopK at ~70 s each), near
+    // 14 minutes on 2 cores.
     storeTokens: 200_000,
     sae: { expansion: 8, tokens: 200_000, batchSize: 1024, lr: 2e-3, evalSequences: 64 },
     ks: [16, 32, 64],

@@ -13,6 +13,7 @@ import {
   type SteeredKind,
   type SteeringComparison,
   type SteeringMetric,
+  type SteeringRun,
   steeringVerdict,
   summariseSteering,
 } from "./steering_study.ts";
@@ -126,25 +127,37 @@ export function steeringFigure(cmp: SteeringComparison): FigureSpec {
 /** The run's setup in words: hook, α's unit, the latents' typical activations, lens overlap. */
 export function steeringSetup(cmp: SteeringComparison): string {
   const b = cmp.budget;
-  const scales = STEERED.filter((k) => k !== "random").map((kind) => {
-    const v = cmp.runs.filter((r) => r.kind === kind).map((r) => r.firingScale ?? NaN);
-    return `${STEERED_STYLE[kind].name} ${formatSpread(spread(v), { digits: 3 })}`;
-  });
   return [
     `- hook \`${cmp.hook}\`; g-SAE β = ${cmp.beta} (chosen on development windows)`,
     `- ${b.contexts} validation windows × ${b.length} tokens = ${b.contexts * b.length} ` +
-    `positions; ${b.latents} live latents per SAE (and ${b.latents} random directions per seed); ` +
-    `${b.setSize} associated tokens per latent (the out-of-vocabulary id excluded)`,
+    `positions; per seed the same ${b.latents} latents (live in all three SAEs of the seed) in ` +
+    `each SAE, and ${b.latents} random directions; ${b.setSize} associated tokens per latent ` +
+    `(the out-of-vocabulary id excluded)`,
     `- α = fraction × median ‖x‖ = fraction × ${cmp.medianNorm.toFixed(3)}; fractions ` +
     `${b.fractions.join(", ")}; the claim is judged at ${b.mainFraction}`,
     `- a steered latent's mean activation when it fires, as a fraction of the median ‖x‖ ` +
-    `(median over the sampled latents; mean ± std over seeds): ${scales.join("; ")}`,
+    `(median over the latents; mean ± std over seeds): ${perKind(cmp, (r) => r.firingScale)}`,
+    `- how far training moved the steered decoder rows: median cosine with their initial ` +
+    `(random) rows: ${perKind(cmp, (r) => r.initCosine)}; with the same latent of the ` +
+    `seed's TopK SAE: ${perKind(cmp, (r) => r.topkCosine, ["gsae", "e2e_topk"])}`,
     `- overlap (Jaccard) of the ln_f-lens sets with the raw-lens (W_U·d̂) sets: ` +
     `${cmp.lensOverlap.toFixed(3)} (|γ| of ln_f spans ${cmp.lnfScaleRange[0].toFixed(3)} to ` +
     `${cmp.lnfScaleRange[1].toFixed(3)})`,
     `- steering took ${cmp.seconds.toFixed(0)} s (SAE training and evaluation included when ` +
     `not cached)`,
   ].join("\n");
+}
+
+/** `name value ± std; …` over seeds of a per-run number, for the SAE kinds. */
+function perKind(
+  cmp: SteeringComparison,
+  value: (r: SteeringRun) => number | null,
+  kinds: SteeredKind[] = ["topk", "gsae", "e2e_topk"],
+): string {
+  return kinds.map((kind) => {
+    const v = cmp.runs.filter((r) => r.kind === kind).map((r) => value(r) ?? NaN);
+    return `${STEERED_STYLE[kind].name} ${formatSpread(spread(v), { digits: 3 })}`;
+  }).join("; ");
 }
 
 /** A metric for `NotebookResults.metric`. */
@@ -200,7 +213,8 @@ export function steeringClaims(cmp: SteeringComparison): ClaimRecord[] {
     result: `At α = ${f} × median ‖x‖, ${cmp.budget.latents} live latents per SAE, ` +
       `${seeds} seeds (mean ± std over seeds): ${line("concentration", 3)}; ` +
       `${line("consistency", 3)}; ${line("gain", 4)}. ${outcomes.join("; ")}. ` +
-      `Verdict at the other strengths: ${others.join(", ")}.`,
+      `Verdict at the other strengths: ${others.join(", ")}. Median cosine of the steered ` +
+      `decoder rows with their random initialisation: ${perKind(cmp, (r) => r.initCosine)}.`,
     verdict,
   }];
 }

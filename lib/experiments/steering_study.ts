@@ -7,11 +7,13 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { mean } from "../metrics.ts";
-import { chooseBeta, COMPARED, mainSAE } from "./compared.ts";
+import { mean, median } from "../metrics.ts";
+import { createSAE, disposeSAE, type SAE, type SAEOptions } from "../sae/mod.ts";
+import { chooseBeta, COMPARED, type ComparedArchitecture, mainSAE } from "./compared.ts";
 import type { ProfileName } from "./profile.ts";
 import type { Verdict } from "./results.ts";
 import { evaluateSAE } from "./sae_eval.ts";
+import type { TrainedSAE } from "./sae_zoo.ts";
 import { compareSeeds, type Outcome, type Spread, spread, verdictOf } from "./seed_spread.ts";
 import {
   associatedSets,
@@ -93,6 +95,13 @@ export interface SteeringRun {
   frequencies: number[];
   /** Median over the latents of (mean activation when firing) / median ‖x‖; null for random. */
   firingScale: number | null;
+  /**
+   * Median over the latents of the cosine between the trained decoder row and the same row at
+   * initialisation (how far training moved the directions); null for random.
+   */
+  initCosine: number | null;
+  /** Median over the latents of the cosine with the same latent of the seed's TopK SAE. */
+  topkCosine: number | null;
   /** Per latent (or random direction), its set and measurements. */
   directions: DirectionSteering[];
 }
@@ -131,13 +140,22 @@ export async function steeringComparison(
   const exclude = ws.vocabMap ? [ws.vocabMap.oovId] : [];
   const steer = { fractions: budget.fractions, setSize: budget.setSize, exclude };
   const ctx = steeringContexts(ws.model, ws.val, { hook: ws.hook, ...budget });
-  const runs: SteeringRun[] = [], overlaps: number[] = [];
+  const runs: SteeringRun[] = [], overlaps: number[] = [], d = ws.model.config.n_embd;
   try {
     for (const seed of ws.profile.seeds) {
+      const saes: { kind: ComparedArchitecture; t: TrainedSAE; frequencies: number[] }[] = [];
       for (const kind of COMPARED) {
         const t = await mainSAE(ws, kind, seed, { beta });
-        const { frequencies } = await evaluateSAE(ws, t);
-        const latents = sampleLiveLatents(frequencies, budget.latents, seed);
+        saes.push({ kind, t, frequencies: (await evaluateSAE(ws, t)).frequencies });
+      }
+      // The SAEs of one seed start from the same dictionary, so latent i of each is comparable:
+      // steer the same latents (live in all of them) in each.
+      const live = saes[0].frequencies.map((_, i) =>
+        Math.min(...saes.map((x) => x.frequencies[i]))
+      );
+      const latents = sampleLiveLatents(live, budget.latents, seed);
+      const topkDirs = decoderDirections(saes[0].t.sae.params.get("W_dec") as tf.Tensor2D, latents);
+      for (const { kind, t, frequencies } of saes) {
         const dirs = decoderDirections(t.sae.params.get("W_dec") as tf.Tensor2D, latents);
         const raw = associatedSets(ws.model, dirs, { ...steer, lens: "raw" });
         const directions = steerDirections(ws.model, ctx, dirs, steer);
@@ -149,11 +167,13 @@ export async function steeringComparison(
           latents,
           frequencies: latents.map((l) => frequencies[l]),
           firingScale: firingScale(t.sae, ctx.state.activation, latents) / ctx.medianNorm,
+          initCosine: medianRowCosine(dirs, initialDirections(t.sae, latents), d),
+          topkCosine: kind === "topk" ? null : medianRowCosine(dirs, topkDirs, d),
           directions,
         });
         log(`steered ${latents.length} latents of ${t.label}`);
       }
-      const dirs = randomDirections(ws.model.config.n_embd, budget.latents, seed);
+      const dirs = randomDirections(d, budget.latents, seed);
       const directions = steerDirections(ws.model, ctx, dirs, steer);
       const label = `random-s${seed}`;
       runs.push({
@@ -163,6 +183,8 @@ export async function steeringComparison(
         latents: [],
         frequencies: [],
         firingScale: null,
+        initCosine: null,
+        topkCosine: null,
         directions,
       });
     }
@@ -187,6 +209,27 @@ export async function steeringComparison(
 export function jaccard(a: readonly number[], b: readonly number[]): number {
   const sa = new Set(a), inter = b.filter((x) => sa.has(x)).length;
   return inter / (sa.size + new Set(b).size - inter);
+}
+
+/** The decoder rows `latents` of `sae` as initialised (its config, seed included, fixes them). */
+function initialDirections(sae: SAE, latents: number[]): Float32Array {
+  const fresh = createSAE(sae.config as unknown as SAEOptions);
+  try {
+    return decoderDirections(fresh.params.get("W_dec") as tf.Tensor2D, latents);
+  } finally {
+    disposeSAE(fresh);
+  }
+}
+
+/** Median over rows of the cosine between matching unit rows of `a` and `b` ([rows·d]). */
+export function medianRowCosine(a: Float32Array, b: Float32Array, d: number): number {
+  const n = d, rows = a.length / n;
+  const cos = Array.from({ length: rows }, (_, r) => {
+    let s = 0;
+    for (let j = 0; j < n; j++) s += a[r * n + j] * b[r * n + j];
+    return s;
+  });
+  return median(cos);
 }
 
 /** Median over `latents` of each one's mean activation where it fires (plain selection). */
@@ -245,25 +288,29 @@ export interface SteeringComparisonOutcome {
   baseline: SteeredKind;
   /** The metric. */
   metric: SteeringMetric;
-  /** How the seeds compare (`seed_spread.ts`: independent runs, so seed ranges compare). */
+  /** How the seeds compare (`seed_spread.ts`; paired by seed against the SAEs). */
   outcome: Outcome;
   /** Mean over seeds of g-SAE minus mean of the baseline. */
   meanDiff: number;
 }
 
 /**
- * The steering claim's verdict: g-SAE's concentration and consistency against TopK's and
- * e2e-TopK's, each comparison judged over seeds and combined by `verdictOf` (`seed_spread.ts`).
+ * The steering claim's verdict: g-SAE's concentration and consistency against TopK's, e2e-TopK's
+ * and random directions', each comparison judged over seeds and combined by `verdictOf`
+ * (`seed_spread.ts`). Against the SAEs the seeds are paired (the same latents are steered in
+ * each SAE of a seed); against random directions they are not. Random directions give
+ * "concentrated" its scale: any direction raises the tokens of its own logit lens.
  */
 export function steeringVerdict(
   summaries: KindSummary[],
 ): { verdict: Verdict; comparisons: SteeringComparisonOutcome[] } {
   const by = (k: SteeredKind) => summaries.find((s) => s.kind === k)!;
   const g = by("gsae");
-  const comparisons = (["topk", "e2e_topk"] as const).flatMap((baseline) =>
+  const comparisons = (["topk", "e2e_topk", "random"] as const).flatMap((baseline) =>
     (["concentration", "consistency"] as const).map((metric) => {
       const a = g.metrics[metric], b = by(baseline).metrics[metric];
-      const outcome = compareSeeds(a.values, b.values, { claim: "higher" });
+      const paired = baseline !== "random";
+      const outcome = compareSeeds(a.values, b.values, { claim: "higher", paired });
       return { baseline, metric, outcome, meanDiff: a.mean - b.mean };
     })
   );
