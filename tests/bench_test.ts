@@ -16,6 +16,7 @@ import {
 } from "../lib/bench.ts";
 import { type BenchReport, benchTables } from "../lib/bench_report.ts";
 import { GPT2 } from "../lib/gpt2/model.ts";
+import { TINY_CONFIG } from "./fixtures/tiny_workspace.ts";
 
 await initBackend();
 const BLAS = activeBackend()?.name === "wasm+blas";
@@ -28,15 +29,7 @@ Deno.test("summarise: median step time and tokens per second", () => {
 
 Deno.test("lmShapes counts exactly the sgemm FLOPs gradAtHook runs", () => {
   if (!BLAS) return console.log("skipped: matmuls are not on BLAS here");
-  const config = {
-    vocab_size: 50,
-    n_positions: 8,
-    n_embd: 16,
-    n_layer: 3,
-    n_head: 2,
-    layer_norm_epsilon: 1e-5,
-    activation_function: "gelu_new",
-  };
+  const config = { ...TINY_CONFIG, n_positions: 8, n_layer: 3 };
   const model = GPT2.random(config, 0);
   for (const hookLayer of [0, 1, 2]) {
     const ids = randomIds(2, 8, 50, hookLayer);

@@ -6,18 +6,11 @@ import { mean, std } from "../lib/metrics.ts";
 import { Rng } from "../lib/random.ts";
 import { jitteredOffsets } from "../lib/experiments/directional.ts";
 import { firstOrderVsNorm, perturbationRadius } from "../lib/experiments/first_order.ts";
+import { TINY_CONFIG } from "./fixtures/tiny_workspace.ts";
 
 await initBackend();
 
-const CONFIG: GPT2Config = {
-  vocab_size: 50,
-  n_positions: 16,
-  n_embd: 16,
-  n_layer: 2,
-  n_head: 2,
-  layer_norm_epsilon: 1e-5,
-  activation_function: "gelu_new",
-};
+const CONFIG: GPT2Config = TINY_CONFIG;
 const model = GPT2.random(CONFIG, 7, 0.3);
 const rng = new Rng(11);
 const DATA = Int32Array.from({ length: 4000 }, () => rng.int(CONFIG.vocab_size));

@@ -10,6 +10,7 @@ import {
   gaussianSampler,
   sampleGaussian,
 } from "../lib/experiments/gaussian.ts";
+import { TINY_CONFIG } from "./fixtures/tiny_workspace.ts";
 
 await initBackend();
 
@@ -66,15 +67,7 @@ Deno.test("the distribution-matched sampler reproduces a known Gaussian's mean a
 
 Deno.test("the sampler matches real activations' mean and covariance", () => {
   const model = GPT2.random(
-    {
-      vocab_size: 50,
-      n_positions: 16,
-      n_embd: 16,
-      n_layer: 1,
-      n_head: 2,
-      layer_norm_epsilon: 1e-5,
-      activation_function: "gelu_new",
-    },
+    { ...TINY_CONFIG, n_layer: 1 },
     7,
     0.3,
   );

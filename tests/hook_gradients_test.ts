@@ -4,20 +4,13 @@ import { initBackend } from "../lib/backend.ts";
 import { GPT2 } from "../lib/gpt2/model.ts";
 import { Rng } from "../lib/random.ts";
 import { gradientsAtHooks } from "../lib/experiments/hook_gradients.ts";
+import { TINY_CONFIG } from "./fixtures/tiny_workspace.ts";
 
 await initBackend();
 
 Deno.test("gradientsAtHooks equals GPT2.gradAtHook at every hook, in one pass", () => {
   const model = GPT2.random(
-    {
-      vocab_size: 50,
-      n_positions: 16,
-      n_embd: 16,
-      n_layer: 3,
-      n_head: 2,
-      layer_norm_epsilon: 1e-5,
-      activation_function: "gelu_new",
-    },
+    { ...TINY_CONFIG, n_layer: 3 },
     3,
     0.3,
   );

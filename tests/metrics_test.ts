@@ -20,6 +20,7 @@ import {
   std,
   summariseSplice,
 } from "../lib/metrics.ts";
+import { TINY_CONFIG } from "./fixtures/tiny_workspace.ts";
 
 await initBackend();
 
@@ -125,15 +126,7 @@ Deno.test("LatentStats: frequencies, dead latents, median, CDF and directional d
   tf.dispose([z1, z2, wDec, grad]);
 });
 
-const model = GPT2.random({
-  vocab_size: 50,
-  n_positions: 16,
-  n_embd: 16,
-  n_layer: 2,
-  n_head: 2,
-  layer_norm_epsilon: 1e-5,
-  activation_function: "gelu_new",
-}, 0);
+const model = GPT2.random(TINY_CONFIG, 0);
 const ids = tf.tensor2d(Array.from({ length: 24 }, (_, i) => (i * 17 + 3) % 50), [3, 8], "int32");
 const cleanLossSum = tf.tidy(() =>
   tf.sum(model.tokenLosses(ids, model.finalResidual(ids))).dataSync()[0]

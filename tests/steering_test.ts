@@ -15,18 +15,11 @@ import {
   steeringContexts,
   topIndices,
 } from "../lib/experiments/steering.ts";
+import { TINY_CONFIG } from "./fixtures/tiny_workspace.ts";
 
 await initBackend();
 
-const CONFIG: GPT2Config = {
-  vocab_size: 40,
-  n_positions: 16,
-  n_embd: 16,
-  n_layer: 2,
-  n_head: 2,
-  layer_norm_epsilon: 1e-5,
-  activation_function: "gelu_new",
-};
+const CONFIG: GPT2Config = { ...TINY_CONFIG, vocab_size: 40 };
 const model = GPT2.random(CONFIG, 5, 0.3);
 // A non-uniform ln_f scale, so the ln_f lens and the raw lens differ.
 const GAMMA = Float32Array.from({ length: CONFIG.n_embd }, (_, j) => 0.2 + 0.15 * j);

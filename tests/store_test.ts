@@ -15,18 +15,11 @@ import {
   storeDirFor,
   StoreError,
 } from "../lib/store.ts";
+import { TINY_CONFIG } from "./fixtures/tiny_workspace.ts";
 
 await initBackend();
 
-const CONFIG: GPT2Config = {
-  vocab_size: 50,
-  n_positions: 16,
-  n_embd: 16,
-  n_layer: 2,
-  n_head: 2,
-  layer_norm_epsilon: 1e-5,
-  activation_function: "gelu_new",
-};
+const CONFIG: GPT2Config = TINY_CONFIG;
 const model = GPT2.random(CONFIG, 7);
 const HOOK = "blocks.0.hook_resid_post";
 // 10 sequences of 16 (15 stored tokens each), 3 sequences per chunk → 4 chunks, the last of 1.
