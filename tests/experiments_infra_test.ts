@@ -9,7 +9,8 @@ import {
   trainedSAE,
 } from "../lib/experiments/sae_zoo.ts";
 import { spreadOffsets } from "../lib/experiments/directional.ts";
-import { openWorkspace, type Workspace } from "../lib/experiments/workspace.ts";
+import type { Workspace } from "../lib/experiments/workspace.ts";
+import { withSmokeWorkspace } from "./fixtures/smoke_workspace.ts";
 
 Deno.test("profiles: unknown names are errors; the SAE layer sits about three quarters in", () => {
   assert.throws(() => getProfile("huge"), /known: smoke, default, paper/);
@@ -45,24 +46,8 @@ Deno.test("spreadWindows concatenates the windows spreadOffsets picks", () => {
   );
 });
 
-async function tinyWorkspace(dir: string): Promise<Workspace> {
-  Deno.env.set("GSAE_CACHE_DIR", dir);
-  const ws = await openWorkspace({ profile: "smoke", log: () => {} });
-  ws.runDir = `${dir}/run`;
-  // A budget of seconds: the properties below do not depend on training quality.
-  ws.profile = {
-    ...ws.profile,
-    storeTokens: 2032,
-    sae: { ...ws.profile.sae, tokens: 2048, batchSize: 512, evalSequences: 4 },
-  };
-  return ws;
-}
-
 Deno.test("zoo and evaluation: cached, dev windows unseen, g-SAE selection with β 0 is TopK", async () => {
-  const dir = await Deno.makeTempDir();
-  const before = Deno.env.get("GSAE_CACHE_DIR");
-  try {
-    const ws = await tinyWorkspace(dir);
+  await withSmokeWorkspace(async (ws) => {
     const seq = ws.model.config.n_positions;
     // Development windows never overlap a store window.
     const store = spreadOffsets(ws.train.length, storeSequences(ws), seq);
@@ -91,11 +76,7 @@ Deno.test("zoo and evaluation: cached, dev windows unseen, g-SAE selection with 
     );
     assert.deepStrictEqual(files.length, 3);
     assert.deepStrictEqual(await evaluateSAE(ws, topk, { gradient: "none" }), plain);
-  } finally {
-    if (before === undefined) Deno.env.delete("GSAE_CACHE_DIR");
-    else Deno.env.set("GSAE_CACHE_DIR", before);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("NotebookResults records metrics, claims and named figure specs", async () => {

@@ -10,23 +10,10 @@ import {
 import { select } from "../lib/experiments/pareto_compare.ts";
 import { paretoClaims } from "../lib/experiments/pareto_report.ts";
 import { trainedSAE } from "../lib/experiments/sae_zoo.ts";
-import { openWorkspace } from "../lib/experiments/workspace.ts";
+import { withSmokeWorkspace } from "./fixtures/smoke_workspace.ts";
 
 Deno.test("the experiment runs end to end on a tiny budget and shares its SAEs", async () => {
-  const dir = await Deno.makeTempDir();
-  const before = Deno.env.get("GSAE_CACHE_DIR");
-  try {
-    Deno.env.set("GSAE_CACHE_DIR", dir);
-    const ws = await openWorkspace({ profile: "smoke", log: () => {} });
-    ws.profile = {
-      ...ws.profile,
-      seeds: [0, 1],
-      ks: [4, 8],
-      mainK: 8,
-      betas: [0.5, 1],
-      storeTokens: 2032,
-      sae: { ...ws.profile.sae, tokens: 1024, batchSize: 512, evalSequences: 2 },
-    };
+  await withSmokeWorkspace(async (ws) => {
     const sweep = await betaSweep(ws);
     assert.deepStrictEqual(sweep.rows.map((r) => r.beta), [0, 0.5, 1]);
     assert.ok([0.5, 1].includes(sweep.chosen));
@@ -70,9 +57,11 @@ Deno.test("the experiment runs end to end on a tiny budget and shares its SAEs",
     assert.deepStrictEqual(further[0].name, "gated-x1-s0");
     assert.deepStrictEqual(g0.name, "gsae-k8-s0"); // β left out: it is recorded on its own
     assert.deepStrictEqual(paretoClaims({ frontier, mainK }).length, 5);
-  } finally {
-    if (before === undefined) Deno.env.delete("GSAE_CACHE_DIR");
-    else Deno.env.set("GSAE_CACHE_DIR", before);
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, {
+    seeds: [0, 1],
+    ks: [4, 8],
+    mainK: 8,
+    betas: [0.5, 1],
+    sae: { tokens: 1024, evalSequences: 2 },
+  });
 });

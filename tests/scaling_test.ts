@@ -7,8 +7,8 @@ import {
   scalingStudy,
   scalingVerdict,
 } from "../lib/experiments/scaling.ts";
-import { openWorkspace } from "../lib/experiments/workspace.ts";
 import { syntheticScaling } from "./fixtures/scaling.ts";
+import { withSmokeWorkspace } from "./fixtures/smoke_workspace.ts";
 
 Deno.test("scalingVerdict: g-SAE's ΔCE below TopK's at every size, judged over seeds", () => {
   const v = (a: number[], b: number[]) =>
@@ -41,17 +41,7 @@ Deno.test("modelsAvailable: embedded models are found, absent ones are not", asy
 });
 
 Deno.test("scalingStudy on a tiny workspace: every variant and seed, the main model reused", async () => {
-  const dir = await Deno.makeTempDir();
-  const before = Deno.env.get("GSAE_CACHE_DIR");
-  try {
-    Deno.env.set("GSAE_CACHE_DIR", dir);
-    const ws = await openWorkspace({ profile: "smoke", log: () => {} });
-    // A budget of seconds: the properties below do not depend on training quality.
-    ws.profile = {
-      ...ws.profile,
-      storeTokens: 2032,
-      sae: { ...ws.profile.sae, tokens: 2048, batchSize: 512, evalSequences: 4 },
-    };
+  await withSmokeWorkspace(async (ws) => {
     const r = await scalingStudy(ws, { beta: 0.5, models: [ws.modelName], seeds: [0, 1] });
     assert.equal(r.models.length, 1);
     const m = r.models[0];
@@ -64,11 +54,7 @@ Deno.test("scalingStudy on a tiny workspace: every variant and seed, the main mo
     assert.equal(m.evals.topk[0].l0, ws.profile.mainK);
     assert.ok(m.ceClean > 0 && m.parameters > 0);
     assert.ok(ws.model.params.size > 0, "the main workspace stays open");
-  } finally {
-    if (before === undefined) Deno.env.delete("GSAE_CACHE_DIR");
-    else Deno.env.set("GSAE_CACHE_DIR", before);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("compareWithTopK: difference, relative difference and outcome of any variant", () => {

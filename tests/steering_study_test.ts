@@ -7,8 +7,8 @@ import {
   steeringVerdict,
   summariseSteering,
 } from "../lib/experiments/steering_study.ts";
-import { openWorkspace } from "../lib/experiments/workspace.ts";
 import { syntheticComparison } from "./fixtures/steering.ts";
+import { withSmokeWorkspace } from "./fixtures/smoke_workspace.ts";
 
 Deno.test("summariseSteering averages directions per seed, then seeds", () => {
   const cmp = syntheticComparison({
@@ -62,18 +62,7 @@ Deno.test("jaccard and medianRowCosine", () => {
 });
 
 Deno.test("steeringComparison on a tiny workspace: every kind and seed, live latents", async () => {
-  const dir = await Deno.makeTempDir();
-  const before = Deno.env.get("GSAE_CACHE_DIR");
-  try {
-    Deno.env.set("GSAE_CACHE_DIR", dir);
-    const ws = await openWorkspace({ profile: "smoke", log: () => {} });
-    // A budget of seconds: the properties below do not depend on training quality.
-    ws.profile = {
-      ...ws.profile,
-      seeds: [0],
-      storeTokens: 2032,
-      sae: { ...ws.profile.sae, tokens: 2048, batchSize: 512, evalSequences: 4 },
-    };
+  await withSmokeWorkspace(async (ws) => {
     const budget = {
       latents: 3,
       contexts: 2,
@@ -105,9 +94,5 @@ Deno.test("steeringComparison on a tiny workspace: every kind and seed, live lat
     }
     assert.ok(cmp.lensOverlap >= 0 && cmp.lensOverlap <= 1 && cmp.medianNorm > 0);
     assert.ok(cmp.runs[1].label.startsWith("gsae-k16-b0.5-s0"));
-  } finally {
-    if (before === undefined) Deno.env.delete("GSAE_CACHE_DIR");
-    else Deno.env.set("GSAE_CACHE_DIR", before);
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, { seeds: [0] });
 });
