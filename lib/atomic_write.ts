@@ -5,6 +5,8 @@
  * only then renames it into place. A rename within one directory is atomic on
  * POSIX file systems, so a reader (or a run resumed after a crash) sees either
  * the old content or the complete new content, never a truncated file.
+ * {@linkcode readTextIfExists} is the reading side: a file that is absent is
+ * not yet written, any other failure is an error.
  *
  * @module
  */
@@ -166,5 +168,15 @@ async function removeQuietly(path: string): Promise<void> {
     await Deno.remove(path, { recursive: true });
   } catch {
     // Already gone, or never created: nothing to clean up.
+  }
+}
+
+/** The text of `path`, or null when it does not exist (other read errors are thrown). */
+export async function readTextIfExists(path: string): Promise<string | null> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
   }
 }

@@ -8,7 +8,7 @@
 
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { writeFileAtomic, writeJsonAtomic } from "./atomic_write.ts";
+import { readTextIfExists, writeFileAtomic, writeJsonAtomic } from "./atomic_write.ts";
 import { encodeGpt2, GPT2_EOT_ID } from "./tokenizer.ts";
 
 /**
@@ -153,13 +153,8 @@ function defaultCacheDir(): string {
 /** Returns the cached corpus, or null (after a warning if it was unusable). */
 async function readCache(dir: string, log: (msg: string) => void): Promise<Corpus | null> {
   const manifestPath = join(dir, "manifest.json");
-  let text: string;
-  try {
-    text = await Deno.readTextFile(manifestPath);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw e;
-  }
+  const text = await readTextIfExists(manifestPath);
+  if (text === null) return null;
   const warn = (what: string) => {
     log(`warning: corpus cache ${what}; rebuilding`);
     return null;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   makeTempPath,
+  readTextIfExists,
   writeDirAtomic,
   writeFileAtomic,
   writeJsonAtomic,
@@ -119,4 +120,16 @@ Deno.test("writeDirAtomic removes its temp dir when a file write fails", async (
     assert.deepEqual(await listDir(dir), ["ckpt"]);
     assert.equal(await Deno.readTextFile(`${dir}/ckpt/a.txt`), "A");
   });
+});
+
+Deno.test("readTextIfExists: text, null when absent, other errors thrown", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/a.txt`, "hello");
+    assert.equal(await readTextIfExists(`${dir}/a.txt`), "hello");
+    assert.equal(await readTextIfExists(`${dir}/missing.txt`), null);
+    await assert.rejects(() => readTextIfExists(dir)); // a directory is not a file
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

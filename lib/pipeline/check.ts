@@ -10,6 +10,7 @@ import { REPO_ROOT } from "../embedded_models.ts";
 import type { MetricRecord } from "../experiments/results.ts";
 import { flattenMetrics, type PipelineMetrics } from "./metrics.ts";
 import { formatNumber } from "./report.ts";
+import { readTextIfExists } from "../atomic_write.ts";
 
 /** The format tag of reference files. */
 export const REFERENCE_FORMAT = "gsae-reference/1";
@@ -54,13 +55,8 @@ export function referenceFromMetrics(metrics: PipelineMetrics): Reference {
  * @throws Error when it exists but is not a reference file.
  */
 export async function readReference(path: string): Promise<Reference | null> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
-    throw error;
-  }
+  const text = await readTextIfExists(path);
+  if (text === null) return null;
   const value = JSON.parse(text) as Reference;
   if (value?.format !== REFERENCE_FORMAT || typeof value.metrics !== "object") {
     throw new Error(`${path} is not a ${REFERENCE_FORMAT} reference file`);

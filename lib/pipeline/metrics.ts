@@ -7,6 +7,7 @@
  * @module
  */
 import type { ClaimRecord, MetricRecord, NotebookResultsJson } from "../experiments/results.ts";
+import { readTextIfExists } from "../atomic_write.ts";
 
 /** The format tag of `metrics.json`. */
 export const METRICS_FORMAT = "gsae-metrics/1";
@@ -83,13 +84,8 @@ export function emptyMetrics(profile: string, model: string): PipelineMetrics {
  * @throws Error when it exists but is not a metrics file of this format.
  */
 export async function readMetrics(path: string): Promise<PipelineMetrics | null> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
-    throw error;
-  }
+  const text = await readTextIfExists(path);
+  if (text === null) return null;
   let value: PipelineMetrics;
   try {
     value = JSON.parse(text);
