@@ -151,12 +151,7 @@ export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Tens
     const f = tf.customGrad((l, save) => {
       const t = targets.toInt();
       const probs = tf.softmax(l as tf.Tensor);
-      const [loss] = runKernel(KERNELS.crossEntropy, {
-        logits: l as tf.Tensor,
-        logitMax: tf.max(l as tf.Tensor, 1),
-        probMax: tf.max(probs, 1),
-        targets: t,
-      });
+      const [loss] = runKernel(KERNELS.crossEntropy, { logits: l as tf.Tensor, probs, targets: t });
       // Saved tensors outlive the caller's tidy, which the gradient pass may run after.
       (save as tf.GradSaveFunc)([probs, t]);
       return {

@@ -40,10 +40,18 @@ export interface AdamWOptions {
   decay?: (name: string, v: tf.Variable) => boolean;
 }
 
-/** AdamW over named variables. */
+/**
+ * AdamW over named variables. {@link AdamW.apply} updates with tfjs ops; {@link
+ * AdamW.applyArrays} does the same arithmetic on plain arrays in one pass per parameter (the
+ * fused SAE step, where a dozen tfjs ops over a million parameters cost more than the step's
+ * loss). Each parameter's moments live where its updates happen; checkpoints hold the same
+ * tensors either way, so a run can resume on either path.
+ */
 export class AdamW {
   #m = new Map<string, tf.Variable>();
   #v = new Map<string, tf.Variable>();
+  /** Moments of the parameters updated by {@link AdamW.applyArrays}. */
+  #arrays = new Map<string, { m: Float32Array; v: Float32Array; shape: number[] }>();
   #opts: Required<AdamWOptions>;
   /** Number of updates applied so far (bias correction uses it). */
   step = 0;
@@ -79,6 +87,35 @@ export class AdamW {
     });
   }
 
+  /**
+   * The update of {@link AdamW.apply} on arrays: `values` (each parameter's current values,
+   * updated in place) and `grads` (same names and lengths). Writing the new values back into
+   * the variables is the caller's job, so it can adjust them first (e.g. renormalise rows).
+   */
+  applyArrays(
+    params: Map<string, tf.Variable>,
+    arrays: { values: Record<string, Float32Array>; grads: Record<string, Float32Array> },
+    lr: number,
+  ): void {
+    const { beta1, beta2, epsilon, weightDecay, decay } = this.#opts;
+    this.step++;
+    const c1 = 1 - beta1 ** this.step, c2 = 1 - beta2 ** this.step;
+    for (const [name, g] of Object.entries(arrays.grads)) {
+      const p = params.get(name), w = arrays.values[name];
+      if (!p || !w || w.length !== g.length) {
+        throw new Error(`AdamW: gradient for unknown parameter ${name} or wrong length`);
+      }
+      const { m, v } = this.#arrayMoments(name, p.shape);
+      const shrink = weightDecay > 0 && decay(name, p) ? lr * weightDecay : 0;
+      for (let i = 0; i < g.length; i++) {
+        const gi = g[i];
+        m[i] = beta1 * m[i] + (1 - beta1) * gi;
+        v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
+        w[i] = w[i] - lr * ((m[i] / c1) / (Math.sqrt(v[i] / c2) + epsilon)) - shrink * w[i];
+      }
+    }
+  }
+
   /** Moment estimates as plain arrays, for a checkpoint. */
   stateTensors(): Record<string, { shape: number[]; data: Float32Array }> {
     const out: Record<string, { shape: number[]; data: Float32Array }> = {};
@@ -86,6 +123,10 @@ export class AdamW {
       for (const [name, t] of slots) {
         out[prefix + name] = { shape: t.shape, data: t.dataSync() as Float32Array };
       }
+    }
+    for (const [name, { m, v, shape }] of this.#arrays) {
+      out["adam_m." + name] = { shape, data: m };
+      out["adam_v." + name] = { shape, data: v };
     }
     return out;
   }
@@ -96,6 +137,7 @@ export class AdamW {
     step: number,
   ): void {
     this.step = step;
+    this.#arrays.clear();
     for (const [key, t] of tensors) {
       const slots = key.startsWith("adam_m.")
         ? this.#m
@@ -114,15 +156,41 @@ export class AdamW {
     for (const t of [...this.#m.values(), ...this.#v.values()]) t.dispose();
     this.#m.clear();
     this.#v.clear();
+    this.#arrays.clear();
   }
 
   #slot(slots: Map<string, tf.Variable>, name: string, p: tf.Variable): tf.Variable {
+    const moved = this.#arrays.get(name);
+    if (moved) { // last updated on arrays: carry the moments over
+      this.#arrays.delete(name);
+      this.#m.set(name, tf.variable(tf.tensor(moved.m, p.shape, "float32"), false));
+      this.#v.set(name, tf.variable(tf.tensor(moved.v, p.shape, "float32"), false));
+    }
     let s = slots.get(name);
     if (!s) {
       s = tf.variable(tf.zerosLike(p), false);
       slots.set(name, s);
     }
     return s;
+  }
+
+  #arrayMoments(name: string, shape: number[]): { m: Float32Array; v: Float32Array } {
+    let moments = this.#arrays.get(name);
+    if (!moments) {
+      const m = this.#m.get(name), v = this.#v.get(name);
+      const size = shape.reduce((a, b) => a * b, 1);
+      moments = { // last updated by tfjs (or restored from a checkpoint): carry them over
+        m: m ? Float32Array.from(m.dataSync()) : new Float32Array(size),
+        v: v ? Float32Array.from(v.dataSync()) : new Float32Array(size),
+        shape,
+      };
+      m?.dispose();
+      v?.dispose();
+      this.#m.delete(name);
+      this.#v.delete(name);
+      this.#arrays.set(name, moments);
+    }
+    return moments;
   }
 }
 

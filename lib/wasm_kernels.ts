@@ -81,28 +81,53 @@ export function runKernel(
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
+/** Below this probability, −log p of the target is recomputed from the logits (see below). */
+const TINY_PROBABILITY = 1e-30;
+
 /**
  * Softmax cross-entropy from the probabilities p = softmax(logits) (tfjs's XNNPACK softmax is
- * several times faster than anything in JavaScript): loss[r] = logsumexp − logit of the target,
- * where logsumexp = x_j − log p_j at j = the row's argmax (p_j ≥ 1/v, so no underflow):
- * x_max − log p_max. Inputs logits [n, v], row maxima of logits and of p [n], int32 targets [n].
+ * several times faster than anything in JavaScript): loss[r] = −log p[target], one read per
+ * row. Where p[target] is tiny (float32 loses precision near 1e-38 and is 0 below), the row is
+ * read in full instead: logsumexp − x[target], with logsumexp = x_j − log p_j at the row's
+ * argmax j (p_j ≥ 1/v, so no underflow). Inputs logits and p [n, v], int32 targets [n].
  */
 function crossEntropyKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
-  const { logits, logitMax, probMax, targets } = inputs as Record<string, tf.TensorInfo>;
+  const { logits, probs, targets } = inputs as Record<string, tf.TensorInfo>;
   const [n, v] = logits.shape;
   const lossT = (backend as unknown as WasmBackendInternals).makeOutput([n], "float32");
   const h = heapViews(backend);
-  const x = h.f32(logits), xMax = h.f32(logitMax), pMax = h.f32(probMax);
-  const tgt = h.i32(targets), loss = h.f32(lossT);
+  const x = h.f32(logits), p = h.f32(probs), tgt = h.i32(targets), loss = h.f32(lossT);
   for (let r = 0; r < n; r++) {
-    const target = tgt[r];
+    const target = tgt[r], o = r * v;
     if (!(target >= 0 && target < v)) {
       throw new RangeError(`cross-entropy: target ${target} of row ${r} is outside [0, ${v})`);
     }
-    loss[r] = xMax[r] - Math.log(pMax[r]) - x[r * v + target];
+    const pt = p[o + target];
+    if (pt > TINY_PROBABILITY) {
+      loss[r] = -Math.log(pt);
+      continue;
+    }
+    let argmax = o;
+    for (let j = o + 1; j < o + v; j++) if (x[j] > x[argmax]) argmax = j;
+    loss[r] = x[argmax] - Math.log(p[argmax]) - x[o + target];
   }
   return lossT;
 }
+
+/**
+ * Identity without a copy: the output shares the input's bytes, as on tfjs's CPU backend
+ * (tfjs-wasm copies). tfjs clones every tensor it saves for a backward pass, so the copies
+ * cost about a tenth of an LM training step. Sharing is safe because no kernel here or in
+ * tfjs-wasm writes into its inputs (each writes only a fresh `makeOutput`).
+ */
+function sharedIdentityKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
+  const { x } = inputs as Record<string, tf.TensorInfo>;
+  if (x.dtype === "string") return stockIdentity!({ inputs, backend, attrs: {} }) as tf.TensorInfo;
+  (backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
+let stockIdentity: tf.KernelFunc | null = null;
 
 /** d loss / d logits = (p − one-hot(target)) · dy, from the probabilities p. */
 function crossEntropyGradKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
@@ -231,6 +256,16 @@ export function installWasmKernels(): void {
   ];
   for (const [kernelName, kernelFunc] of kernels) {
     tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc });
+  }
+  const stock = tf.getKernel("Identity", "wasm") as tf.KernelConfig | undefined;
+  if (stock) {
+    stockIdentity = stock.kernelFunc;
+    tf.unregisterKernel("Identity", "wasm");
+    tf.registerKernel({
+      kernelName: "Identity",
+      backendName: "wasm",
+      kernelFunc: sharedIdentityKernel as tf.KernelFunc,
+    });
   }
   installed = true;
 }

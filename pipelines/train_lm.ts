@@ -34,6 +34,7 @@ Presets: ${Object.keys(LM_PRESETS).join(", ")}
 Options:
   --tokens N        training tokens (default: the preset's)
   --seed N          seed for weights and batch order (default 0)
+  --lr X            peak learning rate (default: the preset's)
   --resume          continue from .cache/train/<preset>/state.safetensors
   --out DIR         output folder (default outputs/models/<preset>)
   --report-only     do not train: rewrite the report of the model already in the output folder
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
     options: {
       tokens: { type: "string" },
       seed: { type: "string" },
+      lr: { type: "string" },
       resume: { type: "boolean", default: false },
       "report-only": { type: "boolean", default: false },
       out: { type: "string" },
@@ -73,9 +75,16 @@ async function main(): Promise<void> {
     ...preset.train,
     tokens: values.tokens ? Number(values.tokens) : preset.train.tokens,
     seed: values.seed ? Number(values.seed) : 0,
+    lr: values.lr ? Number(values.lr) : preset.train.lr,
   };
-  const workDir = `${REPO_ROOT}/.cache/train/${name}`;
+  for (const key of ["tokens", "seed", "lr"] as const) {
+    if (!Number.isFinite(config[key]) || config[key] < 0) {
+      throw new Error(`--${key} must be a non-negative number, got "${values[key]}"`);
+    }
+  }
   const outDir = values.out ?? `${REPO_ROOT}/outputs/models/${name}`;
+  // One resumable state per output folder, so a sweep into other folders keeps its own.
+  const workDir = `${REPO_ROOT}/.cache/train/${outDir.replace(/\/$/, "").split("/").pop()}`;
   console.log(
     `train-lm ${name}: ${totalSteps(config)} steps, ${
       config.tokens.toLocaleString("en-US")
@@ -142,7 +151,10 @@ async function main(): Promise<void> {
     ce_below_unigram: entropy - valCE,
     validation_split: `State of the Union addresses from ${VALIDATION_FROM_YEAR} on`,
     samples,
-    command: `deno task train-lm ${name}`,
+    // The command that reproduces these weights (resuming does not change them).
+    command: `deno task train-lm ${
+      Deno.args.filter((a) => a !== "--resume" && a !== "--report-only").join(" ")
+    }`,
   };
   await writeJsonAtomic(`${outDir}/training_report.json`, report);
   await writeFileAtomic(`${outDir}/training_report.md`, reportMarkdown(report));

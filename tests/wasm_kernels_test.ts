@@ -124,3 +124,29 @@ Deno.test("fused kernels reject out-of-range ids and targets, and leak no tensor
     /id 4 is outside \[0, 4\)/,
   );
 });
+
+Deno.test("cross-entropy stays exact where the target's probability underflows", () => {
+  if (!ON_WASM) return console.log(`skipped: backend ${tf.getBackend()} has no wasm kernels`);
+  // Row 0: target 200 nats below the best logit (p ≈ e^-200 = 0 in float32); row 1: ordinary.
+  const logits = tf.tensor2d([[0, 200, 1, -3], [0.5, -0.25, 2, 1]]);
+  const targets = tf.tensor1d([0, 3], "int32");
+  const want = [
+    Math.log(1 + Math.exp(-200) + Math.exp(-199) + Math.exp(-203)) + 200,
+    Math.log(Math.exp(0.5) + Math.exp(-0.25) + Math.exp(2) + Math.exp(1)) - 1,
+  ];
+  const got = tf.tidy(() => crossEntropy(logits, targets).dataSync());
+  for (let r = 0; r < 2; r++) assert.ok(Math.abs(got[r] - want[r]) < 1e-4 * want[r], `row ${r}`);
+  tf.dispose([logits, targets]);
+});
+
+Deno.test("identity shares bytes on wasm, and the original's disposal leaves the copy intact", () => {
+  if (!ON_WASM) return console.log(`skipped: backend ${tf.getBackend()} has no wasm kernels`);
+  const before = tf.memory().numDataBuffers;
+  const a = tf.tensor1d([1, 2, 3, 4]);
+  const b = tf.clone(a);
+  assert.equal(tf.memory().numDataBuffers - before, 1, "one buffer for both tensors");
+  a.dispose();
+  assert.deepEqual(Array.from(b.dataSync()), [1, 2, 3, 4]);
+  b.dispose();
+  assert.equal(tf.memory().numDataBuffers, before);
+});

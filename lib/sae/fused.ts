@@ -15,7 +15,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { type Blas, loadBlas } from "../blas.ts";
-import type { SAE, SAETrainContext } from "./base.ts";
+import type { AdamW } from "../optim.ts";
+import { normaliseRowsInPlace, type SAE, type SAETrainContext } from "./base.ts";
 import type { GSAEConfig } from "./gsae.ts";
 import { topkIndicesPerRow } from "./select.ts";
 import { decodeEntries, entryBackward, transpose } from "./sparse_rows.ts";
@@ -289,22 +290,37 @@ export function readSAEArrays(sae: SAE): SAEArrays {
 }
 
 /**
- * One fused evaluation for the trainer: the loss numbers (loss and the parts), the firing
- * counts, and the gradients as tensors keyed by parameter name (to be disposed by the caller,
- * e.g. inside `tf.tidy`), ready for `adjustGradients` and the optimiser.
+ * The optimiser step after a fused evaluation, on arrays, as the plain path does it with tfjs
+ * ops: the decoder gradient loses its component along each decoder row
+ * ({@link SelectiveSAE.adjustGradients}), AdamW updates `values` in place, the decoder rows go
+ * back to unit norm ({@link SelectiveSAE.afterStep}), and the SAE's variables get the result.
  */
-export function fusedLossAndGrads(
-  fused: FusedSelectiveLoss,
+export function applyFusedUpdate(
   sae: SAE,
-  batch: { x: Float32Array; grad?: Float32Array; n: number },
-  ctx: Pick<SAETrainContext, "tokensSinceFired" | "deadAfterTokens">,
-): { numbers: Record<string, number>; fired: Float32Array; grads: Record<string, tf.Tensor> } {
-  const r = fused.lossAndGrads(readSAEArrays(sae), batch.x, batch.grad, batch.n, ctx);
-  const grads: Record<string, tf.Tensor> = {};
-  for (const [name, values] of Object.entries(r.grads)) {
-    grads[name] = tf.tensor(values, sae.params.get(name)!.shape, "float32");
+  opt: AdamW,
+  step: { values: SAEArrays; grads: SAEArrays; lr: number },
+): void {
+  const { d_in: d, d_sae: f } = sae.config;
+  const { values, grads } = step;
+  removeRowComponents(grads.W_dec, values.W_dec, f, d);
+  opt.applyArrays(sae.params, {
+    values: values as unknown as Record<string, Float32Array>,
+    grads: grads as unknown as Record<string, Float32Array>,
+  }, step.lr);
+  normaliseRowsInPlace(values.W_dec, f, d);
+  for (const [name, v] of sae.params) {
+    v.assign(tf.tensor(values[name as keyof SAEArrays], v.shape, "float32"));
   }
-  return { numbers: { loss: r.loss, ...r.parts }, fired: r.fired, grads };
+}
+
+/** g[r] −= (g[r]·w[r]) w[r] for each row r of the row-major [rows, cols] arrays. */
+function removeRowComponents(g: Float32Array, w: Float32Array, rows: number, cols: number) {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let along = 0;
+    for (let c = 0; c < cols; c++) along += g[o + c] * w[o + c];
+    for (let c = 0; c < cols; c++) g[o + c] -= along * w[o + c];
+  }
 }
 
 /** Σ over rows and columns of (x − column mean)², in float64. */

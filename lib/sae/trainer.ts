@@ -15,7 +15,7 @@ import { loadTrainState, saveTrainState } from "../train_state.ts";
 import { initialiseDecoderBias } from "./topk.ts";
 import type { SAE, SAEBatch, SAETrainContext } from "./base.ts";
 import { l0 } from "./base.ts";
-import { fusedLossAndGrads, fusedLossFor } from "./fused.ts";
+import { applyFusedUpdate, fusedLossFor, readSAEArrays } from "./fused.ts";
 import {
   type ActivationData,
   batchIndices,
@@ -164,21 +164,28 @@ export async function trainSAE(
     };
     let numbers: Record<string, number> = {};
     let fired: Float32Array = new Float32Array(dSae);
-    const batch = fused ? null : makeBatch(config, data, step);
-    tf.tidy(() => {
-      let r;
-      if (fused && data.kind === "activations") {
-        const rows = batchIndices(config, step, data.n);
-        const x = gatherRowArray(data.x, rows, data.d);
-        const grad = data.grad ? gatherRowArray(data.grad, rows, data.d) : undefined;
-        r = fusedLossAndGrads(fused, sae, { x, grad, n: rows.length }, ctx);
-      } else r = plainLossAndGrads(sae, batch!, ctx);
-      ({ numbers, fired } = r);
-      sae.adjustGradients?.(r.grads);
-      opt.apply(sae.params, r.grads, learningRate(schedule, step));
-    });
-    sae.afterStep?.();
-    if (batch) disposeBatch(batch);
+    const lr = learningRate(schedule, step);
+    if (fused && data.kind === "activations") {
+      // The fast path: loss, gradients and the update on arrays (fused.ts).
+      const rows = batchIndices(config, step, data.n);
+      const x = gatherRowArray(data.x, rows, data.d);
+      const grad = data.grad ? gatherRowArray(data.grad, rows, data.d) : undefined;
+      const values = readSAEArrays(sae);
+      const r = fused.lossAndGrads(values, x, grad, rows.length, ctx);
+      applyFusedUpdate(sae, opt, { values, grads: r.grads, lr });
+      numbers = { loss: r.loss, ...r.parts };
+      fired = r.fired;
+    } else {
+      const batch = makeBatch(config, data, step);
+      tf.tidy(() => {
+        const r = plainLossAndGrads(sae, batch, ctx);
+        ({ numbers, fired } = r);
+        sae.adjustGradients?.(r.grads);
+        opt.apply(sae.params, r.grads, lr);
+      });
+      sae.afterStep?.();
+      disposeBatch(batch);
+    }
     if (!Number.isFinite(numbers.loss)) {
       throw new Error(`${label}: loss is ${numbers.loss} at step ${step} (diverged)`);
     }
