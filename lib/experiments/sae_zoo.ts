@@ -21,7 +21,7 @@ import { spreadOffsets } from "./directional.ts";
 import type { Workspace } from "./workspace.ts";
 
 /** Bump when a change to training code invalidates cached SAEs. */
-export const ZOO_VERSION = 1;
+export const ZOO_VERSION = 2;
 
 /** Which SAE: the architecture and the fields that vary between the notebooks' SAEs. */
 export interface SAESpec {
@@ -67,13 +67,16 @@ export function specLabel(spec: SAESpec): string {
   return parts.join("-").replace(/[^\w.=-]+/g, "_");
 }
 
-/** The trainer settings every SAE of the workspace uses (from the profile's SAE budget). */
-export function saeTrainConfig(ws: Workspace, seed: number): SAETrainConfig {
-  const b = ws.profile.sae;
+/** The trainer settings of the SAE `spec` (from the profile's SAE budget). */
+export function saeTrainConfig(
+  ws: Workspace,
+  spec: Pick<SAESpec, "architecture" | "seed">,
+): SAETrainConfig {
+  const b = ws.profile.sae, seed = spec.seed;
   return {
     tokens: b.tokens,
     batchSize: b.batchSize,
-    lr: b.lr,
+    lr: spec.architecture === "e2e_topk" ? b.e2eLr : b.lr,
     warmupSteps: Math.min(20, Math.max(1, Math.floor(b.tokens / b.batchSize / 10))),
     minLrRatio: 0.1,
     seed,
@@ -136,7 +139,7 @@ async function loadOrTrain(ws: Workspace, spec: SAESpec): Promise<TrainedSAE> {
     ...(spec.beta !== undefined ? { beta: spec.beta } : {}),
     ...(spec.options ?? {}),
   });
-  const train = saeTrainConfig(ws, spec.seed);
+  const train = saeTrainConfig(ws, spec);
   const common = { label: `sae ${label}`, log: (line: string) => console.log(line) };
   const result = spec.architecture === "e2e_topk"
     ? await trainSAE(
