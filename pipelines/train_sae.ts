@@ -33,7 +33,8 @@ Options:
   --expansion N       latents = N × d_model (default 8)
   --beta X            g-SAE selection strength (default: the architecture's)
   --tokens N          training tokens (default 1,000,000); the store holds min(N, 500,000)
-  --lr X              peak learning rate (default 1e-3)
+  --lr X              peak learning rate (default 2e-2, e2e_topk 2e-3: the default profile's,
+                      chosen on held-out store rows, see lib/experiments/profile.ts)
   --seed N            (default 0)
   --eval-sequences N  validation sequences for ΔCE/KL (default 32)
   --out DIR           (default outputs/saes/<model>/<hook>/<architecture>-k<k>)
@@ -51,7 +52,7 @@ async function main(): Promise<void> {
       expansion: { type: "string", default: "8" },
       beta: { type: "string" },
       tokens: { type: "string", default: "1000000" },
-      lr: { type: "string", default: "1e-3" },
+      lr: { type: "string" },
       seed: { type: "string", default: "0" },
       "eval-sequences": { type: "string", default: "32" },
       out: { type: "string" },
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
   const config = {
     tokens,
     batchSize: 4096,
-    lr: Number(v.lr),
+    lr: v.lr ? Number(v.lr) : architecture === "e2e_topk" ? 2e-3 : 2e-2,
     warmupSteps: 20,
     minLrRatio: 0.1,
     seed: Number(v.seed),
