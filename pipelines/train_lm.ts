@@ -180,9 +180,9 @@ function reportMarkdown(
 
 Command: \`${r.command}\` (${r.backend}).
 
-- Tokens seen: ${
-    (r.tokens_seen as number).toLocaleString("en-US")
-  } in ${(r.steps as number).toLocaleString("en-US")} steps; wall time ${formatDuration(r.wall_seconds as number)}
+- Tokens seen: ${(r.tokens_seen as number).toLocaleString("en-US")} in ${
+    (r.steps as number).toLocaleString("en-US")
+  } steps; wall time ${formatDuration(r.wall_seconds as number)}
 - Final validation CE (all ${
     (r.val_tokens as number).toLocaleString("en-US")
   } validation tokens, F16 weights as committed): **${(r.final_val_ce as number).toFixed(4)} nats**
