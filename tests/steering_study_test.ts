@@ -65,8 +65,8 @@ Deno.test("steeringComparison on a tiny workspace: every kind and seed, live lat
   await withSmokeWorkspace(async (ws) => {
     const budget = {
       latents: 3,
-      contexts: 2,
-      length: 8,
+      contexts: 4,
+      length: 16,
       fractions: [0.5],
       mainFraction: 0.5,
       setSize: 4,
@@ -88,11 +88,14 @@ Deno.test("steeringComparison on a tiny workspace: every kind and seed, live lat
       }
       if (r.kind !== "random") {
         assert.ok(r.frequencies.every((f) => f > 0), "only live latents are steered");
-        assert.ok(r.firingScale! > 0);
+        assert.ok(r.firingScale! > 0, `${r.kind} firing scale ${r.firingScale} ${r.frequencies}`);
         assert.ok(r.initCosine! > 0.5 && r.initCosine! <= 1 + 1e-6, `${r.initCosine}`);
       }
     }
     assert.ok(cmp.lensOverlap >= 0 && cmp.lensOverlap <= 1 && cmp.medianNorm > 0);
     assert.ok(cmp.runs[1].label.startsWith("gsae-k16-b0.5-s0"));
-  }, { seeds: [0] });
+    // A small lr keeps the SAEs near their shared initialisation, the premise of the cosine
+    // checks. 64 steering tokens: on 16, latents firing on 4-10 % of tokens could all be silent
+    // (firing scale NaN), as happened with the retrained sotu-2x64.
+  }, { seeds: [0], sae: { lr: 2e-3 } });
 });
