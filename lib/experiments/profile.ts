@@ -97,6 +97,10 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     // rows still at median cosine 0.95 with their initialisation), 0.071 at 6e-3, 0.040 at 2e-2
     // and 0.035 at 5e-2; Gated, JumpReLU, Mutual Choice and g-SAE improved alike (Gated 0.139 →
     // 0.055 while its L0 fell from 400 to 100). Three epochs at 2e-2 reached 0.022, at 3× the cost.
+    // On the retrained default model's store (10M-token LM; harder to reconstruct) the order
+    // held: FVU 0.223 / 0.141 / 0.098 / 0.091 at 2e-3 / 6e-3 / 2e-2 / 5e-2, at the price of
+    // dead latents at the end (0 / 0 / 35 % / 58 % of TopK's; g-SAE 18 % at 2e-2). An AuxK
+    // weight of 1/2 instead of 1/32 cut them to 26 % (g-SAE 12 %) at the same FVU; not adopted yet.
     // e2e-TopK is the exception: its KL loss ended at 0.070 with 2e-2 against 0.049 with 2e-3
     // (and was unsteady on the way), so it keeps 2e-3.
     storeTokens: 200_000,
