@@ -262,14 +262,17 @@ function perturbedLosses(
   perturbations.forEach(([p, delta], i) => {
     for (let j = 0; j < d; j++) x[((i + 1) * t + p) * d + j] += delta[j];
   });
-  const losses = tf.tidy(() => {
+  const lossesT = tf.tidy(() => {
     const state = {
       activation: tf.tensor3d(x, [b, t, d]),
       residual: clean.residual ? tf.tile(clean.residual, [b, 1, 1]) as tf.Tensor3D : undefined,
     };
     const ids = tf.tile(clean.ids, [b, 1]) as tf.Tensor2D;
-    return model.tokenLosses(ids, model.runFromHook(hook, state)).dataSync();
+    return model.tokenLosses(ids, model.runFromHook(hook, state));
   });
+  // Read outside tf.tidy: tidy walks a returned typed array element by element.
+  const losses = lossesT.dataSync();
+  lossesT.dispose();
   return perturbations.map(([p], i) => {
     let s = 0;
     for (let u = p; u < t - 1; u++) s += losses[(i + 1) * (t - 1) + u] - losses[u];

@@ -79,8 +79,12 @@ export function tokenGradients(
   if (ids.length < 2) throw new Error("tokenGradients: the text needs at least two tokens");
   const input = tf.tensor2d(ids, [1, ids.length], "int32");
   const g = ws.model.gradAtHook(input, hook);
-  const norms = (t: tf.Tensor3D) =>
-    tf.tidy(() => tf.norm(t, "euclidean", -1).dataSync() as Float32Array);
+  const norms = (t: tf.Tensor3D) => {
+    const n = tf.norm(t, "euclidean", -1); // read outside tf.tidy, which walks typed arrays
+    const values = n.dataSync() as Float32Array;
+    n.dispose();
+    return values;
+  };
   const [actNorms, gradNorms] = [norms(g.activation), norms(g.gradient)];
   const losses = g.losses.dataSync() as Float32Array;
   const shape = g.activation.shape;

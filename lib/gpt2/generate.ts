@@ -23,10 +23,13 @@ export function generate(
   const temperature = options.temperature ?? 0;
   for (let i = 0; i < options.maxNewTokens; i++) {
     const context = ids.slice(-model.config.n_positions);
-    const last = tf.tidy(() => {
+    // Read outside tf.tidy: tidy walks a returned typed array element by element.
+    const lastT = tf.tidy(() => {
       const { logits } = model.forward(tf.tensor2d(context, [1, context.length], "int32"));
-      return logits.slice([0, context.length - 1, 0], [1, 1, -1]).dataSync() as Float32Array;
+      return logits.slice([0, context.length - 1, 0], [1, 1, -1]);
     });
+    const last = lastT.dataSync() as Float32Array;
+    lastT.dispose();
     for (const id of options.excludeIds ?? []) last[id] = -Infinity;
     ids.push(temperature === 0 ? argmax(last) : sampleFromLogits(last, temperature, rng));
   }
