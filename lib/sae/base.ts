@@ -161,6 +161,24 @@ export function removeParallelComponent(wDec: tf.Tensor2D, grad: tf.Tensor2D): t
   });
 }
 
+/**
+ * {@link removeParallelComponent} on row-major [rows, cols] arrays, in place:
+ * grad[r] −= (grad[r]·wDec[r]) wDec[r] for each (unit-norm) decoder row r.
+ */
+export function removeParallelComponentInPlace(
+  grad: Float32Array,
+  wDec: Float32Array,
+  rows: number,
+  cols: number,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let along = 0;
+    for (let c = 0; c < cols; c++) along += grad[o + c] * wDec[o + c];
+    for (let c = 0; c < cols; c++) grad[o + c] -= along * wDec[o + c];
+  }
+}
+
 /** z = (x − b_dec)·W_enc + b_enc, [n, d_sae]. */
 export function preActivations(params: Map<string, tf.Variable>, x: tf.Tensor2D): tf.Tensor2D {
   return tf.add(

@@ -16,7 +16,12 @@
 import * as tf from "@tensorflow/tfjs";
 import { type Blas, loadBlas } from "../blas.ts";
 import type { AdamW } from "../optim.ts";
-import { normaliseRowsInPlace, type SAE, type SAETrainContext } from "./base.ts";
+import {
+  normaliseRowsInPlace,
+  removeParallelComponentInPlace,
+  type SAE,
+  type SAETrainContext,
+} from "./base.ts";
 import type { GSAEConfig } from "./gsae.ts";
 import { topkIndicesPerRow } from "./select.ts";
 import { decodeEntries, entryBackward, transpose } from "./sparse_rows.ts";
@@ -310,7 +315,7 @@ export function applyFusedUpdate(
 ): void {
   const { d_in: d, d_sae: f } = sae.config;
   const { values, grads } = step;
-  removeRowComponents(grads.W_dec, values.W_dec, f, d);
+  removeParallelComponentInPlace(grads.W_dec, values.W_dec, f, d);
   opt.applyArrays(sae.params, {
     values: values as unknown as Record<string, Float32Array>,
     grads: grads as unknown as Record<string, Float32Array>,
@@ -318,16 +323,6 @@ export function applyFusedUpdate(
   normaliseRowsInPlace(values.W_dec, f, d);
   for (const [name, v] of sae.params) {
     v.assign(tf.tensor(values[name as keyof SAEArrays], v.shape, "float32"));
-  }
-}
-
-/** g[r] −= (g[r]·w[r]) w[r] for each row r of the row-major [rows, cols] arrays. */
-function removeRowComponents(g: Float32Array, w: Float32Array, rows: number, cols: number) {
-  for (let r = 0; r < rows; r++) {
-    const o = r * cols;
-    let along = 0;
-    for (let c = 0; c < cols; c++) along += g[o + c] * w[o + c];
-    for (let c = 0; c < cols; c++) g[o + c] -= along * w[o + c];
   }
 }
 
