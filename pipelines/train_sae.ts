@@ -10,6 +10,7 @@ import { writeJsonAtomic } from "../lib/atomic_write.ts";
 import { describeBackend, initBackend } from "../lib/backend.ts";
 import { loadCorpus } from "../lib/corpus.ts";
 import { REPO_ROOT } from "../lib/embedded_models.ts";
+import { PROFILES } from "../lib/experiments/profile.ts";
 import { loadGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { resolveModel } from "../lib/gpt2/discovery.ts";
 import { windows } from "../lib/lm_train.ts";
@@ -19,6 +20,9 @@ import type { ArchitectureName } from "../lib/sae/mod.ts";
 import { trainSAE } from "../lib/sae/trainer.ts";
 import { buildStore, openStore, storeDirFor } from "../lib/store.ts";
 import { toModelIds } from "../lib/tokenizer.ts";
+
+/** The learning rates of the default profile, chosen on held-out store rows. */
+const DEFAULT_SAE = PROFILES.default.sae;
 
 const HELP = `Usage: deno task train-sae --hook HOOK --architecture ARCH [options]
 
@@ -33,8 +37,8 @@ Options:
   --expansion N       latents = N × d_model (default 8)
   --beta X            g-SAE selection strength (default: the architecture's)
   --tokens N          training tokens (default 1,000,000); the store holds min(N, 500,000)
-  --lr X              peak learning rate (default 2e-2, e2e_topk 2e-3: the default profile's,
-                      chosen on held-out store rows, see lib/experiments/profile.ts)
+  --lr X              peak learning rate (default ${DEFAULT_SAE.lr}, e2e_topk ${DEFAULT_SAE.e2eLr}: the
+                      default profile's, chosen on held-out store rows; see lib/experiments/profile.ts)
   --seed N            (default 0)
   --eval-sequences N  validation sequences for ΔCE/KL (default 32)
   --out DIR           (default outputs/saes/<model>/<hook>/<architecture>-k<k>)
@@ -92,7 +96,7 @@ async function main(): Promise<void> {
   const config = {
     tokens,
     batchSize: 4096,
-    lr: v.lr ? Number(v.lr) : architecture === "e2e_topk" ? 2e-3 : 2e-2,
+    lr: v.lr ? Number(v.lr) : architecture === "e2e_topk" ? DEFAULT_SAE.e2eLr : DEFAULT_SAE.lr,
     warmupSteps: 20,
     minLrRatio: 0.1,
     seed: Number(v.seed),
