@@ -114,6 +114,9 @@ function crossEntropyKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
   return lossT;
 }
 
+/** tfjs-wasm's own Identity, kept for string tensors (set by {@link installWasmKernels}). */
+let stockIdentity: tf.KernelFunc | null = null;
+
 /**
  * Identity without a copy: the output shares the input's bytes, as on tfjs's CPU backend
  * (tfjs-wasm copies). tfjs clones every tensor it saves for a backward pass, so the copies
@@ -126,8 +129,6 @@ function sharedIdentityKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
   (backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
-
-let stockIdentity: tf.KernelFunc | null = null;
 
 /** d loss / d logits = (p − one-hot(target)) · dy, from the probabilities p. */
 function crossEntropyGradKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {

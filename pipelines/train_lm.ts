@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { basename } from "node:path";
 import { parseArgs } from "node:util";
 import { describeBackend, initBackend } from "../lib/backend.ts";
 import { loadCorpus, unigramEntropy, VALIDATION_FROM_YEAR } from "../lib/corpus.ts";
@@ -84,7 +85,7 @@ async function main(): Promise<void> {
   }
   const outDir = values.out ?? `${REPO_ROOT}/outputs/models/${name}`;
   // One resumable state per output folder, so a sweep into other folders keeps its own.
-  const workDir = `${REPO_ROOT}/.cache/train/${outDir.replace(/\/$/, "").split("/").pop()}`;
+  const workDir = `${REPO_ROOT}/.cache/train/${basename(outDir)}`;
   console.log(
     `train-lm ${name}: ${totalSteps(config)} steps, ${
       config.tokens.toLocaleString("en-US")
