@@ -4,6 +4,8 @@ import {
   compareSeeds,
   describeOutcome,
   formatSpread,
+  judgeOutcomes,
+  rowOf,
   spread,
   verdictOf,
 } from "../lib/experiments/seed_spread.ts";
@@ -57,4 +59,13 @@ Deno.test("byArchitecture groups runs in the compared order", () => {
   const groups = byArchitecture(runs);
   assert.deepEqual(groups.map(([a]) => a), ["topk", "e2e_topk"]);
   assert.deepEqual(groups[0][1].map((r) => r.seed), [0, 1]);
+});
+
+Deno.test("judgeOutcomes labels each comparison and takes the verdict of all; rowOf finds or names", () => {
+  const j = judgeOutcomes([["a > b", "holds"], ["a > c", "leans"]]);
+  assert.equal(j.verdict, "partly reproduced");
+  assert.equal(j.why, "a > b: every seed agrees; a > c: on average only (seeds overlap)");
+  const rows = [{ architecture: "topk" as const, x: 1 }, { architecture: "gsae" as const, x: 2 }];
+  assert.equal(rowOf(rows, "gsae", "test").x, 2);
+  assert.throws(() => rowOf(rows, "e2e_topk", "someClaims"), /someClaims: no e2e_topk runs/);
 });

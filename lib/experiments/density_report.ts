@@ -20,11 +20,10 @@ import type { ClaimRecord } from "./results.ts";
 import {
   ARCH_STYLE,
   compareSeeds,
-  describeOutcome,
   formatSpread,
-  type Outcome,
+  judgeOutcomes,
+  rowOf,
   type Spread,
-  verdictOf,
 } from "./seed_spread.ts";
 
 const count = (n: number) => n.toLocaleString("en");
@@ -185,24 +184,17 @@ export function densityMetrics(
  * The thresholds of `table` must include 0.01 and 0.1.
  */
 export function densityClaims(table: DensityTable): ClaimRecord[] {
-  const row = (a: ComparedArchitecture) => {
-    const r = table.rows.find((x) => x.architecture === a);
-    if (!r) throw new Error(`densityClaims: no ${a} runs`);
-    return r;
-  };
+  const row = (a: ComparedArchitecture) => rowOf(table.rows, a, "densityClaims");
   const g = row("gsae"), t = row("topk"), e = row("e2e_topk");
   const above = (r: DensityRow, th: number) => {
     const i = table.thresholds.indexOf(th);
     if (i < 0) throw new Error(`densityClaims: threshold ${th} not in the table`);
     return r.above[i];
   };
-  const judge = (parts: [string, Spread, Spread, "lower" | "higher"][]) => {
-    const outcomes: Outcome[] = parts.map(([, a, b, claim]) =>
-      compareSeeds(a.values, b.values, { claim })
+  const judge = (parts: [string, Spread, Spread, "lower" | "higher"][]) =>
+    judgeOutcomes(
+      parts.map(([what, a, b, claim]) => [what, compareSeeds(a.values, b.values, { claim })]),
     );
-    const why = parts.map(([what], i) => `${what}: ${describeOutcome(outcomes[i])}`).join("; ");
-    return { verdict: verdictOf(outcomes), why };
-  };
   const named = (r: DensityRow, s: Spread, digits = 2) =>
     `${ARCH_STYLE[r.architecture].name} ${pct(s, digits)}`;
 

@@ -114,6 +114,28 @@ export function describeOutcome(outcome: Outcome): string {
   }[outcome];
 }
 
+/**
+ * A claim's verdict and the reason for it from labelled comparisons: the reason reads
+ * "label: how the seeds fell; …".
+ */
+export function judgeOutcomes(parts: [string, Outcome][]): { verdict: Verdict; why: string } {
+  return {
+    verdict: verdictOf(parts.map(([, o]) => o)),
+    why: parts.map(([what, o]) => `${what}: ${describeOutcome(o)}`).join("; "),
+  };
+}
+
+/** The row of `architecture` in a claims table; a missing one is an error naming `who`. */
+export function rowOf<R extends { architecture: ComparedArchitecture }>(
+  rows: R[],
+  architecture: ComparedArchitecture,
+  who: string,
+): R {
+  const r = rows.find((x) => x.architecture === architecture);
+  if (!r) throw new Error(`${who}: no ${architecture} runs`);
+  return r;
+}
+
 /** Display names and colours of the compared architectures (one colour per architecture in every figure). */
 export const ARCH_STYLE: Readonly<Record<ComparedArchitecture, { name: string; color: string }>> = {
   topk: { name: "TopK", color: "#1f77b4" },

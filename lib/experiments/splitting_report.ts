@@ -13,11 +13,11 @@ import {
   ARCH_STYLE,
   byArchitecture,
   compareSeeds,
-  describeOutcome,
   formatSpread,
+  judgeOutcomes,
   type Outcome,
+  rowOf,
   type Spread,
-  verdictOf,
 } from "./seed_spread.ts";
 import {
   PAPER_TABLE2,
@@ -184,18 +184,10 @@ export function splittingMetrics(
  * derivatives than the left, more so than in TopK (Table 2).
  */
 export function splittingClaims(table: SplittingTable): ClaimRecord[] {
-  const row = (a: ComparedArchitecture) => {
-    const r = table.rows.find((x) => x.architecture === a);
-    if (!r) throw new Error(`splittingClaims: no ${a} runs`);
-    return r;
-  };
+  const row = (a: ComparedArchitecture) => rowOf(table.rows, a, "splittingClaims");
   const g = row("gsae"), t = row("topk"), e = row("e2e_topk");
   const name = (r: SplittingRow) => ARCH_STYLE[r.architecture].name;
-  const judge = (parts: [string, Outcome][]) => ({
-    verdict: verdictOf(parts.map(([, o]) => o)),
-    why: parts.map(([what, o]) => `${what}: ${describeOutcome(o)}`).join("; "),
-  });
-  const cos = judge([
+  const cos = judgeOutcomes([
     ["g-SAE > TopK", compareSeeds(g.meanMaxCosine.values, t.meanMaxCosine.values, hi)],
     ["g-SAE > e2e", compareSeeds(g.meanMaxCosine.values, e.meanMaxCosine.values, hi)],
   ]);
@@ -203,7 +195,7 @@ export function splittingClaims(table: SplittingTable): ClaimRecord[] {
     `${name(r)} right > left`,
     compareSeeds(r.derivAll.right.values, r.derivAll.left.values, { ...hi, paired: true }),
   ];
-  const tails = judge([
+  const tails = judgeOutcomes([
     rightOverLeft(g),
     rightOverLeft(e),
     ["g-SAE rise > TopK rise", compareSeeds(g.rise.values, t.rise.values, hi)],
