@@ -4,6 +4,7 @@ import { initBackend } from "../lib/backend.ts";
 import { evaluateCE, type LMTrainConfig, trainLM } from "../lib/lm_train.ts";
 import { learningRate } from "../lib/optim.ts";
 import { Rng } from "../lib/random.ts";
+import { TINY_CONFIG } from "./fixtures/tiny_workspace.ts";
 
 await initBackend();
 
@@ -14,15 +15,7 @@ function toyData(length: number, seed: number): Int32Array {
 }
 
 const CONFIG: LMTrainConfig = {
-  model: {
-    vocab_size: 20,
-    n_positions: 16,
-    n_embd: 16,
-    n_layer: 2,
-    n_head: 2,
-    layer_norm_epsilon: 1e-5,
-    activation_function: "gelu_new",
-  },
+  model: { ...TINY_CONFIG, vocab_size: 20 },
   batchSize: 8,
   microBatchSize: 4,
   tokens: 8 * 16 * 24,
