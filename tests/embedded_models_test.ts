@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { initBackend } from "../lib/backend.ts";
 import { loadCorpus } from "../lib/corpus.ts";
-import { LM_PRESETS, REPO_ROOT } from "../lib/embedded_models.ts";
+import { DEFAULT_MODEL, LM_PRESETS, REPO_ROOT } from "../lib/embedded_models.ts";
 import { loadGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { resolveModel } from "../lib/gpt2/discovery.ts";
 import { evaluateCE } from "../lib/lm_train.ts";
@@ -39,3 +39,25 @@ for (const name of committed) {
     model.dispose();
   });
 }
+
+// The issue's quality bars, read from the reports that the tests above tie to the weights.
+async function reportOf(name: string): Promise<{ final_val_ce: number; ce_below_unigram: number }> {
+  return JSON.parse(
+    await Deno.readTextFile(`${REPO_ROOT}/outputs/models/${name}/training_report.json`),
+  );
+}
+
+Deno.test("the default model is at least 1.2 nats below the validation unigram entropy", async () => {
+  const report = await reportOf(DEFAULT_MODEL);
+  assert.ok(report.ce_below_unigram >= 1.2, `${DEFAULT_MODEL}: ${report.ce_below_unigram}`);
+});
+
+Deno.test("validation CE improves strictly with size across the committed family", async () => {
+  const ces = await Promise.all(committed.map(async (name) => (await reportOf(name)).final_val_ce));
+  for (let i = 1; i < committed.length; i++) {
+    assert.ok(
+      ces[i] < ces[i - 1],
+      `${committed[i]} (${ces[i]}) is not below ${committed[i - 1]} (${ces[i - 1]})`,
+    );
+  }
+});
