@@ -35,7 +35,7 @@ Deno.test("scalingTable and differencesTable: one row per model", () => {
 Deno.test("scalingFigure: two panels, one trace per variant and panel, one x per model", () => {
   const fig = scalingFigure(RESULT);
   assert.equal(fig.data.length, 2 * SCALING_VARIANTS.length);
-  assert.deepStrictEqual(fig.data[0].x, ["small (1/2)", "large (2/4)"]);
+  assert.deepStrictEqual(fig.data[0].x, ["small<br>(1/2)", "large<br>(2/4)"]);
   assert.equal(fig.data.filter((t) => t.showlegend).length, SCALING_VARIANTS.length);
   assert.ok(fig.layout!.xaxis2 && fig.layout!.yaxis2);
 });

@@ -99,7 +99,8 @@ export function differencesTable(result: ScalingResult): string {
 
 /** Fig. 9: ΔCE (left) and KL (right) against model size, one line per variant. */
 export function scalingFigure(result: ScalingResult): FigureSpec {
-  const x = result.models.map((m) => `${m.model} (${m.hook.split(".")[1]}/${m.nLayer})`);
+  // Two-line tick labels: on one line the outer labels of the two panels ran into each other.
+  const x = result.models.map((m) => `${m.model}<br>(${m.hook.split(".")[1]}/${m.nLayer})`);
   const data = SCALING_VARIANTS.flatMap((variant) =>
     (["deltaCe", "kl"] as const).map((metric, p) => {
       const s = result.models.map((m) => overSeeds(m, variant, metric));
@@ -127,8 +128,8 @@ export function scalingFigure(result: ScalingResult): FigureSpec {
       title: {
         text: `ΔCE across model sizes, k = ${result.k}, β = ${result.beta} (mean ± std over seeds)`,
       },
-      xaxis: { ...axis, domain: [0, 0.45] },
-      xaxis2: { ...axis, domain: [0.55, 1], anchor: "y2" },
+      xaxis: { ...axis, domain: [0, 0.42] },
+      xaxis2: { ...axis, domain: [0.58, 1], anchor: "y2" },
       yaxis: { title: { text: "ΔCE (nats)" }, type: "log" },
       yaxis2: { title: { text: "KL(clean ‖ spliced) (nats)" }, type: "log", anchor: "x2" },
     },
