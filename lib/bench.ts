@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { Blas } from "./blas.ts";
 import { sgemmCounters } from "./blas.ts";
 import type { GPT2 } from "./gpt2/model.ts";
-import { median } from "./metrics.ts";
+import { median } from "./metrics/mod.ts";
 import { Rng } from "./random.ts";
 import { type ArchitectureName, createSAE, disposeSAE } from "./sae/mod.ts";
 import { type ActivationData, trainSAE } from "./sae/trainer.ts";

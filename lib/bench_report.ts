@@ -4,7 +4,7 @@
  * @module
  */
 import type { Timing } from "./bench.ts";
-import type { StoreThroughput } from "./store.ts";
+import type { StoreThroughput } from "./store/mod.ts";
 
 /** One compared piece of work. */
 export interface BenchRow {

@@ -32,10 +32,10 @@ import {
 import { DEFAULT_MODEL, REPO_ROOT } from "../lib/embedded_models.ts";
 import { loadGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { resolveModel } from "../lib/gpt2/discovery.ts";
-import { median } from "../lib/metrics.ts";
+import { median } from "../lib/metrics/mod.ts";
 import { Rng } from "../lib/random.ts";
 import { ARCHITECTURES } from "../lib/sae/mod.ts";
-import { measureStoreThroughput } from "../lib/store.ts";
+import { measureStoreThroughput } from "../lib/store/mod.ts";
 import { type BenchRow, benchTables } from "../lib/bench_report.ts";
 
 const HELP = `Usage: deno task bench [options]

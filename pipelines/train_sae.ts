@@ -14,11 +14,16 @@ import { PROFILES } from "../lib/experiments/profile.ts";
 import { loadGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { resolveModel } from "../lib/gpt2/discovery.ts";
 import { windows } from "../lib/lm_train.ts";
-import { addSpliceSums, spliceMetrics, type SpliceSums, summariseSplice } from "../lib/metrics.ts";
+import {
+  addSpliceSums,
+  spliceMetrics,
+  type SpliceSums,
+  summariseSplice,
+} from "../lib/metrics/mod.ts";
 import { ARCHITECTURES, createSAE, saveSAE } from "../lib/sae/mod.ts";
 import type { ArchitectureName } from "../lib/sae/mod.ts";
 import { trainSAE } from "../lib/sae/trainer.ts";
-import { buildStore, openStore, storeDirFor } from "../lib/store.ts";
+import { buildStore, openStore, storeDirFor } from "../lib/store/mod.ts";
 import { toModelIds } from "../lib/tokenizer.ts";
 
 /** The learning rates of the default profile, chosen on held-out store rows. */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { initBackend } from "../lib/backend.ts";
 import type { GPT2Config } from "../lib/gpt2/config.ts";
 import { GPT2 } from "../lib/gpt2/model.ts";
-import { mean } from "../lib/metrics.ts";
+import { mean } from "../lib/metrics/mod.ts";
 import { Rng } from "../lib/random.ts";
 import {
   DIRECTION_KINDS,

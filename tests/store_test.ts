@@ -14,7 +14,7 @@ import {
   openStore,
   storeDirFor,
   StoreError,
-} from "../lib/store.ts";
+} from "../lib/store/mod.ts";
 import { TINY_CONFIG } from "./fixtures/tiny_workspace.ts";
 
 await initBackend();

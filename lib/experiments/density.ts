@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { median } from "../metrics.ts";
+import { median } from "../metrics/mod.ts";
 import { COMPARED, type ComparedArchitecture, mainSAE } from "./compared.ts";
 import { evaluateSAE, type SAEEvaluation } from "./sae_eval.ts";
 import type { TrainedSAE } from "./sae_zoo.ts";

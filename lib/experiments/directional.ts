@@ -24,7 +24,7 @@
  */
 import { type GPT2, type HookKind, hookName } from "../gpt2/model.ts";
 import { windows } from "../lm_train.ts";
-import { mean, std } from "../metrics.ts";
+import { mean, std } from "../metrics/mod.ts";
 import { Rng } from "../random.ts";
 import {
   empiricalGaussian,

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { quantile } from "../metrics.ts";
+import { quantile } from "../metrics/mod.ts";
 import { Rng } from "../random.ts";
 import type { ClaimRecord, NotebookResults, Verdict } from "./results.ts";
 import { DIRECTION_KINDS, type DirectionalResult, type DirectionKind } from "./directional.ts";

@@ -22,7 +22,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { GPT2 } from "../gpt2/model.ts";
 import { windows } from "../lm_train.ts";
-import { mean, median, spearman } from "../metrics.ts";
+import { mean, median, spearman } from "../metrics/mod.ts";
 import { Rng } from "../random.ts";
 import { jitteredOffsets, spreadOffsets } from "./directional.ts";
 

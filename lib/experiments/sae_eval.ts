@@ -28,7 +28,7 @@ import {
   type SpliceSummary,
   type SpliceSums,
   summariseSplice,
-} from "../metrics.ts";
+} from "../metrics/mod.ts";
 import { Rng } from "../random.ts";
 import { createSAE, disposeSAE, type SAE } from "../sae/mod.ts";
 import { spreadOffsets } from "./directional.ts";

@@ -16,7 +16,7 @@
 import { writeJsonAtomic } from "../atomic_write.ts";
 import { type ArchitectureName, createSAE, loadSAE, type SAE, saveSAE } from "../sae/mod.ts";
 import { type SAETrainConfig, type SAETrainPoint, trainSAE } from "../sae/trainer.ts";
-import { buildStore, openStore, type StoreRows } from "../store.ts";
+import { buildStore, openStore, type StoreRows } from "../store/mod.ts";
 import { spreadOffsets } from "./directional.ts";
 import type { Workspace } from "./workspace.ts";
 

@@ -24,7 +24,7 @@
  */
 import { parameterCount } from "../gpt2/config.ts";
 import { resolveModel } from "../gpt2/discovery.ts";
-import { mean } from "../metrics.ts";
+import { mean } from "../metrics/mod.ts";
 import { mainSAE } from "./compared.ts";
 import type { Verdict } from "./results.ts";
 import { evaluateSAE, type SAEEvaluation } from "./sae_eval.ts";

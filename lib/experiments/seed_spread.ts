@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { mean, std } from "../metrics.ts";
+import { mean, std } from "../metrics/mod.ts";
 import { COMPARED, type ComparedArchitecture } from "./compared.ts";
 import type { Verdict } from "./results.ts";
 

@@ -23,7 +23,7 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { maxDecoderCosine, mean, spearman } from "../metrics.ts";
+import { maxDecoderCosine, mean, spearman } from "../metrics/mod.ts";
 import { COMPARED, type ComparedArchitecture, mainSAE } from "./compared.ts";
 import { evaluateSAE, type SAEEvaluation } from "./sae_eval.ts";
 import type { TrainedSAE } from "./sae_zoo.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 import type { FigureSpec } from "../figures.ts";
-import { mean } from "../metrics.ts";
+import { mean } from "../metrics/mod.ts";
 import type { ClaimRecord } from "./results.ts";
 import type { ComparedArchitecture } from "./compared.ts";
 import {

@@ -32,7 +32,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { GPT2, HookState } from "../gpt2/model.ts";
 import { windows } from "../lm_train.ts";
-import { median } from "../metrics.ts";
+import { median } from "../metrics/mod.ts";
 import { matMul } from "../ops.ts";
 import { Rng } from "../random.ts";
 import { spreadOffsets } from "./directional.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { mean, median } from "../metrics.ts";
+import { mean, median } from "../metrics/mod.ts";
 import { createSAE, disposeSAE, type SAE, type SAEOptions } from "../sae/mod.ts";
 import { chooseBeta, COMPARED, type ComparedArchitecture, mainSAE } from "./compared.ts";
 import type { ProfileName } from "./profile.ts";

@@ -7,7 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { parameterCount } from "../gpt2/config.ts";
-import { mean } from "../metrics.ts";
+import { mean } from "../metrics/mod.ts";
 import type { BetaChoice } from "./compared.ts";
 import type { SAEEvaluation } from "./sae_eval.ts";
 import type { TrainedSAE } from "./sae_zoo.ts";

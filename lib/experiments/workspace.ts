@@ -21,7 +21,7 @@ import { REPO_ROOT } from "../embedded_models.ts";
 import { loadGPT2 } from "../gpt2/checkpoint.ts";
 import { resolveModel } from "../gpt2/discovery.ts";
 import type { GPT2 } from "../gpt2/model.ts";
-import { modelFingerprint } from "../store.ts";
+import { modelFingerprint } from "../store/mod.ts";
 import { makeTokenizer, type Tokenizer, toModelIds, type VocabMap } from "../tokenizer.ts";
 import { getProfile, type Profile, saeLayer } from "./profile.ts";
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch CPU reference for the hook gradient of GPT-2, the same work as GPT2.gradAtHook.
 
-Mirrors lib/gpt2/model.ts (row (b) of `deno task bench`; lib/store.ts builds stores with it):
+Mirrors lib/gpt2/model.ts (row (b) of `deno task bench`; lib/store/build.ts builds stores with it):
 a plain-torch GPT-2 (pre-LN blocks, causal attention, gelu_new = tanh approximation, ln_f, tied
 unembedding; float32, parameters with requires_grad=False). Per iteration, on a [batch, ctx]
 batch of token ids:

@@ -1,0 +1,34 @@
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import { initBackend } from "../lib/backend.ts";
+import { fvu, l0, mse, normalisedMse, ReconstructionStats } from "../lib/metrics/reconstruction.ts";
+import { close } from "./metrics_fixtures.ts";
+
+await initBackend();
+
+// x̂ − x = [[0, −1], [0, 1]]: Σ err² = 2; Σ x² = 30; x̄ = [2, 3] so Σ‖x − x̄‖² = 4.
+const X = [[1, 2], [3, 4]], X_HAT = [[1, 1], [3, 5]];
+
+Deno.test("reconstruction metrics on a hand-computed example", () => {
+  const [x, xHat] = [tf.tensor2d(X), tf.tensor2d(X_HAT)];
+  close(mse(x, xHat), 0.5);
+  close(normalisedMse(x, xHat), 0.5 / 7.5);
+  close(fvu(x, xHat), 0.5);
+  const latents = tf.tensor2d([[0, 1, 2], [0, 0, -3]]);
+  close(l0(latents), 1.5);
+  tf.dispose([x, xHat, latents]);
+});
+
+Deno.test("ReconstructionStats over two batches equals the metrics over their union", () => {
+  const stats = new ReconstructionStats();
+  for (let i = 0; i < 2; i++) {
+    const [x, xHat, z] = [tf.tensor2d([X[i]]), tf.tensor2d([X_HAT[i]]), tf.tensor2d([[i, 1, 0]])];
+    stats.add(x, xHat, z);
+    tf.dispose([x, xHat, z]);
+  }
+  assert.equal(stats.tokens, 2);
+  close(stats.mse, 0.5);
+  close(stats.normalisedMse, 0.5 / 7.5);
+  close(stats.fvu, 0.5, 1e-9, "fvu uses the mean over both batches");
+  close(stats.l0, 1.5);
+});
