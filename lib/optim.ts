@@ -147,7 +147,7 @@ export class AdamW {
       if (!slots) continue;
       const name = key.slice("adam_m.".length);
       slots.get(name)?.dispose();
-      slots.set(name, tf.variable(tf.tensor(t.data, t.shape, "float32"), false));
+      slots.set(name, tf.tidy(() => tf.variable(tf.tensor(t.data, t.shape, "float32"), false)));
     }
   }
 
@@ -163,12 +163,12 @@ export class AdamW {
     const moved = this.#arrays.get(name);
     if (moved) { // last updated on arrays: carry the moments over
       this.#arrays.delete(name);
-      this.#m.set(name, tf.variable(tf.tensor(moved.m, p.shape, "float32"), false));
-      this.#v.set(name, tf.variable(tf.tensor(moved.v, p.shape, "float32"), false));
+      this.#m.set(name, tf.tidy(() => tf.variable(tf.tensor(moved.m, p.shape, "float32"), false)));
+      this.#v.set(name, tf.tidy(() => tf.variable(tf.tensor(moved.v, p.shape, "float32"), false)));
     }
     let s = slots.get(name);
     if (!s) {
-      s = tf.variable(tf.zerosLike(p), false);
+      s = tf.tidy(() => tf.variable(tf.zerosLike(p), false));
       slots.set(name, s);
     }
     return s;

@@ -58,7 +58,7 @@ export async function loadTrainState(
   for (const [name, v] of state.params) {
     const t = file.tensors.get(`param.${name}`);
     if (!t) throw new Error(`${path}: missing param.${name}`);
-    v.assign(tf.tensor(t.data, t.shape, "float32"));
+    tf.tidy(() => v.assign(tf.tensor(t.data, t.shape, "float32")));
   }
   const step = Number(file.metadata.step);
   state.opt.loadState(file.tensors as Map<string, { shape: number[]; data: Float32Array }>, step);

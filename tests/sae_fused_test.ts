@@ -144,6 +144,58 @@ Deno.test("trainer: the fused step ends at the plain path's parameters (AuxK act
   }
 });
 
+// A regression: the fused update once left one copy of the parameters on the wasm heap per
+// step, which aborted the default pipeline after a few hundred thousand tokens of SAE training.
+Deno.test("trainer: no tensor outlives its step or the run (fused and plain, with resume)", async () => {
+  if (!HAVE_BLAS) return console.log("skipped: OpenBLAS unavailable");
+  const rng = new Rng(5), n = 256;
+  const data: ActivationData = {
+    kind: "activations",
+    x: rng.normalArray(n * D),
+    grad: rng.normalArray(n * D, 1e-3),
+    n,
+    d: D,
+  };
+  const workDir = await Deno.makeTempDir();
+  try {
+    for (const architecture of ["topk", "gsae"] as const) {
+      for (const fused of [true, false]) {
+        const before = tf.memory().numTensors;
+        const sae = createSAE({ architecture, d_in: D, d_sae: F, seed: 2, k: 4 });
+        const counts: number[] = [];
+        const config = {
+          tokens: 8 * 32,
+          batchSize: 32,
+          lr: 1e-2,
+          warmupSteps: 1,
+          minLrRatio: 0.5,
+          seed: 3,
+          deadWindowTokens: 32,
+          bDecInit: "geometric_median" as const,
+          logEvery: 1,
+          checkpointEvery: 2,
+        };
+        const options = {
+          log: () => {},
+          fused,
+          workDir,
+          onStep: () => counts.push(tf.memory().numTensors),
+        };
+        await trainSAE(sae, data, config, { ...options, stopAfterSteps: 4 });
+        await trainSAE(sae, data, config, { ...options, resume: true });
+        const label = `${architecture}, ${fused ? "fused" : "plain"}`;
+        assert.equal(counts.length, 8, label);
+        assert.ok(counts.every((c) => c === counts[1]), `${label}: tensors per step ${counts}`);
+        disposeSAE(sae);
+        assert.equal(tf.memory().numTensors, before, `${label}: tensors left after the run`);
+        await Deno.remove(`${workDir}/sae_state.safetensors`).catch(() => {});
+      }
+    }
+  } finally {
+    await Deno.remove(workDir, { recursive: true });
+  }
+});
+
 Deno.test("only TopK and g-SAE have the fused step", () => {
   for (const architecture of ["gated", "jumprelu", "mutual_choice", "e2e_topk"] as const) {
     const sae = createSAE({ architecture, d_in: D, d_sae: F, seed: 1, k: 4 });

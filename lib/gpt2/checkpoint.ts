@@ -91,7 +91,7 @@ export async function loadGPT2(dir: string): Promise<LoadedGPT2> {
         `tensor ${name} has shape [${stored.shape}], but config.json needs [${shape}]`,
       );
     }
-    params.set(name, tf.variable(tf.tensor(data, shape), false));
+    params.set(name, tf.tidy(() => tf.variable(tf.tensor(data, shape), false)));
     byName.delete(name);
   }
   if (byName.size > 0) {

@@ -102,7 +102,7 @@ export class GPT2 {
         const scale = name.endsWith("c_proj.weight") ? std / Math.sqrt(2 * config.n_layer) : std;
         values = rng.normalArray(size, scale);
       }
-      params.set(name, tf.variable(tf.tensor(values, shape), true));
+      params.set(name, tf.tidy(() => tf.variable(tf.tensor(values, shape), true)));
     }
     return new GPT2(config, params);
   }

@@ -109,10 +109,14 @@ export interface SAE {
 
 /** Create a trainable variable from values. */
 export function param(name: string, values: Float32Array, shape: number[]): tf.Variable {
-  return tf.variable(
-    tf.tensor(values, shape, "float32"),
-    true,
-    `${name}_${Math.random().toString(36).slice(2, 8)}`,
+  // tidy releases the initial tensor, which would otherwise keep the data alive after the
+  // variable is disposed.
+  return tf.tidy(() =>
+    tf.variable(
+      tf.tensor(values, shape, "float32"),
+      true,
+      `${name}_${Math.random().toString(36).slice(2, 8)}`,
+    )
   );
 }
 

@@ -321,9 +321,13 @@ export function applyFusedUpdate(
     grads: grads as unknown as Record<string, Float32Array>,
   }, step.lr);
   normaliseRowsInPlace(values.W_dec, f, d);
-  for (const [name, v] of sae.params) {
-    v.assign(tf.tensor(values[name as keyof SAEArrays], v.shape, "float32"));
-  }
+  // tidy: `assign` shares the new tensor's data, and the temporary must be released or every
+  // step leaks a copy of the parameters on the wasm heap.
+  tf.tidy(() => {
+    for (const [name, v] of sae.params) {
+      v.assign(tf.tensor(values[name as keyof SAEArrays], v.shape, "float32"));
+    }
+  });
 }
 
 /** Σ over rows and columns of (x − column mean)², in float64. */

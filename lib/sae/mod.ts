@@ -75,7 +75,7 @@ export async function loadSAE(dir: string): Promise<{ sae: SAE; meta: Record<str
     if (!tf.util.arraysEqual(t.shape, v.shape)) {
       throw new Error(`${dir}: tensor ${name} has shape [${t.shape}], expected [${v.shape}]`);
     }
-    v.assign(tf.tensor(t.data, t.shape, "float32"));
+    tf.tidy(() => v.assign(tf.tensor(t.data, t.shape, "float32")));
   }
   return { sae, meta: folder.meta as unknown as Record<string, unknown> };
 }

@@ -290,5 +290,5 @@ export function initialiseDecoderBias(
       for (let j = 0; j < d; j++) centre[j] = next[j] / weightSum;
     }
   }
-  sae.params.get("b_dec")!.assign(tf.tensor1d(Float32Array.from(centre)));
+  tf.tidy(() => sae.params.get("b_dec")!.assign(tf.tensor1d(Float32Array.from(centre))));
 }
