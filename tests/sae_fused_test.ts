@@ -101,16 +101,21 @@ Deno.test("fused loss and gradients equal the plain tfjs path (TopK, g-SAE, with
   }
 });
 
-Deno.test("trainer: the fused step ends at the plain path's parameters (AuxK active)", async () => {
-  if (!HAVE_BLAS) return console.log("skipped: OpenBLAS unavailable");
-  const rng = new Rng(21), n = 512;
-  const data: ActivationData = {
+/** `n` rows of Gaussian activations with small gradients, as the trainer's store input. */
+function randomActivations(seed: number, n: number): ActivationData {
+  const rng = new Rng(seed);
+  return {
     kind: "activations",
     x: rng.normalArray(n * D),
     grad: rng.normalArray(n * D, 1e-3),
     n,
     d: D,
   };
+}
+
+Deno.test("trainer: the fused step ends at the plain path's parameters (AuxK active)", async () => {
+  if (!HAVE_BLAS) return console.log("skipped: OpenBLAS unavailable");
+  const data = randomActivations(21, 512);
   for (const architecture of ["topk", "gsae"] as const) {
     const run = async (fused: boolean) => {
       const sae = createSAE({ architecture, d_in: D, d_sae: F, seed: 2, k: 4 });
@@ -148,14 +153,7 @@ Deno.test("trainer: the fused step ends at the plain path's parameters (AuxK act
 // step, which aborted the default pipeline after a few hundred thousand tokens of SAE training.
 Deno.test("trainer: no tensor outlives its step or the run (fused and plain, with resume)", async () => {
   if (!HAVE_BLAS) return console.log("skipped: OpenBLAS unavailable");
-  const rng = new Rng(5), n = 256;
-  const data: ActivationData = {
-    kind: "activations",
-    x: rng.normalArray(n * D),
-    grad: rng.normalArray(n * D, 1e-3),
-    n,
-    d: D,
-  };
+  const data = randomActivations(5, 256);
   const workDir = await Deno.makeTempDir();
   try {
     for (const architecture of ["topk", "gsae"] as const) {
