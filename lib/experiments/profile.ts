@@ -3,7 +3,7 @@
  * a whole run is described by a profile name (and optionally a model).
  *
  * - `smoke`: minutes; the whole pipeline runs in CI on the smallest embedded model.
- * - `default`: the embedded default model; the whole pipeline in about 30 minutes on 2 cores.
+ * - `default`: the embedded default model; the whole pipeline in about 45 minutes on 2 cores.
  * - `paper`: real GPT-2 from local weights with larger budgets, for a machine with a GPU.
  *
  * Budgets marked "ours" are our choices where the paper is silent (see the README).
