@@ -5,6 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { variableFrom } from "./variables.ts";
 
 /** Learning-rate schedule: linear warmup, then cosine decay to `minRatio · peak`. */
 export interface Schedule {
@@ -147,7 +148,7 @@ export class AdamW {
       if (!slots) continue;
       const name = key.slice("adam_m.".length);
       slots.get(name)?.dispose();
-      slots.set(name, tf.tidy(() => tf.variable(tf.tensor(t.data, t.shape, "float32"), false)));
+      slots.set(name, variableFrom(t.data, t.shape, { trainable: false }));
     }
   }
 
@@ -163,12 +164,12 @@ export class AdamW {
     const moved = this.#arrays.get(name);
     if (moved) { // last updated on arrays: carry the moments over
       this.#arrays.delete(name);
-      this.#m.set(name, tf.tidy(() => tf.variable(tf.tensor(moved.m, p.shape, "float32"), false)));
-      this.#v.set(name, tf.tidy(() => tf.variable(tf.tensor(moved.v, p.shape, "float32"), false)));
+      this.#m.set(name, variableFrom(moved.m, p.shape, { trainable: false }));
+      this.#v.set(name, variableFrom(moved.v, p.shape, { trainable: false }));
     }
     let s = slots.get(name);
     if (!s) {
-      s = tf.tidy(() => tf.variable(tf.zerosLike(p), false));
+      s = variableFrom(new Float32Array(p.size), p.shape, { trainable: false });
       slots.set(name, s);
     }
     return s;

@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { AdamW } from "./optim.ts";
 import { readSafetensors, type TensorToWrite, writeSafetensors } from "./safetensors.ts";
+import { assignFrom } from "./variables.ts";
 
 /** What a trainer saves beside its parameters and optimiser. */
 export interface TrainStateExtras {
@@ -58,7 +59,7 @@ export async function loadTrainState(
   for (const [name, v] of state.params) {
     const t = file.tensors.get(`param.${name}`);
     if (!t) throw new Error(`${path}: missing param.${name}`);
-    tf.tidy(() => v.assign(tf.tensor(t.data, t.shape, "float32")));
+    assignFrom(v, t.data, { shape: t.shape });
   }
   const step = Number(file.metadata.step);
   state.opt.loadState(file.tensors as Map<string, { shape: number[]; data: Float32Array }>, step);

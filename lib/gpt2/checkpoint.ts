@@ -14,6 +14,7 @@ import { readSafetensors, SafetensorsError, serializeSafetensors } from "../safe
 import type { TensorToWrite } from "../safetensors.ts";
 import { makeTokenizer, VocabMap } from "../tokenizer.ts";
 import type { Tokenizer } from "../tokenizer.ts";
+import { variableFrom } from "../variables.ts";
 import { type GPT2Config, parseGPT2Config } from "./config.ts";
 import { expectedShapes, GPT2 } from "./model.ts";
 
@@ -91,7 +92,7 @@ export async function loadGPT2(dir: string): Promise<LoadedGPT2> {
         `tensor ${name} has shape [${stored.shape}], but config.json needs [${shape}]`,
       );
     }
-    params.set(name, tf.tidy(() => tf.variable(tf.tensor(data, shape), false)));
+    params.set(name, variableFrom(data, shape, { trainable: false }));
     byName.delete(name);
   }
   if (byName.size > 0) {

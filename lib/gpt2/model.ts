@@ -27,6 +27,7 @@ import {
   splitHeads,
 } from "../ops.ts";
 import { Rng } from "../random.ts";
+import { variableFrom } from "../variables.ts";
 import type { GPT2Config } from "./config.ts";
 
 /** The activations each block exposes, in the order they are computed. */
@@ -102,7 +103,7 @@ export class GPT2 {
         const scale = name.endsWith("c_proj.weight") ? std / Math.sqrt(2 * config.n_layer) : std;
         values = rng.normalArray(size, scale);
       }
-      params.set(name, tf.tidy(() => tf.variable(tf.tensor(values, shape), true)));
+      params.set(name, variableFrom(values, shape));
     }
     return new GPT2(config, params);
   }

@@ -12,6 +12,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { GPT2, HookState } from "../gpt2/model.ts";
 import { matMul } from "../ops.ts";
 import { Rng } from "../random.ts";
+import { variableFrom } from "../variables.ts";
 
 /** Every architecture's name, as stored in `cfg.json` (`architecture`). */
 export type ArchitectureName =
@@ -109,15 +110,7 @@ export interface SAE {
 
 /** Create a trainable variable from values. */
 export function param(name: string, values: Float32Array, shape: number[]): tf.Variable {
-  // tidy releases the initial tensor, which would otherwise keep the data alive after the
-  // variable is disposed.
-  return tf.tidy(() =>
-    tf.variable(
-      tf.tensor(values, shape, "float32"),
-      true,
-      `${name}_${Math.random().toString(36).slice(2, 8)}`,
-    )
-  );
+  return variableFrom(values, shape, { name: `${name}_${Math.random().toString(36).slice(2, 8)}` });
 }
 
 /**

@@ -13,9 +13,9 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
 import { type Blas, loadBlas } from "../blas.ts";
 import type { AdamW } from "../optim.ts";
+import { assignFrom } from "../variables.ts";
 import {
   normaliseRowsInPlace,
   removeParallelComponentInPlace,
@@ -321,13 +321,7 @@ export function applyFusedUpdate(
     grads: grads as unknown as Record<string, Float32Array>,
   }, step.lr);
   normaliseRowsInPlace(values.W_dec, f, d);
-  // tidy: `assign` shares the new tensor's data, and the temporary must be released or every
-  // step leaks a copy of the parameters on the wasm heap.
-  tf.tidy(() => {
-    for (const [name, v] of sae.params) {
-      v.assign(tf.tensor(values[name as keyof SAEArrays], v.shape, "float32"));
-    }
-  });
+  for (const [name, v] of sae.params) assignFrom(v, values[name as keyof SAEArrays]);
 }
 
 /** Σ over rows and columns of (x − column mean)², in float64. */

@@ -15,6 +15,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { assignFrom } from "../variables.ts";
 import type { ArchitectureName, BaseSAEConfig, SAE } from "./base.ts";
 import { createBatchChoice } from "./batch_choice.ts";
 import { createE2ETopK } from "./e2e.ts";
@@ -75,7 +76,7 @@ export async function loadSAE(dir: string): Promise<{ sae: SAE; meta: Record<str
     if (!tf.util.arraysEqual(t.shape, v.shape)) {
       throw new Error(`${dir}: tensor ${name} has shape [${t.shape}], expected [${v.shape}]`);
     }
-    tf.tidy(() => v.assign(tf.tensor(t.data, t.shape, "float32")));
+    assignFrom(v, t.data, { shape: t.shape });
   }
   return { sae, meta: folder.meta as unknown as Record<string, unknown> };
 }

@@ -11,6 +11,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { matMul } from "../ops.ts";
+import { assignFrom } from "../variables.ts";
 import {
   type BaseSAEConfig,
   batchFVU,
@@ -290,5 +291,5 @@ export function initialiseDecoderBias(
       for (let j = 0; j < d; j++) centre[j] = next[j] / weightSum;
     }
   }
-  tf.tidy(() => sae.params.get("b_dec")!.assign(tf.tensor1d(Float32Array.from(centre))));
+  assignFrom(sae.params.get("b_dec")!, Float32Array.from(centre));
 }
