@@ -17,11 +17,12 @@
  *
  * L is each sequence's summed next-token loss (what `GPT2.gradAtHook` differentiates), so g_t
  * includes position t's effect on every later token's loss; all layers' gradients come from one
- * backward pass (`hook_gradients.ts`). Bootstrap intervals and the summary over seeds are in
+ * backward pass (`GPT2.gradAtHooks`). Bootstrap intervals and the summary over seeds are in
  * `directional_summary.ts`, the figure in `directional_figure.ts`.
  *
  * @module
  */
+import * as tf from "@tensorflow/tfjs";
 import { type GPT2, type HookKind, hookName } from "../gpt2/model.ts";
 import { windows } from "../lm_train.ts";
 import { mean, std } from "../metrics/mod.ts";
@@ -32,7 +33,6 @@ import {
   gaussianSampler,
   sampleGaussian,
 } from "./gaussian.ts";
-import { gradientsAtHooks } from "./hook_gradients.ts";
 
 /** The three kinds of direction, in the order reports and figures show them. */
 export const DIRECTION_KINDS = [
@@ -232,7 +232,11 @@ function collect(
   for (let s0 = 0; s0 < offsets.length; s0 += bs) {
     const batch = offsets.slice(s0, s0 + bs);
     const ids = windows(data, batch, t);
-    const found = gradientsAtHooks(model, ids, o.hooks);
+    const found = model.gradAtHooks(ids, o.hooks).map(({ activation, gradient }) => {
+      const arrays = { activation: activation.dataSync(), gradient: gradient.dataSync() };
+      tf.dispose([activation, gradient]);
+      return arrays as { activation: Float32Array; gradient: Float32Array };
+    });
     ids.dispose();
     found.forEach(({ activation, gradient }, h) => {
       out[h].acts.set(activation, s0 * t * d);

@@ -16,7 +16,8 @@ import { makeTokenizer, VocabMap } from "../tokenizer.ts";
 import type { Tokenizer } from "../tokenizer.ts";
 import { variableFrom } from "../variables.ts";
 import { type GPT2Config, parseGPT2Config } from "./config.ts";
-import { expectedShapes, GPT2 } from "./model.ts";
+import { GPT2 } from "./model.ts";
+import { expectedShapes } from "./params.ts";
 
 /** A loaded checkpoint: the model, its tokenizer and where it came from. */
 export interface LoadedGPT2 {

@@ -1,17 +1,19 @@
 /**
  * GPT-2 in TensorFlow.js, with TransformerLens-style hook points.
  *
- * Each block i exposes five activations, named as TransformerLens users expect:
+ * Each block reads as GPT-2 writes it, x = x + attn(ln_1(x)); x = x + mlp(ln_2(x)), with five
+ * named hook points on the way (`hooks.ts`):
  *   blocks.i.hook_resid_pre  → attn_out = Attn(LN1(resid_pre))   blocks.i.hook_attn_out
  *   blocks.i.hook_resid_mid  = resid_pre + attn_out
  *   blocks.i.hook_mlp_out    = MLP(LN2(resid_mid))
  *   blocks.i.hook_resid_post = resid_mid + mlp_out               (= resid_pre of block i+1)
  * The model can run to a hook, run on from a hook with a replacement activation (a splice,
  * without recomputing earlier layers), and give the exact gradient of the next-token loss with
- * respect to a hooked activation, back-propagating only through the layers after the hook.
+ * respect to the activation at one hook or at several hooks at once, back-propagating only
+ * through the layers after the hook.
  *
  * Parameters are kept under Hugging Face's names without the `transformer.` prefix
- * (`wte.weight`, `h.0.attn.c_attn.weight`, …), Conv1D weights as [in, out].
+ * (`wte.weight`, `h.0.attn.c_attn.weight`, …), Conv1D weights as [in, out] (`params.ts`).
  *
  * @module
  */
@@ -26,53 +28,45 @@ import {
   matMul,
   splitHeads,
 } from "../ops.ts";
-import { Rng } from "../random.ts";
-import { variableFrom } from "../variables.ts";
 import type { GPT2Config } from "./config.ts";
+import {
+  HOOK_KINDS,
+  type HookFn,
+  type HookGradient,
+  type HookKind,
+  hookName,
+  type HookPoint,
+  hookPoints,
+  type HookState,
+  parseHook,
+  type Pass,
+  RESIDUAL_OF,
+} from "./hooks.ts";
+import {
+  type Affine,
+  type BlockParams,
+  blockParams,
+  expectedShapes,
+  randomParams,
+} from "./params.ts";
 
-/** The activations each block exposes, in the order they are computed. */
-export const HOOK_KINDS = ["resid_pre", "attn_out", "resid_mid", "mlp_out", "resid_post"] as const;
-/** One of {@link HOOK_KINDS}. */
-export type HookKind = typeof HOOK_KINDS[number];
-
-/** `blocks.{layer}.hook_{kind}`. */
-export function hookName(layer: number, kind: HookKind): string {
-  return `blocks.${layer}.hook_${kind}`;
-}
-
-/** A hook's replacement function: receives the activation, returns what the model uses instead. */
-export type HookFn = (activation: tf.Tensor3D) => tf.Tensor3D;
-
-/** The activation at a hook and, for attn_out/mlp_out, the residual it is added to. */
-export interface HookState {
-  /** The activation at the hook, [batch, seq, d]. */
-  activation: tf.Tensor3D;
-  /** resid_pre (for attn_out) or resid_mid (for mlp_out): needed to run on from those hooks. */
-  residual?: tf.Tensor3D;
-}
-
-/** Activation, gradient of the summed next-token loss, and per-token losses at one hook. */
-export interface HookGradient extends HookState {
-  /** ∂(Σ_t loss_t)/∂activation for each sequence, [batch, seq, d]. The last position's is 0. */
-  gradient: tf.Tensor3D;
-  /** Next-token cross-entropy per position, [batch, seq − 1]. */
-  losses: tf.Tensor2D;
-}
-
-interface BlockState {
-  pre?: tf.Tensor3D;
-  attn?: tf.Tensor3D;
-  mid?: tf.Tensor3D;
-  mlp?: tf.Tensor3D;
-  post?: tf.Tensor3D;
-}
+export {
+  HOOK_KINDS,
+  type HookFn,
+  type HookGradient,
+  type HookKind,
+  hookName,
+  type HookState,
+} from "./hooks.ts";
 
 /** GPT-2 (pre-LayerNorm blocks, causal attention, gelu_new MLP, ln_f, tied unembedding). */
 export class GPT2 {
   /** Hyperparameters. */
   readonly config: GPT2Config;
-  /** Parameters by Hugging Face name (no `transformer.` prefix). */
+  /** Parameters by Hugging Face name (no `transformer.` prefix): what loaders and optimisers see. */
   readonly params: Map<string, tf.Variable>;
+  /** The same parameters per block, typed. */
+  readonly blocks: BlockParams[];
   #masks = new Map<number, tf.Tensor2D>();
 
   /** Wrap existing parameters; {@link GPT2.random} and `loadGPT2` make them. */
@@ -86,26 +80,15 @@ export class GPT2 {
         throw new Error(`GPT2: parameter ${name} has shape [${p.shape}], expected [${shape}]`);
       }
     }
+    this.blocks = Array.from(
+      { length: config.n_layer },
+      (_, i) => blockParams((n) => this.p(n), i),
+    );
   }
 
-  /** A randomly initialised model (GPT-2's scheme: N(0, 0.02), residual projections / √(2L)). */
+  /** A randomly initialised model (GPT-2's scheme, see `randomParams`). */
   static random(config: GPT2Config, seed: number, std = 0.02): GPT2 {
-    const rng = new Rng(seed);
-    const params = new Map<string, tf.Variable>();
-    for (const [name, shape] of expectedShapes(config)) {
-      const size = shape.reduce((a, b) => a * b, 1);
-      let values: Float32Array;
-      if (name.endsWith("ln_1.weight") || name.endsWith("ln_2.weight") || name === "ln_f.weight") {
-        values = new Float32Array(size).fill(1);
-      } else if (shape.length === 1) {
-        values = new Float32Array(size);
-      } else {
-        const scale = name.endsWith("c_proj.weight") ? std / Math.sqrt(2 * config.n_layer) : std;
-        values = rng.normalArray(size, scale);
-      }
-      params.set(name, variableFrom(values, shape));
-    }
-    return new GPT2(config, params);
+    return new GPT2(config, randomParams(config, seed, std));
   }
 
   /** Every hook name, in forward order. */
@@ -119,17 +102,7 @@ export class GPT2 {
 
   /** Parse and check a hook name; the error lists the valid forms. */
   parseHook(name: string): { layer: number; kind: HookKind } {
-    const m = /^blocks\.(\d+)\.hook_(\w+)$/.exec(name);
-    const kind = m?.[2] as HookKind | undefined;
-    const layer = m ? Number(m[1]) : -1;
-    if (!m || !HOOK_KINDS.includes(kind!) || layer >= this.config.n_layer) {
-      throw new Error(
-        `unknown hook "${name}": expected blocks.<0..${this.config.n_layer - 1}>.hook_<${
-          HOOK_KINDS.join("|")
-        }>`,
-      );
-    }
-    return { layer, kind: kind! };
+    return parseHook(name, this.config.n_layer);
   }
 
   /** Token plus position embeddings for int32 ids [batch, seq]. */
@@ -177,16 +150,7 @@ export class GPT2 {
       cacheInto?: Map<string, tf.Tensor3D>;
     } = {},
   ): tf.Tensor3D {
-    const visit = this.#visitor(
-      options.hooks ?? {},
-      options.cache ?? [],
-      options.cacheInto ?? new Map(),
-    );
-    let h = this.embed(ids);
-    for (let i = 0; i < this.config.n_layer; i++) {
-      h = this.#block(i, 0, visit(hookName(i, "resid_pre"), h), {}, visit).post!;
-    }
-    return h;
+    return this.#run(this.embed(ids), 0, options);
   }
 
   /** Mean next-token cross-entropy over every position of every sequence (a scalar). */
@@ -197,52 +161,40 @@ export class GPT2 {
   /** Run to `hook` and stop there, returning its activation (and residual, see {@link HookState}). */
   runToHook(ids: tf.Tensor2D, hook: string): HookState {
     const { layer, kind } = this.parseHook(hook);
-    const k = HOOK_KINDS.indexOf(kind);
     return tf.tidy(() => {
-      let h = this.embed(ids);
-      for (let i = 0; i < layer; i++) h = this.#block(i, 0, h, {}, (_, t) => t).post!;
-      const s = this.#block(layer, 0, h, {}, (_, t) => t, k);
-      const activation = [s.pre, s.attn, s.mid, s.mlp, s.post][k]!;
-      const residual = kind === "attn_out" ? s.pre : kind === "mlp_out" ? s.mid : undefined;
-      return residual ? { activation, residual } : { activation };
+      const reached: Partial<Record<HookKind, tf.Tensor3D>> = {};
+      this.#run(this.embed(ids), 0, { stop: { layer, kind, reached } });
+      const activation = reached[kind]!;
+      const residualKind = RESIDUAL_OF[kind];
+      return residualKind ? { activation, residual: reached[residualKind]! } : { activation };
     });
   }
 
   /**
    * Run on from `hook` with `activation` in place of the model's own (a splice) and return the
    * final residual stream [batch, seq, d] (before ln_f). Needs `state.residual` for attn_out and
-   * mlp_out hooks. Differentiable with respect to `activation`.
+   * mlp_out hooks. Hooks in `options` apply after the splice point. Differentiable with respect to
+   * `activation`.
    */
-  runFromHook(hook: string, state: HookState, options: { hooks?: Record<string, HookFn> } = {}) {
+  runFromHook(
+    hook: string,
+    state: HookState,
+    options: { hooks?: Record<string, HookFn> } = {},
+  ): tf.Tensor3D {
     const { layer, kind } = this.parseHook(hook);
-    const k = HOOK_KINDS.indexOf(kind);
-    if ((kind === "attn_out" || kind === "mlp_out") && !state.residual) {
+    if (RESIDUAL_OF[kind] && !state.residual) {
       throw new Error(
         `running from ${hook} needs the residual it is added to (runToHook gives it)`,
       );
     }
-    const visit = this.#visitor(options.hooks ?? {}, [], new Map());
-    const start: BlockState = {};
-    start[(["pre", "attn", "mid", "mlp", "post"] as const)[k]] = state.activation;
-    if (kind === "attn_out") start.pre = state.residual;
-    if (kind === "mlp_out") start.mid = state.residual;
-    let h = this.#block(layer, k, state.activation, start, visit).post!;
-    for (let i = layer + 1; i < this.config.n_layer; i++) {
-      h = this.#block(i, 0, visit(hookName(i, "resid_pre"), h), {}, visit).post!;
-    }
-    return h;
+    return this.#run(state.activation, layer, { ...options, start: { layer, kind, state } });
   }
 
   /** ln_f then the tied unembedding: final residual [batch, seq, d] → logits [batch, seq, vocab]. */
   unembed(h: tf.Tensor3D): tf.Tensor3D {
     return tf.tidy(() => {
       const [b, t, d] = h.shape;
-      const x = layerNorm(
-        h,
-        this.p("ln_f.weight"),
-        this.p("ln_f.bias"),
-        this.config.layer_norm_epsilon,
-      );
+      const x = this.#layerNorm(h, { weight: this.p("ln_f.weight"), bias: this.p("ln_f.bias") });
       return matMul(x.reshape([b * t, d]), this.p("wte.weight"), false, true)
         .reshape([b, t, this.config.vocab_size]);
     });
@@ -287,6 +239,40 @@ export class GPT2 {
     return { ...state, gradient: grad as tf.Tensor3D, losses: value as tf.Tensor2D };
   }
 
+  /**
+   * Activations at each of `hooks` and the gradient of each sequence's summed next-token loss with
+   * respect to them, from one forward and one backward pass (a zero probe added at every hook
+   * carries its gradient), where {@link gradAtHook} takes one pass per hook: for a small model the
+   * unembedding and its gradient dominate, so this is several times cheaper over every layer.
+   * The caller disposes the returned tensors.
+   */
+  gradAtHooks(
+    ids: tf.Tensor2D,
+    hooks: string[],
+  ): { activation: tf.Tensor3D; gradient: tf.Tensor3D }[] {
+    const [b, t] = ids.shape, d = this.config.n_embd;
+    const captured = new Map<string, tf.Tensor3D>();
+    const probes = hooks.map(() => tf.zeros([b, t, d]));
+    try {
+      const grads = tf.grads((...p: tf.Tensor[]) => {
+        const fns = Object.fromEntries(hooks.map((h, i) => [h, (a: tf.Tensor3D) => {
+          captured.set(h, tf.keep(a));
+          return tf.add(a, p[i]) as tf.Tensor3D;
+        }]));
+        return tf.sum(this.tokenLosses(ids, this.finalResidual(ids, { hooks: fns })));
+      })(probes);
+      return hooks.map((h, i) => ({
+        activation: captured.get(h)!,
+        gradient: grads[i] as tf.Tensor3D,
+      }));
+    } catch (e) {
+      tf.dispose([...captured.values()]);
+      throw e;
+    } finally {
+      tf.dispose(probes);
+    }
+  }
+
   /** Free the parameters and cached masks. */
   dispose(): void {
     for (const p of this.params.values()) p.dispose();
@@ -301,73 +287,46 @@ export class GPT2 {
     return v;
   }
 
-  #visitor(hooks: Record<string, HookFn>, cacheNames: string[], cache: Map<string, tf.Tensor3D>) {
-    for (const name of [...Object.keys(hooks), ...cacheNames]) this.parseHook(name);
-    return (name: string, t: tf.Tensor3D): tf.Tensor3D => {
-      const fn: HookFn | undefined = Object.hasOwn(hooks, name) ? hooks[name] : undefined;
-      const out = fn ? fn(t) : t;
-      if (out !== t && !tf.util.arraysEqual(out.shape, t.shape)) {
-        throw new Error(`hook ${name} returned shape [${out.shape}], expected [${t.shape}]`);
-      }
-      if (cacheNames.includes(name)) cache.set(name, out);
-      return out;
-    };
+  /** Blocks `first` … last on `x` under `pass`; returns the final residual stream. */
+  #run(x: tf.Tensor3D, first: number, pass: Pass): tf.Tensor3D {
+    const at = hookPoints(pass, this.config.n_layer);
+    for (let i = first; i < this.config.n_layer; i++) {
+      x = this.#block(i, x, at);
+      if (pass.stop && i === pass.stop.layer) break;
+    }
+    return x;
   }
 
   /**
-   * Block `i` from stage `from` (an index into HOOK_KINDS) whose value is `x`; `start` holds the
-   * residual a later start needs. Visits every later stage; stops after stage `stop`.
+   * One block, as GPT-2 writes it: x = x + attn(ln_1(x)); x = x + mlp(ln_2(x)), with each of
+   * the five hook points passed through `at` on the way.
    */
-  #block(
-    i: number,
-    from: number,
-    x: tf.Tensor3D,
-    start: BlockState,
-    visit: (name: string, t: tf.Tensor3D) => tf.Tensor3D,
-    stop = HOOK_KINDS.length - 1,
-  ): BlockState {
-    const s: BlockState = { ...start };
-    const keys = ["pre", "attn", "mid", "mlp", "post"] as const;
-    s[keys[from]] = x;
-    const eps = this.config.layer_norm_epsilon;
-    const h = `h.${i}.`;
-    for (let k = from + 1; k <= stop; k++) {
-      let value: tf.Tensor3D;
-      if (k === 1) {
-        value = this.#attention(
-          i,
-          layerNorm(s.pre!, this.p(h + "ln_1.weight"), this.p(h + "ln_1.bias"), eps),
-        );
-      } else if (k === 2) value = tf.add(s.pre!, s.attn!);
-      else if (k === 3) {
-        const a = layerNorm(s.mid!, this.p(h + "ln_2.weight"), this.p(h + "ln_2.bias"), eps);
-        const hidden = geluNew(
-          linear(a, this.p(h + "mlp.c_fc.weight"), this.p(h + "mlp.c_fc.bias")),
-        );
-        value = linear(
-          hidden,
-          this.p(h + "mlp.c_proj.weight"),
-          this.p(h + "mlp.c_proj.bias"),
-        ) as tf.Tensor3D;
-      } else value = tf.add(s.mid!, s.mlp!);
-      s[keys[k]] = visit(hookName(i, HOOK_KINDS[k]), value);
-    }
-    return s;
+  #block(i: number, x: tf.Tensor3D, at: HookPoint): tf.Tensor3D {
+    const p = this.blocks[i];
+    const pre = at(i, "resid_pre", () => x);
+    const attn = at(i, "attn_out", () => this.#attention(p, this.#layerNorm(pre, p.ln_1)));
+    const mid = at(i, "resid_mid", () => tf.add(pre, attn));
+    const mlp = at(i, "mlp_out", () => this.#mlp(p, this.#layerNorm(mid, p.ln_2)));
+    return at(i, "resid_post", () => tf.add(mid, mlp));
   }
 
-  #attention(i: number, x: tf.Tensor): tf.Tensor3D {
+  #layerNorm(x: tf.Tensor, p: Affine): tf.Tensor3D {
+    return layerNorm(x, p.weight, p.bias, this.config.layer_norm_epsilon) as tf.Tensor3D;
+  }
+
+  #attention(p: BlockParams, x: tf.Tensor3D): tf.Tensor3D {
     const [b, t, d] = x.shape;
     const nh = this.config.n_head, hd = d / nh;
-    const qkv = linear(x, this.p(`h.${i}.attn.c_attn.weight`), this.p(`h.${i}.attn.c_attn.bias`));
-    const [q, k, v] = splitHeads(qkv, nh);
+    const [q, k, v] = splitHeads(linear(x, p.attn.c_attn.weight, p.attn.c_attn.bias), nh);
     const scores = matMul(q, k, false, true);
     const weights = causalSoftmax(scores, 1 / Math.sqrt(hd), this.#mask(t));
     const mixed = matMul(weights, v).transpose([0, 2, 1, 3]).reshape([b, t, d]);
-    return linear(
-      mixed,
-      this.p(`h.${i}.attn.c_proj.weight`),
-      this.p(`h.${i}.attn.c_proj.bias`),
-    ) as tf.Tensor3D;
+    return linear(mixed, p.attn.c_proj.weight, p.attn.c_proj.bias) as tf.Tensor3D;
+  }
+
+  #mlp(p: BlockParams, x: tf.Tensor3D): tf.Tensor3D {
+    const hidden = geluNew(linear(x, p.mlp.c_fc.weight, p.mlp.c_fc.bias));
+    return linear(hidden, p.mlp.c_proj.weight, p.mlp.c_proj.bias) as tf.Tensor3D;
   }
 
   /** Additive causal mask [t, t]: 0 on and below the diagonal, −1e9 above. Cached per length. */
@@ -381,32 +340,4 @@ export class GPT2 {
     }
     return m;
   }
-}
-
-/** Every parameter's Hugging Face name (no prefix) and shape for a config. */
-export function expectedShapes(c: GPT2Config): [string, number[]][] {
-  const d = c.n_embd;
-  const out: [string, number[]][] = [["wte.weight", [c.vocab_size, d]], ["wpe.weight", [
-    c.n_positions,
-    d,
-  ]]];
-  for (let i = 0; i < c.n_layer; i++) {
-    const h = `h.${i}.`;
-    out.push(
-      [h + "ln_1.weight", [d]],
-      [h + "ln_1.bias", [d]],
-      [h + "attn.c_attn.weight", [d, 3 * d]],
-      [h + "attn.c_attn.bias", [3 * d]],
-      [h + "attn.c_proj.weight", [d, d]],
-      [h + "attn.c_proj.bias", [d]],
-      [h + "ln_2.weight", [d]],
-      [h + "ln_2.bias", [d]],
-      [h + "mlp.c_fc.weight", [d, 4 * d]],
-      [h + "mlp.c_fc.bias", [4 * d]],
-      [h + "mlp.c_proj.weight", [4 * d, d]],
-      [h + "mlp.c_proj.bias", [d]],
-    );
-  }
-  out.push(["ln_f.weight", [d]], ["ln_f.bias", [d]]);
-  return out;
 }

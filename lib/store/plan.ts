@@ -5,7 +5,8 @@
  * @module
  */
 import { basename } from "node:path";
-import { expectedShapes, type GPT2 } from "../gpt2/model.ts";
+import type { GPT2 } from "../gpt2/model.ts";
+import { expectedShapes } from "../gpt2/params.ts";
 import { bytesOf, sha256Hex, STORE_FORMAT, type StoreManifest } from "./manifest.ts";
 
 /** Options for {@link buildStore}. */
