@@ -88,22 +88,8 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     model: DEFAULT_MODEL,
     layerFraction: 0.75,
     seeds: [0, 1, 2],
-    // Budget and lr, chosen on the last 10 % of the store's rows (training split, never used for
-    // reporting) after one pass over the other 90 %, TopK and g-SAE at k = 32 (held-out FVU, and
-    // latents dead at the end of training):
-    //   200k tokens, lr 2e-3: FVU 0.223, 0 % dead (decoder rows barely left their initialisation)
-    //   200k tokens, lr 2e-2: FVU 0.098 / 0.091, 35 % / 18 % dead (the budget of session 3)
-    //   600k tokens, lr 6e-3: FVU 0.084 / 0.083, 0 % / 0 % dead
-    //   600k tokens, lr 1e-2: FVU 0.070 / 0.068, 1.9 % / 0.2 % dead   <- chosen
-    //   600k tokens, lr 2e-2: FVU 0.063 / 0.061, 29 % / 13 % dead
-    // The rule: the lowest held-out FVU among rates that leave under 5 % of TopK's latents dead.
-    // 2e-2 reconstructs 11 % better but kills over a quarter of the dictionary, and the paper's
-    // SAEs live where most latents fire (median frequencies 0.24–1.10 %); at 2e-2 over half
-    // never fired on the validation tokens, so the density comparisons had nothing to compare.
-    // Three passes over a 200k store at 1e-2 gave about the same (FVU 0.072, 1.6 % dead); fresh
-    // tokens cost one more minute of store building and need no epochs.
-    // e2e-TopK keeps 2e-3: at 200k tokens its KL loss ended at 0.070 with 2e-2 against 0.049
-    // with 2e-3, and was unsteady on the way. It trains on the model, so it dominates the time.
+    // Budget and lr chosen on held-out rows of the training split, never on the validation
+    // split; the measurements and the rule are in the README (Profiles).
     storeTokens: 600_000,
     sae: {
       expansion: 8,

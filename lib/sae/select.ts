@@ -5,7 +5,7 @@
  * and returns a 0/1 Float32Array mask of the same shape. The SAEs multiply ReLU(z) by that mask,
  * so gradients flow through the selected pre-activations only and the selection itself never
  * touches the tape: `tf.topk` has no gradient, and indices computed on the tape break the
- * backward pass (see `shared/facts/toolchain.md`).
+ * backward pass with int32/float32 dtype errors.
  *
  * Ties are broken deterministically, so every rule selects exactly as many entries as it says:
  * between equal scores the lower index wins (lower latent within a row, lower token within a
