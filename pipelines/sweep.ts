@@ -284,7 +284,10 @@ async function main(): Promise<number> {
     console.log(`${dir}: ${failed.length} failed task(s) to resubmit: ${failed.join(", ")}`);
     if (failed.length === 0 || o["dry-run"]) return 0;
     if (o.engine === "slurm") await checkSharedCache(root, { partition: o.partition });
-    return await execute(dir, failed, o);
+    const code = await execute(dir, failed, o);
+    if (o.detach) return code;
+    console.log("the whole sweep:");
+    return await report(dir, await sweepStates(dir));
   }
   let jobs: SweepJob[], name: string;
   if (o.grid) {
