@@ -85,3 +85,12 @@ Deno.test("notebookNeeds: --only 04 is the β sweep plus the compared SAEs at ev
   const gsae = needs.filter((n) => n.spec.beta === "chosen");
   assert.equal(gsae.length, p.seeds.length);
 });
+
+Deno.test("profile jobs: --only takes ids or stems, and rejects others", () => {
+  assert.deepEqual(
+    profileJobs("smoke", { only: ["04_density"] }),
+    profileJobs("smoke", { only: ["04"] }),
+  );
+  assert.equal(profileJobs("smoke", { only: ["01", "02"] }).length, 0);
+  assert.throws(() => profileJobs("smoke", { only: ["9"] }), /"9" is not a notebook id/);
+});

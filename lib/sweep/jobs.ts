@@ -48,7 +48,13 @@ export interface SweepJob {
 /** The jobs of a profile's notebooks (`only`: notebook ids, e.g. `["03", "07"]`). */
 export function profileJobs(profile: string, options: { only?: string[] } = {}): SweepJob[] {
   const p = getProfile(profile);
-  return notebookNeeds(p, options).map((n) => ({ profile: p.name, ...n }));
+  // Ids or stems (`03`, `03_pareto`); 01 and 02 train no SAEs.
+  const only = options.only?.map((id) => {
+    const nn = /^(\d\d)(_\w+)?$/.exec(id)?.[1];
+    if (!nn || Number(nn) > 7) throw new Error(`--only: "${id}" is not a notebook id (00-07)`);
+    return nn;
+  });
+  return notebookNeeds(p, { only }).map((n) => ({ profile: p.name, ...n }));
 }
 
 const EVAL_NAMES: Record<string, EvalNeed> = {
