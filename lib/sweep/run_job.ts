@@ -62,6 +62,11 @@ export class WorkspacePool {
     return ws;
   }
 
+  /** Makes `get(ws.profile.name, model, hook)` return `ws` (e.g. a workspace a test adjusted). */
+  put(ws: Workspace, model: string, hook?: string): void {
+    this.#open.set(JSON.stringify([ws.profile.name, model, hook ?? null]), Promise.resolve(ws));
+  }
+
   /** Frees every workspace's model. */
   async close(): Promise<void> {
     for (const ws of this.#open.values()) closeWorkspace(await ws);
@@ -79,16 +84,19 @@ async function openSpaces(job: SweepJob, pool: WorkspacePool): Promise<Spaces> {
   const ws = await pool.get(job.profile, job.model, job.hook);
   if (!needsChosenBeta(job)) return { ws, main: ws };
   const own = !job.hook && (await resolveModel(ws.profile.model)).name === ws.modelName;
-  return { ws, main: own ? ws : await pool.get(job.profile) };
+  return { ws, main: own ? ws : await pool.get(job.profile, ws.profile.model) };
 }
 
-/** Runs `job` (see the module doc); `log` gets progress lines. */
+/**
+ * Runs `job` (see the module doc); `log` gets progress lines. Its workspaces come from `pool`
+ * (left open) when given, else are opened and closed here.
+ */
 export async function runJob(
   job: SweepJob,
-  options: { log?: (line: string) => void } = {},
+  options: { log?: (line: string) => void; pool?: WorkspacePool } = {},
 ): Promise<JobOutcome> {
   const t0 = performance.now(), log = options.log ?? ((line: string) => console.log(line));
-  const pool = new WorkspacePool(log);
+  const pool = options.pool ?? new WorkspacePool(log);
   try {
     const spaces = await openSpaces(job, pool);
     const trained: string[] = [];
@@ -98,7 +106,7 @@ export async function runJob(
     await ensure(spaces.ws, spec!, evals, trained, log);
     return { trained, label: specLabel(spec!), seconds: (performance.now() - t0) / 1000 };
   } finally {
-    await pool.close();
+    if (!options.pool) await pool.close();
   }
 }
 
