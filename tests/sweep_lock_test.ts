@@ -57,3 +57,31 @@ Deno.test("withLock: a live holder on another node is waited for", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("withLock: SIGTERM (Slurm's scancel) releases the lock before the process exits", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/spec.lock`;
+    const lock = new URL("../lib/sweep/lock.ts", import.meta.url).href;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `import { withLock } from "${lock}";
+         await withLock("${path}", () => new Promise((r) => setTimeout(r, 60_000)));`,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let held = false;
+    for (let i = 0; i < 200 && !held; i++) {
+      held = (await Deno.readTextFile(path).catch(() => "")).includes(`"pid":${child.pid}`);
+      if (!held) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(held, "the child never took the lock");
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, 143);
+    await assert.rejects(Deno.stat(path), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

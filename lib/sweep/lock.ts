@@ -4,8 +4,8 @@
  *
  * Taking the lock creates `<path>` exclusively (create-new fails when it exists, also on NFS v3+)
  * and writes who holds it. The holder touches it every {@link LockOptions.heartbeatMs}; a lock
- * is stale, and taken over, when its holder is a process of this host that no longer runs, or
- * when it has not been touched for {@link LockOptions.staleMs} (a holder on another node that
+ * is stale, and taken over, when its holder is a process of this host that no longer runs, or,
+ * held on another node, when it has not been touched for {@link LockOptions.staleMs} (that node
  * died). A waiter polls until the lock is free.
  *
  * @module
@@ -17,7 +17,11 @@ export interface LockOptions {
   pollMs?: number;
   /** The holder refreshes the lock file's time this often (default 30 s). */
   heartbeatMs?: number;
-  /** A lock not refreshed for this long is stale (default 5 min). */
+  /**
+   * A lock of another host not refreshed for this long is stale (default 20 min: the heartbeat
+   * runs between the holder's awaits, and one synchronous stretch of training or evaluation can
+   * take minutes on a large model).
+   */
   staleMs?: number;
   /** Called once when the lock is held by another process (default: nothing). */
   onWait?: (holder: string) => void;
@@ -89,7 +93,7 @@ async function acquire(path: string, options: LockOptions): Promise<void> {
     } catch (error) {
       if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
     }
-    const state = await inspect(path, options.staleMs ?? 300_000);
+    const state = await inspect(path, options.staleMs ?? 1_200_000);
     if (state.stale) {
       await takeOver(path, state.text);
       continue;
@@ -123,8 +127,11 @@ async function inspect(
     // Being written right now (create and write are two steps), or garbage: only time tells.
     return { stale: Date.now() - mtime > staleMs, text };
   }
-  const dead = holder!.host === Deno.hostname() && !processRuns(holder!.pid);
-  return { stale: dead || Date.now() - mtime > staleMs, text, holder };
+  // A holder on this host is judged by its process; one elsewhere only by its heartbeat.
+  const stale = holder!.host === Deno.hostname()
+    ? !processRuns(holder!.pid)
+    : Date.now() - mtime > staleMs;
+  return { stale, text, holder };
 }
 
 /** Whether a process of this host with id `pid` runs (Linux: /proc). */
