@@ -183,7 +183,14 @@ function slurmOptions(o: Options): SlurmOptions {
 }
 
 function printPlan(planned: PlannedJob[], o: Options, storeCost: number): void {
-  const fmt = (g: number) => Number.isFinite(g) ? `${g.toFixed(1)} GFLOP` : "? GFLOP";
+  const fmt = (g: number) =>
+    !Number.isFinite(g)
+      ? "? GFLOP"
+      : g >= 1e6
+      ? `${(g / 1e6).toFixed(1)} PFLOP`
+      : g >= 1e3
+      ? `${(g / 1e3).toFixed(1)} TFLOP`
+      : `${g.toFixed(1)} GFLOP`;
   planned.forEach((p, i) => {
     const state = p.cached === true ? "cached" : p.cached === false ? "to run" : "to run (?)";
     const nbs = p.job.notebooks ? ` (notebooks ${p.job.notebooks.join(",")})` : "";
@@ -301,9 +308,10 @@ async function main(): Promise<number> {
     await checkSharedCache(root, { partition: o.partition });
   }
   const pool = new WorkspacePool(() => {});
+  const unopened = new Map<string, string>();
   let planned: PlannedJob[];
   try {
-    planned = await planJobs(jobs, pool, { check: !o["no-check"], log: console.log });
+    planned = await planJobs(jobs, pool, { check: !o["no-check"], log: console.log, unopened });
   } finally {
     await pool.close();
   }
@@ -323,6 +331,13 @@ async function main(): Promise<number> {
       );
     }
     return 0;
+  }
+  if (unopened.size > 0) {
+    // The tasks would open the same models from the same paths, and fail.
+    throw new Error(
+      `cannot open ${[...unopened.keys()].join(", ")} here (see above); nothing submitted ` +
+        `(--dry-run lists the jobs anyway)`,
+    );
   }
   if (todo.length === 0) {
     console.log("nothing to run: every job is cached");

@@ -75,15 +75,21 @@ export async function modelDims(spec: string): Promise<ModelDims | null> {
 
 /**
  * Plans `jobs`: their cache state (`check`: open the models and read the cache; off, or where a
- * model cannot be opened, the state is unknown) and their cost.
+ * model cannot be opened, the state is unknown, and the model is named in `unopened`) and their
+ * cost.
  */
 export async function planJobs(
   jobs: SweepJob[],
   pool: WorkspacePool,
-  options: { check?: boolean; log?: (line: string) => void } = {},
+  options: {
+    check?: boolean;
+    log?: (line: string) => void;
+    /** Filled with the models that could not be opened, and why. */
+    unopened?: Map<string, string>;
+  } = {},
 ): Promise<PlannedJob[]> {
   const dims = new Map<string, ModelDims | null>();
-  const failed = new Set<string>();
+  const failed = options.unopened ?? new Map<string, string>();
   const out: PlannedJob[] = [];
   for (const job of jobs) {
     if (!dims.has(job.model)) dims.set(job.model, await modelDims(job.model));
@@ -93,7 +99,7 @@ export async function planJobs(
       try {
         cached = await jobCached(job, pool);
       } catch (error) {
-        failed.add(job.model);
+        failed.set(job.model, (error as Error).message);
         options.log?.(`cannot check the cache of ${job.model}: ${(error as Error).message}`);
       }
     }

@@ -69,7 +69,10 @@ export class WorkspacePool {
 
   /** Frees every workspace's model. */
   async close(): Promise<void> {
-    for (const ws of this.#open.values()) closeWorkspace(await ws);
+    for (const ws of this.#open.values()) {
+      const opened = await ws.catch(() => null); // one that failed to open holds nothing
+      if (opened) closeWorkspace(opened);
+    }
     this.#open.clear();
   }
 }
