@@ -12,7 +12,7 @@
 import { fileURLToPath } from "node:url";
 
 /** What a group of Debian packages is for. */
-export type Purpose = "blas" | "jupyter" | "figures" | "torch";
+export type Purpose = "blas" | "jupyter" | "figures" | "torch" | "slurm";
 
 /**
  * Debian packages per purpose.
@@ -25,6 +25,8 @@ export const DEBIAN_PACKAGES: Readonly<Record<Purpose, readonly string[]>> = {
   jupyter: ["jupyter-nbconvert", "python3-nbclient", "jupyter-client"],
   figures: ["chromium"],
   torch: ["python3-torch", "python3-numpy"],
+  // The sweep's test starts a one-node cluster (slurmctld, slurmd, munged) on localhost.
+  slurm: ["slurm-wlm", "munge"],
 };
 
 /** The apt-get arguments used to install packages, shared by the installer and its advice. */

@@ -33,10 +33,11 @@ const EXTRAS: readonly Extra[] = ["torch"];
 
 /**
  * The purposes each target needs. Tests run the smoke pipeline through real
- * Jupyter and render figures, so they need the same as a full reproduction.
+ * Jupyter and render figures, so they need the same as a full reproduction, and
+ * the sweep's test runs a one-node Slurm cluster.
  */
 const TARGET_PURPOSES: Readonly<Record<Target, readonly Purpose[]>> = {
-  test: ["blas", "jupyter", "figures"],
+  test: ["blas", "jupyter", "figures", "slurm"],
   reproduce: ["blas", "jupyter", "figures"],
   bench: ["blas"],
 };
@@ -54,7 +55,8 @@ run as root) and writes the project-local Deno kernelspec for Jupyter.
 
 Options:
   --for TARGET   test | reproduce | bench (default: reproduce)
-                   test, reproduce: ${purposesText(["blas", "jupyter", "figures"])}
+                   test: ${purposesText(["blas", "jupyter", "figures", "slurm"])}
+                   reproduce: ${purposesText(["blas", "jupyter", "figures"])}
                    bench: ${purposesText(["blas"])}
   --with EXTRA   also set up an optional extra (repeatable); only: torch
                    torch: ${purposesText(["torch"])}

@@ -54,9 +54,13 @@ Deno.test("installCommand uses sudo unless already root", () => {
 
 Deno.test("setup targets: test and reproduce need Jupyter and figures, torch only on request", () => {
   for (const target of ["test", "reproduce"] as const) {
-    assert.deepEqual(purposesFor(target), ["blas", "jupyter", "figures"]);
+    assert.deepEqual(purposesFor(target).slice(0, 3), ["blas", "jupyter", "figures"]);
     assert.ok(!packagesFor(purposesFor(target)).includes("python3-torch"));
   }
+  // Only the tests run Slurm (the sweep's one-node cluster).
+  assert.ok(packagesFor(purposesFor("test")).includes("slurm-wlm"));
+  assert.ok(packagesFor(purposesFor("test")).includes("munge"));
+  assert.ok(!packagesFor(purposesFor("reproduce")).includes("slurm-wlm"));
   assert.deepEqual(packagesFor(purposesFor("bench")), DEBIAN_PACKAGES.blas);
   assert.deepEqual(
     packagesFor(purposesFor("bench", ["torch"])),

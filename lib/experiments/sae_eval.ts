@@ -107,17 +107,9 @@ export async function evaluateSAE(
   trained: TrainedSAE,
   options: EvalOptions = {},
 ): Promise<SAEEvaluation> {
-  const gradient = options.gradient ?? "true";
-  const mode = `gradient ${gradient}` +
-    (options.selectionBeta !== undefined ? `, g-SAE selection β=${options.selectionBeta}` : "") +
-    (gradient === "sampled" ? `, seed ${options.seed ?? 0}` : "");
-  const split = options.split ?? "val";
-  const key = { version: EVAL_VERSION, mode, split, sequences: ws.profile.sae.evalSequences };
-  const file = `${trained.dir}/eval-${split}-${mode.replace(/[^\w.=-]+/g, "_")}.json`;
-  try {
-    const cached = JSON.parse(await Deno.readTextFile(file));
-    if (JSON.stringify(cached.key) === JSON.stringify(key)) return cached.result;
-  } catch { /* not evaluated yet */ }
+  const { gradient, mode, key, file } = evalCacheEntry(ws, trained.dir, options);
+  const cached = await readCachedEval(file, key);
+  if (cached) return cached.result;
   const sae = options.selectionBeta === undefined
     ? trained.sae
     : withGradientSelection(trained.sae, options.selectionBeta);
@@ -128,6 +120,42 @@ export async function evaluateSAE(
   } finally {
     if (sae !== trained.sae) disposeSAE(sae);
   }
+}
+
+/** Where the evaluation of the SAE in `dir` in `options`' mode is cached, and its key. */
+function evalCacheEntry(ws: Workspace, dir: string, options: EvalOptions) {
+  const gradient = options.gradient ?? "true";
+  const mode = `gradient ${gradient}` +
+    (options.selectionBeta !== undefined ? `, g-SAE selection β=${options.selectionBeta}` : "") +
+    (gradient === "sampled" ? `, seed ${options.seed ?? 0}` : "");
+  const split = options.split ?? "val";
+  const key = { version: EVAL_VERSION, mode, split, sequences: ws.profile.sae.evalSequences };
+  const file = `${dir}/eval-${split}-${mode.replace(/[^\w.=-]+/g, "_")}.json`;
+  return { gradient, mode, key, file };
+}
+
+async function readCachedEval(
+  file: string,
+  key: Record<string, unknown>,
+): Promise<{ result: SAEEvaluation } | null> {
+  try {
+    const cached = JSON.parse(await Deno.readTextFile(file));
+    if (JSON.stringify(cached.key) === JSON.stringify(key)) return cached;
+  } catch { /* not evaluated yet */ }
+  return null;
+}
+
+/**
+ * Whether the evaluation of the SAE cached in `dir` in `options`' mode is cached (what
+ * {@link evaluateSAE} would read rather than compute); the SAE itself is not loaded.
+ */
+export async function isEvaluated(
+  ws: Workspace,
+  dir: string,
+  options: EvalOptions = {},
+): Promise<boolean> {
+  const { key, file } = evalCacheEntry(ws, dir, options);
+  return (await readCachedEval(file, key)) !== null;
 }
 
 function run(

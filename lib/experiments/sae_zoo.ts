@@ -117,15 +117,32 @@ function cacheKey(ws: Workspace, spec: SAESpec): Record<string, unknown> {
   };
 }
 
+/** The cache folder of the SAE `spec` in the workspace (SAELens layout plus training.json). */
+export function saeDir(ws: Workspace, spec: SAESpec): string {
+  return `${ws.cacheDir}/saes/${ws.hook}/${specLabel(spec)}`;
+}
+
+/**
+ * Whether the disk cache holds a valid trained SAE of `spec` (the one {@link trainedSAE} would
+ * load rather than train); reads only its `training.json`.
+ */
+export async function isSAECached(ws: Workspace, spec: SAESpec): Promise<boolean> {
+  return (await validTraining(ws, spec)) !== null;
+}
+
+async function validTraining(ws: Workspace, spec: SAESpec): Promise<TrainingRecord | null> {
+  const cached = await readTraining(saeDir(ws, spec));
+  const valid = cached && JSON.stringify(cached.key) === JSON.stringify(cacheKey(ws, spec)) &&
+    Date.parse(cached.created_at) >= ws.freshAfter;
+  return valid ? cached : null;
+}
+
 async function loadOrTrain(ws: Workspace, spec: SAESpec): Promise<TrainedSAE> {
   const label = specLabel(spec);
-  const dir = `${ws.cacheDir}/saes/${ws.hook}/${label}`;
+  const dir = saeDir(ws, spec);
   const key = cacheKey(ws, spec);
-  const cached = await readTraining(dir);
-  if (
-    cached && JSON.stringify(cached.key) === JSON.stringify(key) &&
-    Date.parse(cached.created_at) >= ws.freshAfter
-  ) {
+  const cached = await validTraining(ws, spec);
+  if (cached) {
     const { sae } = await loadSAE(dir);
     return { sae, spec, label, dir, ...cached.result };
   }
@@ -202,7 +219,7 @@ async function activationData(ws: Workspace) {
  * (`profile.storeTokens` tokens in windows spread over the split) and loaded into memory.
  */
 export function trainStore(ws: Workspace): Promise<StoreRows> {
-  const dir = `${ws.cacheDir}/stores/${ws.hook}/train-${ws.profile.storeTokens}`;
+  const dir = trainStoreDir(ws);
   let rows = stores.get(dir);
   if (!rows) {
     rows = (async () => {
@@ -227,6 +244,11 @@ export function trainStore(ws: Workspace): Promise<StoreRows> {
     rows.catch(() => stores.delete(dir));
   }
   return rows;
+}
+
+/** The folder of the workspace's training store ({@link trainStore}). */
+export function trainStoreDir(ws: Workspace): string {
+  return `${ws.cacheDir}/stores/${ws.hook}/train-${ws.profile.storeTokens}`;
 }
 
 /** Windows in the training store (each stores seq − 1 tokens). */

@@ -67,6 +67,11 @@ export interface WorkspaceOptions {
   model?: string;
   /** Progress lines (default: console.log). */
   log?: (line: string) => void;
+  /**
+   * The SAE hook, `blocks.<layer>.<hook point>` (default: `resid_post` at the profile's layer);
+   * the sweep's grids set it.
+   */
+  hook?: string;
 }
 
 const safe = (s: string) => s.replace(/[^\w.-]+/g, "_");
@@ -85,7 +90,9 @@ export async function openWorkspace(options: WorkspaceOptions = {}): Promise<Wor
   const resolved = await resolveModel(options.model ?? env("GSAE_MODEL") ?? profile.model);
   const { model, vocabMap } = await loadGPT2(resolved.dir);
   const corpus = await loadCorpus({ log: () => {} });
-  const layer = saeLayer(model.config.n_layer, profile.layerFraction);
+  const layer = options.hook === undefined
+    ? saeLayer(model.config.n_layer, profile.layerFraction)
+    : hookLayer(options.hook, model.config.n_layer);
   const freshAfter = Number(env("GSAE_FRESH_AFTER") ?? 0);
   if (!Number.isFinite(freshAfter)) {
     throw new Error(
@@ -102,7 +109,7 @@ export async function openWorkspace(options: WorkspaceOptions = {}): Promise<Wor
     train: toModelIds(corpus.train, vocabMap),
     val: toModelIds(corpus.val, vocabMap),
     layer,
-    hook: `blocks.${layer}.hook_resid_post`,
+    hook: options.hook ?? `blocks.${layer}.hook_resid_post`,
     backend,
     fingerprint: await modelFingerprint(model),
     cacheDir: `${cacheRoot()}/experiments/${profile.name}/${safe(resolved.name)}`,
@@ -114,6 +121,17 @@ export async function openWorkspace(options: WorkspaceOptions = {}): Promise<Wor
       `${model.config.n_embd}), SAE hook ${ws.hook}, ${backend}`,
   );
   return ws;
+}
+
+/** The block of a hook name `blocks.<layer>.<point>`; a malformed name or layer is an error. */
+export function hookLayer(hook: string, nLayer: number): number {
+  const m = /^blocks\.(\d+)\.hook_\w+$/.exec(hook);
+  if (!m || Number(m[1]) >= nLayer) {
+    throw new Error(
+      `hook "${hook}" is not blocks.<layer>.hook_<point> with a layer below ${nLayer}`,
+    );
+  }
+  return Number(m[1]);
 }
 
 /** Frees the model's tensors. */

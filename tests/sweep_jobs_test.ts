@@ -1,0 +1,96 @@
+import assert from "node:assert/strict";
+import { notebookNeeds } from "../lib/experiments/needs.ts";
+import { PARETO_SETTINGS } from "../lib/experiments/pareto.ts";
+import { PROFILES } from "../lib/experiments/profile.ts";
+import { gridJobs, jobKey, jobName, profileJobs } from "../lib/sweep/jobs.ts";
+
+Deno.test("gridJobs: every combination; k skips Gated, β only gradient-aware ones", () => {
+  const jobs = gridJobs({
+    profile: "smoke",
+    architectures: ["topk", "gsae", "gated"],
+    ks: [8, 16],
+    betas: [0.5, 1],
+    seeds: [0, 1],
+    evals: ["val", "none"],
+  });
+  // topk: 2 k × 2 seeds; gsae: 2 k × 2 β × 2 seeds; gated: 2 seeds.
+  assert.equal(jobs.length, 4 + 8 + 2);
+  assert.deepEqual(jobs[0], {
+    profile: "smoke",
+    model: "sotu-2x64",
+    spec: { architecture: "topk", k: 8, seed: 0 },
+    evals: [{}, { gradient: "none" }],
+  });
+  assert.ok(
+    jobs.filter((j) => j.spec.architecture === "gated").every((j) => j.spec.k === undefined),
+  );
+  assert.ok(
+    jobs.filter((j) => j.spec.architecture === "topk").every((j) => j.spec.beta === undefined),
+  );
+  assert.equal(new Set(jobs.map(jobKey)).size, jobs.length);
+  assert.equal(jobName(jobs[4]), "sotu-2x64 gsae-k8-b0.5-s0 [val true, val none]");
+});
+
+Deno.test("gridJobs: defaults come from the profile; a hook is kept", () => {
+  const [job, ...rest] = gridJobs({
+    profile: "smoke",
+    architectures: ["topk"],
+    hooks: ["blocks.0.hook_resid_post"],
+  });
+  assert.equal(rest.length, PROFILES.smoke.seeds.length - 1);
+  assert.deepEqual(job.spec, { architecture: "topk", k: PROFILES.smoke.mainK, seed: 0 });
+  assert.equal(job.hook, "blocks.0.hook_resid_post");
+  assert.deepEqual(job.evals, [{}]);
+});
+
+Deno.test("gridJobs: bad grids are errors that say what and where", () => {
+  const bad: [unknown, RegExp][] = [
+    [[], /g\.json: must be a JSON object/],
+    [{ profile: "smoke", architectures: ["topk"], kz: [1] }, /unknown field "kz"/],
+    [{ profile: "nope", architectures: ["topk"] }, /unknown profile "nope"/],
+    [{ profile: "smoke" }, /"architectures" is required/],
+    [{ profile: "smoke", architectures: ["topq"] }, /"architectures" must be a non-empty list/],
+    [{ profile: "smoke", architectures: ["topk"], ks: [0] }, /"ks" must be a non-empty list/],
+    [{ profile: "smoke", architectures: ["topk"], evals: ["val", "x"] }, /"evals"/],
+  ];
+  for (const [grid, message] of bad) assert.throws(() => gridJobs(grid, "g.json"), message);
+});
+
+Deno.test("profile jobs: the β sweep first, one job per SAE, notebooks named", () => {
+  const p = PROFILES.smoke, jobs = profileJobs("smoke");
+  assert.equal(new Set(jobs.map(jobKey)).size, jobs.length);
+  for (const [i, beta] of p.betas.entries()) {
+    assert.deepEqual(jobs[i].spec, { architecture: "gsae", k: p.mainK, seed: p.seeds[0], beta });
+    assert.ok(jobs[i].evals.some((e) => e.split === "dev"), "chooseBeta reads dev evaluations");
+  }
+  // Notebook 03's settings come from PARETO_SETTINGS.
+  const gated = jobs.filter((j) => j.spec.architecture === "gated");
+  assert.deepEqual(gated.map((j) => j.spec.gatedMultiple), [...PARETO_SETTINGS.gatedMultiples]);
+  for (const a of PARETO_SETTINGS.furtherArchitectures) {
+    assert.ok(jobs.some((j) => j.spec.architecture === a), a);
+  }
+  // Notebook 07: TopK and g-SAE at every scaling model and seed.
+  for (const m of p.scalingModels) {
+    const here = jobs.filter((j) => j.model === m && j.notebooks!.includes("07"));
+    assert.equal(here.filter((j) => j.spec.k === p.mainK).length >= 2 * p.seeds.length, true, m);
+  }
+  assert.equal(jobs.length, 18);
+});
+
+Deno.test("notebookNeeds: --only 04 is the β sweep plus the compared SAEs at every seed", () => {
+  const p = PROFILES.smoke;
+  const needs = notebookNeeds(p, { only: ["04"] });
+  assert.equal(needs.length, p.betas.length + 3 * p.seeds.length);
+  assert.ok(needs.every((n) => n.notebooks.join() === "04"));
+  const gsae = needs.filter((n) => n.spec.beta === "chosen");
+  assert.equal(gsae.length, p.seeds.length);
+});
+
+Deno.test("profile jobs: --only takes ids or stems, and rejects others", () => {
+  assert.deepEqual(
+    profileJobs("smoke", { only: ["04_density"] }),
+    profileJobs("smoke", { only: ["04"] }),
+  );
+  assert.equal(profileJobs("smoke", { only: ["01", "02"] }).length, 0);
+  assert.throws(() => profileJobs("smoke", { only: ["9"] }), /"9" is not a notebook id/);
+});
