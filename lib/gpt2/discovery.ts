@@ -49,6 +49,24 @@ async function isCheckpoint(dir: string): Promise<boolean> {
   }
 }
 
+/** For an existing folder: the checkpoint files it lacks; empty when it is not a folder. */
+async function missingCheckpointFiles(dir: string): Promise<string[]> {
+  try {
+    if (!(await Deno.stat(dir)).isDirectory) return [];
+  } catch {
+    return [];
+  }
+  const missing: string[] = [];
+  for (const file of ["config.json", "model.safetensors"]) {
+    try {
+      await Deno.stat(`${dir}/${file}`);
+    } catch {
+      missing.push(`${dir}/${file}`);
+    }
+  }
+  return missing;
+}
+
 /** The snapshot of a cached hub repo: the one `refs/main` names, else the newest complete one. */
 async function findSnapshot(repo: string): Promise<string | null> {
   const base = hubRepoDir(repo);
@@ -85,6 +103,13 @@ export async function resolveModel(spec: string): Promise<ResolvedModel> {
     tried.push(`${dir} (embedded model; train it with: deno task train-lm ${name})`);
   }
   if (await isCheckpoint(name)) return { dir: name, source: "folder", name };
+  const missing = await missingCheckpointFiles(name);
+  if (missing.length > 0) {
+    throw new Error(
+      `model folder ${name} has no ${missing.join(" and no ")}; a GPT-2 checkpoint folder ` +
+        `needs config.json and model.safetensors (Hugging Face layout)`,
+    );
+  }
   tried.push(`${name} (as a folder with config.json and model.safetensors)`);
   for (const repo of HUB_ALIASES[name] ?? [name]) {
     if (!/^[\w.-]+(\/[\w.-]+)?$/.test(repo)) continue;
