@@ -233,7 +233,7 @@ export function checkDigest(
   if (digest !== header.checksum) {
     fail(
       `checksum mismatch: the header records ${CHECKSUM_KEY} ${header.checksum}, the contents ` +
-        `hash to ${digest}; the file is damaged${remedy ? ` (${remedy})` : ""}`,
+        `hash to ${digest}; the file is damaged${remedy ? `: ${remedy}` : ""}`,
     );
   }
 }

@@ -140,7 +140,7 @@ Deno.test("malformed checkpoints give errors naming the file and the problem", a
     [
       "a NaN weight",
       (d) => rewriteWeights(d, (t) => (t["h.1.ln_2.bias"].data as Float32Array)[3] = NaN),
-      /model\.safetensors: tensor "h\.1\.ln_2\.bias" holds NaN at index 3: weights must be finite; the checkpoint is damaged/,
+      /model\.safetensors: tensor "h\.1\.ln_2\.bias" holds NaN at index 3: weights must be finite; get a good copy again/,
     ],
     [
       "an infinite weight",

@@ -67,7 +67,7 @@ export async function loadGPT2(dir: string): Promise<LoadedGPT2> {
       `${dir}/vocab_map.json: maps ${vocabMap.size} ids but config.json says vocab_size ${config.vocab_size}`,
     );
   }
-  const remedy = "the checkpoint is damaged: get a good copy again " +
+  const remedy = "get a good copy again " +
     "(deno task fetch-model <name> for a hub model, deno task train-lm <preset> for an " +
     "embedded one; for embedded models git checkout outputs/models restores the committed file)";
   const file = await SafetensorsReader.open(weightsPath, { remedy }).catch((err) => {
