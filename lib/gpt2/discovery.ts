@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { callerPath } from "../caller_path.ts";
 import { DEFAULT_MODEL, LM_PRESETS, REPO_ROOT } from "../embedded_models.ts";
 
 /** Where a model spec led. */
@@ -102,15 +103,17 @@ export async function resolveModel(spec: string): Promise<ResolvedModel> {
     if (await isCheckpoint(dir)) return { dir, source: "embedded", name };
     tried.push(`${dir} (embedded model; train it with: deno task train-lm ${name})`);
   }
-  if (await isCheckpoint(name)) return { dir: name, source: "folder", name };
-  const missing = await missingCheckpointFiles(name);
+  // A folder typed on a command line is relative to the caller's folder, not the repository's.
+  const folder = callerPath(name);
+  if (await isCheckpoint(folder)) return { dir: folder, source: "folder", name };
+  const missing = await missingCheckpointFiles(folder);
   if (missing.length > 0) {
     throw new Error(
-      `model folder ${name} has no ${missing.join(" and no ")}; a GPT-2 checkpoint folder ` +
+      `model folder ${folder} has no ${missing.join(" and no ")}; a GPT-2 checkpoint folder ` +
         `needs config.json and model.safetensors (Hugging Face layout)`,
     );
   }
-  tried.push(`${name} (as a folder with config.json and model.safetensors)`);
+  tried.push(`${folder} (as a folder with config.json and model.safetensors)`);
   for (const repo of HUB_ALIASES[name] ?? [name]) {
     if (!/^[\w.-]+(\/[\w.-]+)?$/.test(repo)) continue;
     const snapshot = await findSnapshot(repo);

@@ -13,7 +13,9 @@
  *
  * @module
  */
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
+import { callerCwd, callerPath } from "../caller_path.ts";
+import { guardCommitted } from "../output_guard.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../atomic_write.ts";
 import { REPO_ROOT } from "../embedded_models.ts";
 import { getProfile, type ProfileName } from "../experiments/profile.ts";
@@ -108,13 +110,20 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
   const modelEnv = options.model === undefined
     ? undefined
     : resolved.source === "folder"
-    ? resolve(options.model)
+    ? resolved.dir
     : options.model;
   const otherModel = options.model !== undefined &&
     !(await isProfileModel(resolved.name, profile.model));
-  const out = resolve(
-    options.out ?? defaultOutDir(profile.name, { model: otherModel ? resolved.name : undefined }),
-  );
+  const out = options.out !== undefined
+    ? callerPath(options.out)
+    : defaultOutDir(profile.name, { model: otherModel ? resolved.name : undefined });
+  // The default profile's out folder is the committed results: refuse before any notebook runs.
+  await guardCommitted(out, {
+    command: "reproduce",
+    explicit: options.out !== undefined,
+    force: options.force,
+    how: `--out ${relative(callerCwd(), out) || "."} (or --force, which also rebuilds every cache)`,
+  });
   const metricsPath = join(out, "metrics.json");
   const existing = await readMetrics(metricsPath);
   let metrics = existing ?? emptyMetrics(profile.name, resolved.name);
