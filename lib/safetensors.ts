@@ -274,11 +274,14 @@ export function firstNonFinite(data: Float32Array): number {
 }
 
 /**
- * The same file with a checksum added to its header; the data bytes are kept verbatim (the
- * header only is rewritten). A file that already has a correct checksum comes back unchanged
+ * The same file with a checksum (and `options.metadata`, if given) added to its header; the data
+ * bytes are kept verbatim (the header only is rewritten). A file that already has a correct checksum comes back unchanged
  * in content.
  */
-export function withChecksum(bytes: Uint8Array, options: { source?: string } = {}): Uint8Array {
+export function withChecksum(
+  bytes: Uint8Array,
+  options: { source?: string; metadata?: Record<string, string> } = {},
+): Uint8Array {
   const fail = failFor(options.source ?? "<safetensors bytes>");
   if (bytes.length < 8) fail(`file is ${bytes.length} bytes, too short`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -286,6 +289,10 @@ export function withChecksum(bytes: Uint8Array, options: { source?: string } = {
   const header = parseHeader(bytes.subarray(8, dataStart), bytes.length - dataStart, fail);
   const data = bytes.subarray(dataStart);
   const json: Record<string, unknown> = {};
+  header.metadata = {
+    ...header.metadata,
+    ...checkStringMap(options.metadata ?? {}, "metadata", fail),
+  };
   const hash = checksumHasher(header);
   hash.update(data);
   json.__metadata__ = { ...header.metadata, [CHECKSUM_KEY]: hash.digest("hex") };

@@ -173,6 +173,8 @@ async function main(): Promise<void> {
   } else {
     const storeTokens = Math.min(tokens, 500_000);
     const dir = storeDirFor(resolved.name, v.hook, "train", storeTokens);
+    // --force rebuilds from scratch: a damaged chunk under an intact manifest is rebuilt too.
+    if (v.force) await Deno.remove(dir, { recursive: true }).catch(() => {});
     await buildStore(model, train, {
       dir,
       hook: v.hook,

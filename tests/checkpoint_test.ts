@@ -175,6 +175,11 @@ Deno.test("malformed checkpoints give errors naming the file and the problem", a
       /"layer_norm_epsilon" must be a positive number, got "abc"/,
     ],
     [
+      "config.json edited to another valid config",
+      (d) => Deno.writeTextFile(`${d}/config.json`, JSON.stringify({ ...CONFIG, n_head: 4 })),
+      /config\.json: does not match the config .*model\.safetensors was saved with \(n_head 4 \(saved: 2\)\)/,
+    ],
+    [
       "absurd size",
       (d) => Deno.writeTextFile(`${d}/config.json`, JSON.stringify({ ...CONFIG, n_layer: 1e9 })),
       /config\.json: this config \(n_layer 1000000000.*needs about .* GiB for its float32 weights alone/,

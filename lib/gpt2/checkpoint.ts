@@ -109,6 +109,7 @@ export async function loadGPT2(dir: string): Promise<LoadedGPT2> {
       );
     }
     await file.verifyChecksum();
+    checkSavedConfig(file.metadata, config, { configPath, weightsPath });
     // One tensor at a time: its decoded copy is dropped once the variable holds it.
     for (const [name, shape] of expected) {
       const t = await file.read(stored.get(name)!);
@@ -130,6 +131,48 @@ export async function loadGPT2(dir: string): Promise<LoadedGPT2> {
     dir,
     metadata: file.metadata,
   };
+}
+
+/** `__metadata__` key under which {@link saveGPT2} records the config the weights belong to. */
+export const CONFIG_KEY = "gsae_config";
+
+/** The config as recorded in {@link CONFIG_KEY}: its fields in a fixed order. */
+export function configRecord(config: GPT2Config): string {
+  const fields: (keyof GPT2Config)[] = [
+    "activation_function",
+    "layer_norm_epsilon",
+    "n_embd",
+    "n_head",
+    "n_layer",
+    "n_positions",
+    "vocab_size",
+  ];
+  return JSON.stringify(Object.fromEntries(fields.map((k) => [k, config[k]])));
+}
+
+/**
+ * A file saved here records its config (under the checksum), so an edited config.json (a changed
+ * n_head or epsilon loads weights of the right shapes into a different model) is an error.
+ */
+function checkSavedConfig(
+  metadata: Record<string, string>,
+  config: GPT2Config,
+  paths: { configPath: string; weightsPath: string },
+): void {
+  const saved = metadata[CONFIG_KEY];
+  if (saved === undefined || saved === configRecord(config)) return;
+  let fields: Record<string, unknown> = {};
+  try {
+    fields = JSON.parse(saved);
+  } catch { /* reported below without a field */ }
+  const differ = Object.entries(config).filter(([k, v]) => fields[k] !== v).map(([k, v]) =>
+    `${k} ${JSON.stringify(v)} (saved: ${JSON.stringify(fields[k])})`
+  );
+  throw new Error(
+    `${paths.configPath}: does not match the config ${paths.weightsPath} was saved with ` +
+      `(${differ.join(", ") || saved}); restore the original config.json ` +
+      `(for embedded models: git checkout outputs/models)`,
+  );
 }
 
 /** Throws unless a header entry has `shape` and a float dtype the loader decodes. */
@@ -167,7 +210,7 @@ export async function saveGPT2(
   }
   const bytes = serializeSafetensors(tensors, {
     dtype: options.dtype ?? "F32",
-    metadata: { format: "pt", ...options.metadata },
+    metadata: { format: "pt", ...options.metadata, [CONFIG_KEY]: configRecord(model.config) },
   });
   await writeFileAtomic(`${dir}/model.safetensors`, bytes);
   if (options.vocabMap) await options.vocabMap.save(`${dir}/vocab_map.json`);
