@@ -6,12 +6,12 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { callerPath } from "../lib/caller_path.ts";
 import { parseArgs } from "node:util";
 import { writeJsonAtomic } from "../lib/atomic_write.ts";
 import { getProfile, PROFILE_NAMES } from "../lib/experiments/profile.ts";
-import { guardCommitted } from "../lib/output_guard.ts";
+import { checkWritable, guardCommitted } from "../lib/output_guard.ts";
 import {
   compareMetrics,
   formatCheckTable,
@@ -115,6 +115,7 @@ async function main(): Promise<number> {
           force: options.force,
           how: "--force (or --reference naming the file)",
         });
+        await checkWritable(dirname(path), { flag: "--reference's folder" });
       }
       return path;
     };

@@ -16,6 +16,7 @@ import { loadCorpus } from "../lib/corpus.ts";
 import { REPO_ROOT } from "../lib/embedded_models.ts";
 import { PROFILES } from "../lib/experiments/profile.ts";
 import { loadGPT2 } from "../lib/gpt2/checkpoint.ts";
+import { modelMemoryLimit } from "../lib/gpt2/config.ts";
 import { resolveModel } from "../lib/gpt2/discovery.ts";
 import { windows } from "../lib/lm_train.ts";
 import {
@@ -30,6 +31,9 @@ import type { ArchitectureName } from "../lib/sae/mod.ts";
 import { trainSAE } from "../lib/sae/trainer.ts";
 import { buildStore, openStore, storeDirFor } from "../lib/store/mod.ts";
 import { toModelIds } from "../lib/tokenizer.ts";
+
+/** Most tokens the activation+gradient store holds (more training tokens reuse it). */
+const STORE_TOKENS = 500_000;
 
 /** Store rows per SAE optimiser step. */
 const BATCH_SIZE = 4096;
@@ -110,6 +114,7 @@ async function main(): Promise<void> {
   model.parseHook(v.hook);
   const d = model.config.n_embd, dSae = expansion * d;
   const k = intOption(v.k!, "k", { min: 1, max: dSae });
+  checkTrainingMemory(d, dSae, Math.min(tokens, STORE_TOKENS));
   const out = v.out !== undefined
     ? callerPath(v.out)
     : `${REPO_ROOT}/outputs/saes/${
@@ -171,7 +176,7 @@ async function main(): Promise<void> {
       { workDir, resume: v.resume },
     );
   } else {
-    const storeTokens = Math.min(tokens, 500_000);
+    const storeTokens = Math.min(tokens, STORE_TOKENS);
     const dir = storeDirFor(resolved.name, v.hook, "train", storeTokens);
     // --force rebuilds from scratch: a damaged chunk under an intact manifest is rebuilt too.
     if (v.force) await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -234,6 +239,23 @@ async function main(): Promise<void> {
       summary.deltaCe.toFixed(4)
     } nats, KL ${summary.kl.toFixed(4)}`,
   );
+}
+
+/**
+ * An up-front estimate, so a size that cannot fit is an error now rather than an out-of-memory
+ * crash later: the SAE's two matrices four times (weights, gradients, two Adam moments) plus the
+ * store's activations and gradients in memory (float32).
+ */
+function checkTrainingMemory(d: number, dSae: number, storeTokens: number): void {
+  const bytes = 4 * (4 * 2 * d * dSae + 2 * storeTokens * d);
+  const limit = modelMemoryLimit();
+  if (bytes > limit) {
+    const gib = (b: number) => (b / 2 ** 30).toFixed(1);
+    throw new RangeError(
+      `an SAE with ${dSae} latents on d = ${d} and a ${storeTokens}-token store need about ` +
+        `${gib(bytes)} GiB, more than this machine's ${gib(limit)} GiB; use a smaller --expansion`,
+    );
+  }
 }
 
 /**
