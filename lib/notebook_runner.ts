@@ -41,6 +41,11 @@ export interface RunNotebookOptions {
    * least 0.5 s); defaults to 0.1.
    */
   graceSeconds?: number;
+  /**
+   * Seconds between the runner's progress lines while a cell runs (its running time and the
+   * latest line it printed); defaults to 30, 0 for none.
+   */
+  heartbeatSeconds?: number;
   /** Keep going after a failing cell (its error stays in the notebook). Defaults to false. */
   allowErrors?: boolean;
   /** Where the runner's progress lines go; defaults to `console.error`. */
@@ -92,6 +97,38 @@ export function failedPathFor(output: string): string {
   return `${output.replace(/\.ipynb$/, "")}.failed.ipynb`;
 }
 
+/** The runner processes now executing a notebook. */
+const RUNNING = new Set<Deno.ChildProcess>();
+
+/**
+ * Stops every notebook runner now running: `signal` first (the runner, or nbclient inside it,
+ * shuts its kernel down), then SIGKILL for any still running after `graceMs` (the runner's
+ * watchdog then kills the kernel). Resolves once all have exited; returns how many there were.
+ */
+export async function stopRunningNotebooks(
+  signal: Deno.Signal = "SIGTERM",
+  options: { graceMs?: number } = {},
+): Promise<number> {
+  const children = [...RUNNING];
+  const kill = (child: Deno.ChildProcess, sig: Deno.Signal) => {
+    try {
+      child.kill(sig);
+    } catch { /* already exited */ }
+  };
+  for (const child of children) kill(child, signal);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      for (const child of RUNNING) kill(child, "SIGKILL");
+      resolve();
+    }, options.graceMs ?? 5000);
+  });
+  await Promise.race([Promise.all(children.map((c) => c.status)), late]);
+  await Promise.all(children.map((c) => c.status));
+  clearTimeout(timer);
+  return children.length;
+}
+
 /**
  * Executes the notebook `input` with the Deno kernel and writes the result to
  * `options.output`; progress lines stream to `options.log`.
@@ -111,6 +148,9 @@ export async function runNotebook(
   args.push("--timeout", String(options.timeoutSeconds ?? 600));
   if (options.cwd !== undefined) args.push("--cwd", options.cwd);
   if (options.graceSeconds !== undefined) args.push("--grace", String(options.graceSeconds));
+  if (options.heartbeatSeconds !== undefined) {
+    args.push("--heartbeat", String(options.heartbeatSeconds));
+  }
   if (options.allowErrors) args.push("--allow-errors");
   for (const [key, value] of Object.entries(options.env ?? {})) {
     args.push("--env", `${key}=${value}`);
@@ -122,11 +162,17 @@ export async function runNotebook(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const [stdout, tail, status] = await Promise.all([
-    new Response(child.stdout).text(),
-    streamLines(child.stderr, log),
-    child.status,
-  ]);
+  RUNNING.add(child);
+  let stdout: string, tail: string[], status: Deno.CommandStatus;
+  try {
+    [stdout, tail, status] = await Promise.all([
+      new Response(child.stdout).text(),
+      streamLines(child.stderr, log),
+      child.status,
+    ]);
+  } finally {
+    RUNNING.delete(child);
+  }
   const summary = parseSummary(stdout);
   if (status.success && summary?.ok === true) {
     return {

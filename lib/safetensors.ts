@@ -8,14 +8,24 @@
  * buffer. Floats are decoded to Float32Array and integers to Int32Array,
  * which is what TensorFlow.js consumes.
  *
+ * Integrity: every file written here carries a SHA-256 checksum under `__metadata__`
+ * ({@link CHECKSUM_KEY}), over the header (minus the checksum) and the data; the readers check it
+ * when present, so files from elsewhere (older saves, Hugging Face checkpoints) still load. Like
+ * the reference implementation, the data offsets must tile the data buffer exactly (no gaps, no
+ * trailing bytes), and decoded floats must be finite unless the caller allows otherwise.
+ *
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { writeFileAtomic } from "./atomic_write.ts";
 import { f32ToBf16, f32ToF16, getF16Table } from "./float16.ts";
 
 /** Element types this module reads and writes. */
 export type SafetensorsDType = "F32" | "F16" | "BF16" | "I32" | "I64";
+
+/** `__metadata__` key of the checksum: hex SHA-256 of the canonical header and the data. */
+export const CHECKSUM_KEY = "gsae_sha256";
 
 /**
  * One tensor as read: float dtypes are decoded to Float32Array, I32 to
@@ -48,6 +58,18 @@ export interface TensorToWrite {
   dtype?: SafetensorsDType;
 }
 
+/** Options for {@link parseSafetensors} and the streaming reader. */
+export interface ParseSafetensorsOptions {
+  /** Label for errors (the file path). */
+  source?: string;
+  /** Tensors not to decode (e.g. ignored buffers); they may have any dtype. */
+  skip?: (name: string) => boolean;
+  /** Accept NaN and ±Infinity in float tensors (default: a non-finite value is an error). */
+  allowNonFinite?: boolean;
+  /** Appended to checksum and non-finite errors: how to get a good file again. */
+  remedy?: string;
+}
+
 /** Options for {@link serializeSafetensors} and {@link writeSafetensors}. */
 export interface WriteSafetensorsOptions {
   /** Stored dtype for Float32Array tensors without their own dtype (default F32). */
@@ -73,6 +95,21 @@ export class SafetensorsError extends Error {
 }
 
 const ITEM_SIZE: Record<SafetensorsDType, number> = { F32: 4, F16: 2, BF16: 2, I32: 4, I64: 8 };
+// Every dtype the reference implementation knows, so files holding others (a BOOL mask buffer)
+// parse and the caller may skip them; only ITEM_SIZE's dtypes decode.
+const ANY_ITEM_SIZE: Record<string, number> = {
+  ...ITEM_SIZE,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  I16: 2,
+  U16: 2,
+  U32: 4,
+  F64: 8,
+  U64: 8,
+};
 // The reference Rust implementation refuses headers above 100 MB; a larger
 // length prefix means a corrupt or non-safetensors file.
 const MAX_HEADER_BYTES = 100_000_000;
@@ -81,53 +118,199 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /** Parses a safetensors file held in memory; problems throw {@link SafetensorsError}. */
 export function parseSafetensors(
   bytes: Uint8Array,
-  options: { source?: string } = {},
+  options: ParseSafetensorsOptions = {},
 ): SafetensorsFile {
   const source = options.source ?? "<safetensors bytes>";
-  const fail = (problem: string): never => {
-    throw new SafetensorsError(source, problem);
-  };
+  const fail = failFor(source);
   if (bytes.length < 8) {
     fail(`file is ${bytes.length} bytes, too short for the 8-byte header length`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = view.getBigUint64(0, true);
+  const dataStart = 8 + checkHeaderLength(view.getBigUint64(0, true), bytes.length, fail);
+  const header = parseHeader(bytes.subarray(8, dataStart), bytes.length - dataStart, fail);
+  const data = bytes.subarray(dataStart);
+  if (header.checksum !== undefined) {
+    const hash = checksumHasher(header);
+    hash.update(data);
+    checkDigest(header, hash.digest("hex"), fail, options.remedy);
+  }
+  const tensors = new Map<string, SafeTensor>();
+  for (const e of header.entries) {
+    if (options.skip?.(e.name)) continue;
+    tensors.set(e.name, decodeEntry(e, data.subarray(e.begin, e.end), fail, options));
+  }
+  return { tensors, metadata: header.metadata };
+}
+
+/** The parsed header of a safetensors file: entries in header order, and the metadata. */
+export interface SafetensorsHeader {
+  /** Tensor entries in header order; offsets are relative to the data buffer. */
+  entries: TensorEntry[];
+  /** The `__metadata__` map (empty when absent), checksum included. */
+  metadata: Record<string, string>;
+  /** The stored checksum, when the file has one. */
+  checksum?: string;
+}
+
+/** One tensor's header entry. `dtype` may be one this module cannot decode (e.g. BOOL). */
+export interface TensorEntry {
+  /** Tensor name. */
+  name: string;
+  /** Stored dtype. */
+  dtype: string;
+  /** Dimensions. */
+  shape: number[];
+  /** First byte, relative to the data buffer. */
+  begin: number;
+  /** One past the last byte. */
+  end: number;
+}
+
+/** A function that throws {@link SafetensorsError} for `source`. */
+export function failFor(source: string): (problem: string) => never {
+  return (problem: string): never => {
+    throw new SafetensorsError(source, problem);
+  };
+}
+
+/** Checks the u64 header length against a file of `fileLength` bytes; returns it as a number. */
+export function checkHeaderLength(
+  headerLength: bigint,
+  fileLength: number,
+  fail: (problem: string) => never,
+): number {
   if (headerLength > BigInt(MAX_HEADER_BYTES)) {
     fail(`header length ${headerLength} is absurdly large (limit ${MAX_HEADER_BYTES})`);
   }
-  if (headerLength > BigInt(bytes.length - 8)) {
-    fail(`header length ${headerLength} exceeds the ${bytes.length - 8} bytes after the prefix`);
+  if (headerLength > BigInt(fileLength - 8)) {
+    fail(`header length ${headerLength} exceeds the ${fileLength - 8} bytes after the prefix`);
   }
-  const dataStart = 8 + Number(headerLength);
-  const header = parseHeaderJson(bytes.subarray(8, dataStart), fail);
-  const bufferLength = bytes.length - dataStart;
+  return Number(headerLength);
+}
 
+/**
+ * Parses and validates header bytes for a data buffer of `bufferLength` bytes: every entry is
+ * well formed and the entries tile the buffer exactly, as the reference implementation demands.
+ */
+export function parseHeader(
+  headerBytes: Uint8Array,
+  bufferLength: number,
+  fail: (problem: string) => never,
+): SafetensorsHeader {
+  const header = parseHeaderJson(headerBytes, fail);
   let metadata: Record<string, string> = {};
-  const entries: Entry[] = [];
+  const entries: TensorEntry[] = [];
   for (const [name, raw] of Object.entries(header)) {
     if (name === "__metadata__") metadata = checkStringMap(raw, "__metadata__", fail);
     else entries.push(checkEntry(name, raw, bufferLength, fail));
   }
-  checkNoOverlap(entries, fail);
+  checkTiling(entries, bufferLength, fail);
+  const checksum = metadata[CHECKSUM_KEY];
+  return { entries, metadata, ...(checksum === undefined ? {} : { checksum }) };
+}
 
-  const tensors = new Map<string, SafeTensor>();
-  for (const e of entries) {
-    const raw = bytes.subarray(dataStart + e.begin, dataStart + e.end);
-    tensors.set(e.name, {
-      dtype: e.dtype,
-      shape: e.shape,
-      data: decode(raw, e.dtype, e.name, fail),
-    });
+/** A SHA-256 hasher already fed the canonical form of `header` (the data comes next). */
+export function checksumHasher(
+  header: Pick<SafetensorsHeader, "entries" | "metadata">,
+): ReturnType<typeof createHash> {
+  const metadata: Record<string, string> = { ...header.metadata };
+  delete metadata[CHECKSUM_KEY];
+  const canonical: unknown[] = [
+    "gsae-safetensors-checksum/1",
+    Object.entries(metadata).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    header.entries.map((e) => [e.name, e.dtype, e.shape, e.begin, e.end]),
+  ];
+  return createHash("sha256").update(JSON.stringify(canonical) + "\n");
+}
+
+/** Throws (with `remedy`) unless `digest` is the checksum `header` records. */
+export function checkDigest(
+  header: SafetensorsHeader,
+  digest: string,
+  fail: (problem: string) => never,
+  remedy?: string,
+): void {
+  if (digest !== header.checksum) {
+    fail(
+      `checksum mismatch: the header records ${CHECKSUM_KEY} ${header.checksum}, the contents ` +
+        `hash to ${digest}; the file is damaged${remedy ? `: ${remedy}` : ""}`,
+    );
   }
-  return { tensors, metadata };
+}
+
+/** Decodes one entry's bytes, refusing dtypes this module cannot decode and non-finite floats. */
+export function decodeEntry(
+  e: TensorEntry,
+  raw: Uint8Array,
+  fail: (problem: string) => never,
+  options: Pick<ParseSafetensorsOptions, "allowNonFinite" | "remedy"> = {},
+): SafeTensor {
+  const what = `tensor ${JSON.stringify(e.name)}`;
+  if (!Object.hasOwn(ITEM_SIZE, e.dtype)) {
+    fail(`${what}: dtype ${e.dtype} is not supported (supported: ${Object.keys(ITEM_SIZE)})`);
+  }
+  const dtype = e.dtype as SafetensorsDType;
+  const data = decode(raw, dtype, e.name, fail);
+  if (data instanceof Float32Array && !options.allowNonFinite) {
+    const bad = firstNonFinite(data);
+    if (bad >= 0) {
+      const at = e.shape.length > 1 ? ` (flat index into shape [${e.shape}])` : "";
+      fail(
+        `${what} holds ${data[bad]} at index ${bad}${at}: weights must be finite` +
+          (options.remedy ? `; ${options.remedy}` : ""),
+      );
+    }
+  }
+  return { dtype, shape: e.shape, data };
+}
+
+/** Index of the first NaN or ±Infinity in `data`, or -1. */
+export function firstNonFinite(data: Float32Array): number {
+  for (let i = 0; i < data.length; i++) {
+    // x - x is 0 for finite x and NaN for NaN and ±Infinity: one cheap test per element.
+    if (data[i] - data[i] !== 0) return i;
+  }
+  return -1;
+}
+
+/**
+ * The same file with a checksum (and `options.metadata`, if given) added to its header; the data
+ * bytes are kept verbatim (the header only is rewritten). A file that already has a correct checksum comes back unchanged
+ * in content.
+ */
+export function withChecksum(
+  bytes: Uint8Array,
+  options: { source?: string; metadata?: Record<string, string> } = {},
+): Uint8Array {
+  const fail = failFor(options.source ?? "<safetensors bytes>");
+  if (bytes.length < 8) fail(`file is ${bytes.length} bytes, too short`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const dataStart = 8 + checkHeaderLength(view.getBigUint64(0, true), bytes.length, fail);
+  const header = parseHeader(bytes.subarray(8, dataStart), bytes.length - dataStart, fail);
+  const data = bytes.subarray(dataStart);
+  const json: Record<string, unknown> = {};
+  header.metadata = {
+    ...header.metadata,
+    ...checkStringMap(options.metadata ?? {}, "metadata", fail),
+  };
+  const hash = checksumHasher(header);
+  hash.update(data);
+  json.__metadata__ = { ...header.metadata, [CHECKSUM_KEY]: hash.digest("hex") };
+  for (const e of header.entries) {
+    json[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [e.begin, e.end] };
+  }
+  return assemble(paddedJson(json), data);
 }
 
 /**
  * Reads and parses the file at `path`. I/O errors propagate as Deno errors;
  * format problems throw {@link SafetensorsError} with `source = path`.
  */
-export async function readSafetensors(path: string): Promise<SafetensorsFile> {
-  return parseSafetensors(await Deno.readFile(path), { source: path });
+export async function readSafetensors(
+  path: string,
+  options: Omit<ParseSafetensorsOptions, "source"> = {},
+): Promise<SafetensorsFile> {
+  return parseSafetensors(await Deno.readFile(path), { ...options, source: path });
 }
 
 /**
@@ -185,28 +368,39 @@ export function serializeSafetensors(
   // without gaps (the Rust reader rejects gaps).
   planned.sort((a, b) => ITEM_SIZE[b.dtype] - ITEM_SIZE[a.dtype]);
 
-  const header: Record<string, unknown> = {};
-  if (options.metadata !== undefined) {
-    header.__metadata__ = checkStringMap(options.metadata, "metadata", fail);
-  }
+  const metadata = options.metadata === undefined
+    ? {}
+    : checkStringMap(options.metadata, "metadata", fail);
+  delete metadata[CHECKSUM_KEY];
+  const entries: TensorEntry[] = [];
   let offset = 0;
   for (const p of planned) {
-    header[p.name] = { dtype: p.dtype, shape: p.t.shape, data_offsets: [offset, offset + p.bytes] };
+    entries.push({
+      name: p.name,
+      dtype: p.dtype,
+      shape: p.t.shape,
+      begin: offset,
+      end: offset + p.bytes,
+    });
     offset += p.bytes;
   }
-  let json = new TextEncoder().encode(JSON.stringify(header));
-  const padded = Math.ceil(json.length / 8) * 8;
-  if (padded !== json.length) {
-    const withSpaces = new Uint8Array(padded).fill(0x20);
-    withSpaces.set(json);
-    json = withSpaces;
-  }
 
+  // The checksum's hex has a fixed length, so the header's size is known before the data is
+  // hashed: the data is encoded straight into the output, with no second copy.
+  const headerFor = (checksum: string) => {
+    const header: Record<string, unknown> = {
+      __metadata__: { ...metadata, [CHECKSUM_KEY]: checksum },
+    };
+    for (const e of entries) {
+      header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [e.begin, e.end] };
+    }
+    return paddedJson(header);
+  };
+  const headerLength = headerFor("0".repeat(64)).length;
   assertLittleEndianHost();
-  const out = new Uint8Array(8 + json.length + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
-  out.set(json, 8);
-  let at = 8 + json.length;
+  const out = new Uint8Array(8 + headerLength + offset);
+  const data = out.subarray(8 + headerLength);
+  let at = data.byteOffset;
   for (const { t, dtype, bytes } of planned) {
     const n = t.data.length;
     if (dtype === "F32" || dtype === "I32") {
@@ -225,6 +419,28 @@ export function serializeSafetensors(
     }
     at += bytes;
   }
+  const hash = checksumHasher({ entries, metadata });
+  hash.update(data);
+  const json = headerFor(hash.digest("hex"));
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  return out;
+}
+
+/** Header JSON bytes padded with spaces to a multiple of 8 (keeps tensors aligned). */
+function paddedJson(header: Record<string, unknown>): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = new Uint8Array(Math.ceil(json.length / 8) * 8).fill(0x20);
+  padded.set(json);
+  return padded;
+}
+
+/** Length prefix + header + data. */
+function assemble(json: Uint8Array, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(8 + json.length + data.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  out.set(data, 8 + json.length);
   return out;
 }
 
@@ -287,22 +503,13 @@ function assertLittleEndianHost(): void {
   if (!LITTLE_ENDIAN_HOST) throw new Error("safetensors: big-endian hosts are not supported");
 }
 
-/** A validated header entry; offsets are relative to the data buffer. */
-interface Entry {
-  name: string;
-  dtype: SafetensorsDType;
-  shape: number[];
-  begin: number;
-  end: number;
-}
-
 /** Validates one tensor's header entry against a data buffer of `bufferLength` bytes. */
 function checkEntry(
   name: string,
   raw: unknown,
   bufferLength: number,
   fail: (problem: string) => never,
-): Entry {
+): TensorEntry {
   const what = `tensor ${JSON.stringify(name)}`;
   if (!isPlainObject(raw)) fail(`${what}: entry must be an object`);
   const entry = raw as Record<string, unknown>;
@@ -310,9 +517,9 @@ function checkEntry(
     if (!(field in entry)) fail(`${what}: missing "${field}"`);
   }
   if (typeof entry.dtype !== "string") fail(`${what}: dtype must be a string`);
-  const dtype = entry.dtype as SafetensorsDType;
-  if (!Object.hasOwn(ITEM_SIZE, dtype)) {
-    fail(`${what}: unknown dtype "${dtype}" (supported: ${Object.keys(ITEM_SIZE).join(", ")})`);
+  const dtype = entry.dtype as string;
+  if (!Object.hasOwn(ANY_ITEM_SIZE, dtype)) {
+    fail(`${what}: unknown dtype "${dtype}" (known: ${Object.keys(ANY_ITEM_SIZE).join(", ")})`);
   }
   const shape = checkIntArray(entry.shape, `${what}: shape`, fail);
   const offsets = checkIntArray(entry.data_offsets, `${what}: data_offsets`, fail);
@@ -322,24 +529,38 @@ function checkEntry(
   if (end > bufferLength) {
     fail(`${what}: data_offsets [${begin}, ${end}] run past the ${bufferLength}-byte data buffer`);
   }
-  const needed = elementCount(shape, what, fail) * ITEM_SIZE[dtype];
+  const needed = elementCount(shape, what, fail) * ANY_ITEM_SIZE[dtype];
   if (needed !== end - begin) {
     fail(`${what}: shape [${shape}] needs ${needed} bytes but data_offsets give ${end - begin}`);
   }
   return { name, dtype, shape, begin, end };
 }
 
-/** Gaps between tensors are tolerated (the format allows them), shared bytes are not. */
-function checkNoOverlap(entries: Entry[], fail: (problem: string) => never): void {
-  const sorted = entries.filter((e) => e.end > e.begin).sort((a, b) => a.begin - b.begin);
-  for (let i = 1; i < sorted.length; i++) {
-    const [prev, cur] = [sorted[i - 1], sorted[i]];
-    if (cur.begin < prev.end) {
-      fail(
-        `tensor ${JSON.stringify(cur.name)} data_offsets [${cur.begin}, ${cur.end}] overlap ` +
-          `tensor ${JSON.stringify(prev.name)} [${prev.begin}, ${prev.end}]`,
-      );
+/**
+ * The entries must cover the data buffer exactly, in offset order: no shared bytes, no gaps and
+ * no trailing bytes (the reference reader refuses all three; a gap or a tail hides damage).
+ */
+function checkTiling(
+  entries: TensorEntry[],
+  bufferLength: number,
+  fail: (problem: string) => never,
+): void {
+  const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let expected = 0;
+  let prev: TensorEntry | null = null;
+  for (const cur of sorted) {
+    const where = `tensor ${JSON.stringify(cur.name)} data_offsets [${cur.begin}, ${cur.end}]`;
+    if (cur.begin < expected) {
+      fail(`${where} overlap tensor ${JSON.stringify(prev!.name)} [${prev!.begin}, ${prev!.end}]`);
     }
+    if (cur.begin > expected) {
+      fail(`${where} leave a gap of ${cur.begin - expected} bytes after byte ${expected}`);
+    }
+    expected = cur.end;
+    prev = cur;
+  }
+  if (expected !== bufferLength) {
+    fail(`${bufferLength - expected} trailing bytes after the last tensor (ends at ${expected})`);
   }
 }
 

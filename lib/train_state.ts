@@ -44,7 +44,9 @@ export async function loadTrainState(
 ): Promise<{ metadata: Record<string, string>; arrays: Map<string, Float32Array> } | null> {
   let file;
   try {
-    file = await readSafetensors(path);
+    file = await readSafetensors(path, {
+      remedy: `delete ${path} to start over, or run without --resume`,
+    });
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return null;
     throw err;

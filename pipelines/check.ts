@@ -6,16 +6,19 @@
  *
  * @module
  */
-import { join, resolve } from "node:path";
+import { dirname, join } from "node:path";
+import { callerPath } from "../lib/caller_path.ts";
 import { parseArgs } from "node:util";
 import { writeJsonAtomic } from "../lib/atomic_write.ts";
 import { getProfile, PROFILE_NAMES } from "../lib/experiments/profile.ts";
+import { checkWritable, guardCommitted } from "../lib/output_guard.ts";
 import {
   compareMetrics,
   formatCheckTable,
   readReference,
   referenceFromMetrics,
   referencePath,
+  referenceProblems,
 } from "../lib/pipeline/check.ts";
 import { type PipelineMetrics, readMetrics } from "../lib/pipeline/metrics.ts";
 import { runPipeline } from "../lib/pipeline/run.ts";
@@ -34,15 +37,18 @@ Options:
                    (e.g. outputs/metrics.json after deno task reproduce)
   --reference FILE the reference (default: outputs/reference/<profile>.json)
   --update         write the reference from this run (or --metrics FILE) instead of failing
-                   on differences; the comparison with the old reference is still printed
+                   on differences; the comparison with the old reference is still printed.
+                   A committed reference is only overwritten with --force (or --reference
+                   naming it); the check refuses before running anything otherwise
+  --force          with --update: allow overwriting the committed reference
   --keep           keep the temporary run folder (it is kept anyway when the check fails)
   --notebooks DIR  the notebooks folder (default: notebooks/)
   --json           the comparison as JSON on stdout (progress to stderr)
   --help           this text
 
 Refresh the committed reference after a deliberate change:
-  deno task check --profile smoke --update
-  deno task check --metrics outputs/metrics.json --update     (default profile, no re-run)`;
+  deno task check --profile smoke --update --force
+  deno task check --metrics outputs/metrics.json --update --force   (default profile, no re-run)`;
 
 function parse(args: string[]) {
   const { values } = parseArgs({
@@ -52,6 +58,7 @@ function parse(args: string[]) {
       metrics: { type: "string" },
       reference: { type: "string" },
       update: { type: "boolean", default: false },
+      force: { type: "boolean", default: false },
       keep: { type: "boolean", default: false },
       notebooks: { type: "string" },
       json: { type: "boolean", default: false },
@@ -98,18 +105,34 @@ async function main(): Promise<number> {
   let runDir: string | null = null;
   let ok = false;
   try {
+    // Where --update would write is settled, and refused if committed, before any work.
+    const guardReference = async (profile: string) => {
+      const path = callerPath(options.reference ?? referencePath(profile));
+      if (options.update) {
+        await guardCommitted(path, {
+          command: "check --update",
+          explicit: options.reference !== undefined,
+          force: options.force,
+          how: "--force (or --reference naming the file)",
+        });
+        await checkWritable(dirname(path), { flag: "--reference's folder" });
+      }
+      return path;
+    };
     let metrics: PipelineMetrics;
+    let refPath: string;
     if (options.metrics !== undefined) {
-      const read = await readMetrics(resolve(options.metrics));
+      const read = await readMetrics(callerPath(options.metrics));
       if (read === null) throw new Error(`${options.metrics} does not exist`);
       metrics = read;
+      refPath = await guardReference(options.profile ?? metrics.profile);
     } else {
+      refPath = await guardReference(options.profile ?? "smoke");
       const run = await freshRun(options.profile ?? "smoke", { notebooks: options.notebooks, log });
       metrics = run.metrics;
       runDir = run.dir;
     }
     const profile = options.profile ?? metrics.profile;
-    const refPath = resolve(options.reference ?? referencePath(profile));
     const reference = await readReference(refPath);
     if (reference === null && !options.update) {
       throw new Error(
@@ -127,7 +150,12 @@ async function main(): Promise<number> {
       ok = result.ok;
     }
     if (options.update) {
-      await writeJsonAtomic(refPath, referenceFromMetrics(metrics));
+      const fresh = referenceFromMetrics(metrics);
+      const problems = referenceProblems(fresh);
+      if (problems.length > 0) {
+        throw new Error(`not writing ${refPath}: ${problems.slice(0, 5).join("; ")}`);
+      }
+      await writeJsonAtomic(refPath, fresh);
       log(`check: wrote ${refPath} (${Object.keys(metrics.notebooks).length} notebooks)`);
       ok = true;
     }

@@ -18,9 +18,19 @@ Progress goes to stderr as plain lines. One JSON summary line goes to stdout:
 `{"ok": true, "seconds", "cells", "outputs", "late_outputs", "output"}` or
 `{"ok": false, "cell_index", "cell_count", "first_line", "error", "failed_path"}`.
 
+While a cell runs, a line with its running time and the latest line it printed
+(e.g. a training progress line with tokens/s and ETA) goes to stderr every
+`--heartbeat` seconds (30 by default, or $GSAE_HEARTBEAT_S), so a long cell is never silent.
+
+Nothing outlives this runner: on SIGINT, SIGTERM or SIGHUP it kills the kernel
+(and anything else it started) and exits 128 + the signal number; a watchdog
+thread does the same when its parent process dies (a SIGKILLed `reproduce`
+cannot clean up, so its child must notice: its parent pid changes).
+
 Exit status: 0 success, 1 a cell failed (the partial notebook is written to
 `<output stem>.failed.ipynb`, never to the output path), 2 bad usage or
-unreadable input, 3 the kernel could not be started or died outside a cell.
+unreadable input, 3 the kernel could not be started or died outside a cell,
+125 the parent died, 128 + N signal N.
 """
 
 import argparse
@@ -28,8 +38,11 @@ import asyncio
 import json
 import math
 import os
+import re
+import signal
 import sys
 import tempfile
+import threading
 import time
 import typing as t
 from queue import Empty
@@ -45,6 +58,57 @@ from nbclient.util import ensure_async
 # after the last cell, which therefore waits longer.
 DEFAULT_GRACE_S = 0.1
 FINAL_GRACE_S = 0.5
+DEFAULT_HEARTBEAT_S = 30.0
+EXIT_ORPHANED = 125
+
+
+def descendants(pid: int) -> t.List[int]:
+    """Every live process below `pid` (children first, then theirs), read from /proc."""
+    children: t.Dict[int, t.List[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read().decode("utf-8", "replace")
+        except OSError:
+            continue
+        # Field 4 is the parent pid; the command name (field 2) may hold spaces, so split after it.
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    found: t.List[int] = []
+    queue = [pid]
+    while queue:
+        for child in children.get(queue.pop(0), []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def kill_descendants_and_exit(code: int) -> None:
+    """SIGKILLs the kernel and anything else this process started, then exits at once."""
+    for pid in descendants(os.getpid()):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    os._exit(code)
+
+
+def guard_against_orphaning() -> None:
+    """Kills the kernel with this runner on SIGINT/SIGTERM/SIGHUP or when the parent dies."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda n, _frame: kill_descendants_and_exit(128 + n))
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                # No log line: stderr is a pipe to the dead parent, and writing would raise.
+                kill_descendants_and_exit(EXIT_ORPHANED)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
 def log(line: str) -> None:
@@ -93,9 +157,14 @@ def count_outputs(nb: nbformat.NotebookNode) -> int:
 class DrainingNotebookClient(NotebookClient):
     """A NotebookClient that keeps the outputs the Deno kernel sends after `idle`."""
 
-    def __init__(self, nb: nbformat.NotebookNode, grace: float, name: str, **kw: t.Any) -> None:
+    def __init__(
+        self, nb: nbformat.NotebookNode, grace: float, name: str, heartbeat: float, **kw: t.Any
+    ) -> None:
         super().__init__(nb, **kw)
         self.grace = grace
+        self.heartbeat = heartbeat
+        # The last non-empty line the running cell printed, for the heartbeat.
+        self.latest_line = ""
         self.name = name
         # Every executed request, so that a message arriving even later (during
         # another cell) still lands in the cell that produced it.
@@ -140,6 +209,11 @@ class DrainingNotebookClient(NotebookClient):
             except Empty:
                 return  # quiet for a whole grace period after idle: the cell is done
             parent = msg["parent_header"].get("msg_id")
+            if msg.get("msg_type") == "stream":
+                lines = [ln.strip() for ln in re.split(r"[\r\n]", msg["content"].get("text", ""))]
+                lines = [ln for ln in lines if ln]
+                if lines:
+                    self.latest_line = lines[-1]
             if parent == parent_msg_id:
                 try:
                     out = self.process_message(msg, cell, cell_index)
@@ -177,14 +251,34 @@ class DrainingNotebookClient(NotebookClient):
             )
         self.current_index = cell_index
         self.code_cell_number += 1
+        self.latest_line = ""
         start = time.monotonic()
-        result = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        beat = asyncio.ensure_future(self._heartbeat(cell_index, start))
+        try:
+            result = await super().async_execute_cell(
+                cell, cell_index, execution_count, store_history
+            )
+        finally:
+            beat.cancel()
         now = time.monotonic()
         log(
             f"nb_runner: {self.name}: cell {self.code_cell_number}/{self.code_cell_total} "
             f"(index {cell_index}) done in {now - start:.2f}s, elapsed {now - self.started:.1f}s"
         )
         return result
+
+
+    async def _heartbeat(self, cell_index: int, start: float) -> None:
+        """Every `heartbeat` seconds: the running cell's time and its latest printed line."""
+        if self.heartbeat <= 0:
+            return
+        while True:
+            await asyncio.sleep(self.heartbeat)
+            latest = f"; latest: {self.latest_line}" if self.latest_line else ""
+            log(
+                f"nb_runner: {self.name}: cell {self.code_cell_number}/{self.code_cell_total} "
+                f"(index {cell_index}) running {time.monotonic() - start:.0f}s{latest}"
+            )
 
 
 def error_text(exc: BaseException, cell: t.Optional[nbformat.NotebookNode]) -> str:
@@ -212,6 +306,9 @@ def parse_args(argv: t.List[str]) -> argparse.Namespace:
     p.add_argument("--kernel", default="deno")
     p.add_argument("--grace", type=float, default=DEFAULT_GRACE_S,
                    help="seconds to keep reading a cell's outputs after idle")
+    p.add_argument("--heartbeat", type=float,
+                   default=float(os.environ.get("GSAE_HEARTBEAT_S") or DEFAULT_HEARTBEAT_S),
+                   help="seconds between progress lines while a cell runs (<= 0: none)")
     args = p.parse_args(argv)
     for item in args.env:
         if "=" not in item or item.startswith("="):
@@ -222,6 +319,7 @@ def parse_args(argv: t.List[str]) -> argparse.Namespace:
 def main(argv: t.List[str]) -> int:
     """Runs the notebook named on the command line; returns the exit status."""
     args = parse_args(argv)
+    guard_against_orphaning()
     name = os.path.basename(args.input)
     try:
         nb = nbformat.read(args.input, as_version=4)
@@ -239,6 +337,7 @@ def main(argv: t.List[str]) -> int:
         nb,
         grace=args.grace,
         name=name,
+        heartbeat=args.heartbeat,
         kernel_name=args.kernel,
         # nbclient takes whole seconds and reads 0 as "no limit": round up.
         timeout=math.ceil(args.timeout) if args.timeout > 0 else None,

@@ -20,6 +20,9 @@ import {
   trainLM,
 } from "../lib/lm_train.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../lib/atomic_write.ts";
+import { callerPath } from "../lib/caller_path.ts";
+import { intOption, numberOption } from "../lib/cli_numbers.ts";
+import { checkWritable, guardCommitted } from "../lib/output_guard.ts";
 import { VocabMap } from "../lib/tokenizer.ts";
 import { formatDuration } from "../lib/progress.ts";
 import { LM_PRESETS, REPO_ROOT, SAMPLE_PROMPT, VOCAB_SIZE } from "../lib/embedded_models.ts";
@@ -37,7 +40,9 @@ Options:
   --seed N          seed for weights and batch order (default 0)
   --lr X            peak learning rate (default: the preset's)
   --resume          continue from .cache/train/<preset>/state.safetensors
-  --out DIR         output folder (default outputs/models/<preset>)
+  --out DIR         output folder (default outputs/models/<preset>, the committed model: writing
+                    there needs --force or --out naming it)
+  --force           overwrite the committed model in the default output folder
   --report-only     do not train: rewrite the report of the model already in the output folder
                     (validation CE and samples; the training history is kept)
   --help            this text`;
@@ -53,6 +58,7 @@ async function main(): Promise<void> {
       resume: { type: "boolean", default: false },
       "report-only": { type: "boolean", default: false },
       out: { type: "string" },
+      force: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
   });
@@ -67,25 +73,40 @@ async function main(): Promise<void> {
     );
   }
 
+  // Everything the run needs is checked before the corpus is tokenised or a step is taken.
+  const config: LMTrainConfig = {
+    ...preset.train,
+    tokens: values.tokens !== undefined
+      ? intOption(values.tokens, "tokens", {
+        min: preset.train.batchSize * preset.train.model.n_positions, // one optimiser step
+      })
+      : preset.train.tokens,
+    seed: values.seed !== undefined ? intOption(values.seed, "seed", { min: 0 }) : 0,
+    lr: values.lr !== undefined
+      ? numberOption(values.lr, "lr", { above: 0, max: 1 })
+      : preset.train.lr,
+  };
+  const outDir = values.out ? callerPath(values.out) : `${REPO_ROOT}/outputs/models/${name}`;
+  await guardCommitted(outDir, {
+    command: `train-lm ${name}`,
+    explicit: values.out !== undefined,
+    force: values.force,
+  });
+  if (values["report-only"]) {
+    await Deno.stat(`${outDir}/training_report.json`).catch(() => {
+      throw new Error(`--report-only: ${outDir}/training_report.json does not exist`);
+    });
+  }
+  await checkWritable(outDir, { flag: "--out" });
+  // One resumable state per output folder, so a sweep into other folders keeps its own.
+  const workDir = `${REPO_ROOT}/.cache/train/${basename(outDir)}`;
+  if (values.resume) await checkWritable(workDir);
+
   const backend = await initBackend();
   console.log(describeBackend(backend));
   const corpus = await loadCorpus({ log: console.log });
   const vocabMap = VocabMap.fromFrequencies(corpus.train, VOCAB_SIZE);
   const data = { train: vocabMap.toModel(corpus.train), val: vocabMap.toModel(corpus.val) };
-  const config: LMTrainConfig = {
-    ...preset.train,
-    tokens: values.tokens ? Number(values.tokens) : preset.train.tokens,
-    seed: values.seed ? Number(values.seed) : 0,
-    lr: values.lr ? Number(values.lr) : preset.train.lr,
-  };
-  for (const key of ["tokens", "seed", "lr"] as const) {
-    if (!Number.isFinite(config[key]) || config[key] < 0) {
-      throw new Error(`--${key} must be a non-negative number, got "${values[key]}"`);
-    }
-  }
-  const outDir = values.out ?? `${REPO_ROOT}/outputs/models/${name}`;
-  // One resumable state per output folder, so a sweep into other folders keeps its own.
-  const workDir = `${REPO_ROOT}/.cache/train/${basename(outDir)}`;
   console.log(
     `train-lm ${name}: ${totalSteps(config)} steps, ${
       config.tokens.toLocaleString("en-US")

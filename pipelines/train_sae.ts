@@ -5,13 +5,18 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { writeJsonAtomic } from "../lib/atomic_write.ts";
 import { describeBackend, initBackend } from "../lib/backend.ts";
+import { callerPath } from "../lib/caller_path.ts";
+import { intOption, numberOption } from "../lib/cli_numbers.ts";
+import { checkWritable, guardCommitted } from "../lib/output_guard.ts";
 import { loadCorpus } from "../lib/corpus.ts";
 import { REPO_ROOT } from "../lib/embedded_models.ts";
 import { PROFILES } from "../lib/experiments/profile.ts";
 import { loadGPT2 } from "../lib/gpt2/checkpoint.ts";
+import { modelMemoryLimit } from "../lib/gpt2/config.ts";
 import { resolveModel } from "../lib/gpt2/discovery.ts";
 import { windows } from "../lib/lm_train.ts";
 import {
@@ -21,10 +26,17 @@ import {
   summariseSplice,
 } from "../lib/metrics/mod.ts";
 import { ARCHITECTURES, createSAE, saveSAE } from "../lib/sae/mod.ts";
+import { CFG_FILE } from "../lib/sae/saelens.ts";
 import type { ArchitectureName } from "../lib/sae/mod.ts";
 import { trainSAE } from "../lib/sae/trainer.ts";
 import { buildStore, openStore, storeDirFor } from "../lib/store/mod.ts";
 import { toModelIds } from "../lib/tokenizer.ts";
+
+/** Most tokens the activation+gradient store holds (more training tokens reuse it). */
+const STORE_TOKENS = 500_000;
+
+/** Store rows per SAE optimiser step. */
+const BATCH_SIZE = 4096;
 
 /** The learning rates of the default profile, chosen on held-out store rows. */
 const DEFAULT_SAE = PROFILES.default.sae;
@@ -46,9 +58,18 @@ Options:
                       default profile's, chosen on held-out store rows; see lib/experiments/profile.ts)
   --seed N            (default 0)
   --eval-sequences N  validation sequences for ΔCE/KL (default 32)
-  --out DIR           (default outputs/saes/<model>/<hook>/<architecture>-k<k>)
-  --resume            continue an interrupted training run
-  --help`;
+  --out DIR           (default outputs/saes/<model>/<hook>/<architecture>-k<k>); replaced as a
+                      whole, so a folder that exists and is not an SAE folder needs --force
+  --resume            continue an interrupted training run into the same --out (its checkpoint
+                      is kept per --out; without one, training starts over and says so)
+  --force             rebuild the activation store even when a cached one is corrupt or was made
+                      with other settings (e.g. the model changed in place), and allow --out to
+                      replace a folder that is not an SAE folder or holds committed files
+  --help
+
+Every option is checked before the store is built: numbers and ranges (k between 1 and the
+latent count, expansion >= 1, lr > 0, tokens >= one batch, evaluation sequences >= 1, integer
+seeds), the model's config.json and weights, and --out (by a test write).`;
 
 async function main(): Promise<void> {
   const { values: v } = parseArgs({
@@ -66,6 +87,7 @@ async function main(): Promise<void> {
       "eval-sequences": { type: "string", default: "32" },
       out: { type: "string" },
       resume: { type: "boolean", default: false },
+      force: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
   });
@@ -77,40 +99,74 @@ async function main(): Promise<void> {
   if (!ARCHITECTURES.includes(architecture)) {
     throw new Error(`unknown --architecture ${architecture}`);
   }
+  // Every number is checked before any work (loading the model comes first only because the
+  // ranges of k and the evaluation size depend on it).
+  const expansion = intOption(v.expansion!, "expansion", { min: 1, max: 1024 });
+  const seed = intOption(v.seed!, "seed", { min: 0, max: 2 ** 32 - 1 });
+  const tokens = intOption(v.tokens!, "tokens", { min: BATCH_SIZE });
+  const lr = v.lr !== undefined ? numberOption(v.lr, "lr", { above: 0, max: 1 }) : undefined;
+  const beta = v.beta !== undefined ? numberOption(v.beta, "beta", { min: 0 }) : undefined;
+  const evalSequences = intOption(v["eval-sequences"]!, "eval-sequences", { min: 1 });
   const backend = await initBackend();
   console.log(describeBackend(backend));
   const resolved = await resolveModel(v.model!);
   const { model, vocabMap } = await loadGPT2(resolved.dir);
   model.parseHook(v.hook);
-  const corpus = await loadCorpus({ log: console.log });
-  const train = toModelIds(corpus.train, vocabMap), val = toModelIds(corpus.val, vocabMap);
-  const tokens = Number(v.tokens), k = Number(v.k), d = model.config.n_embd;
-  const out = v.out ??
-    `${REPO_ROOT}/outputs/saes/${
+  const d = model.config.n_embd, dSae = expansion * d;
+  const k = intOption(v.k!, "k", { min: 1, max: dSae });
+  checkTrainingMemory(d, dSae, Math.min(tokens, STORE_TOKENS));
+  const out = v.out !== undefined
+    ? callerPath(v.out)
+    : `${REPO_ROOT}/outputs/saes/${
       resolved.name.replaceAll("/", "_")
     }/${v.hook}/${architecture}-k${k}`;
+  await guardSAEOut(out, { explicit: v.out !== undefined, force: v.force! });
+  await checkWritable(dirname(out), { flag: "--out's parent" });
+  const corpus = await loadCorpus({ log: console.log });
+  const train = toModelIds(corpus.train, vocabMap), val = toModelIds(corpus.val, vocabMap);
+  const seq = model.config.n_positions;
+  const maxEval = Math.floor(val.length / seq);
+  if (evalSequences > maxEval) {
+    throw new RangeError(
+      `--eval-sequences must be an integer between 1 and ${maxEval} (the validation split ` +
+        `holds ${maxEval} sequences of ${seq} tokens), got "${v["eval-sequences"]}"`,
+    );
+  }
 
   const sae = createSAE({
     architecture,
     d_in: d,
-    d_sae: Number(v.expansion) * d,
-    seed: Number(v.seed),
+    d_sae: dSae,
+    seed,
     k,
-    ...(v.beta ? { beta: Number(v.beta) } : {}),
+    ...(beta !== undefined ? { beta } : {}),
   });
   const config = {
     tokens,
-    batchSize: 4096,
-    lr: v.lr ? Number(v.lr) : architecture === "e2e_topk" ? DEFAULT_SAE.e2eLr : DEFAULT_SAE.lr,
+    batchSize: BATCH_SIZE,
+    lr: lr ?? (architecture === "e2e_topk" ? DEFAULT_SAE.e2eLr : DEFAULT_SAE.lr),
     warmupSteps: 20,
     minLrRatio: 0.1,
-    seed: Number(v.seed),
+    seed,
     deadWindowTokens: Math.min(1_000_000, Math.floor(tokens / 4)),
     bDecInit: "geometric_median" as const,
     logEvery: 10,
     checkpointEvery: 25,
   };
   const workDir = `${REPO_ROOT}/.cache/sae-train/${out.replaceAll("/", "_")}`;
+  await checkWritable(workDir);
+  if (v.resume) {
+    const statePath = `${workDir}/sae_state.safetensors`;
+    try {
+      await Deno.stat(statePath);
+      console.log(`train-sae: resuming from ${statePath}`);
+    } catch {
+      console.log(
+        `train-sae: --resume: no checkpoint for --out ${out} (looked for ${statePath}); ` +
+          `starting over`,
+      );
+    }
+  }
   let result;
   if (architecture === "e2e_topk") {
     result = await trainSAE(
@@ -120,14 +176,17 @@ async function main(): Promise<void> {
       { workDir, resume: v.resume },
     );
   } else {
-    const storeTokens = Math.min(tokens, 500_000);
+    const storeTokens = Math.min(tokens, STORE_TOKENS);
     const dir = storeDirFor(resolved.name, v.hook, "train", storeTokens);
+    // --force rebuilds from scratch: a damaged chunk under an intact manifest is rebuilt too.
+    if (v.force) await Deno.remove(dir, { recursive: true }).catch(() => {});
     await buildStore(model, train, {
       dir,
       hook: v.hook,
       tokens: storeTokens,
       modelId: resolved.name,
       split: "train",
+      force: v.force,
     });
     const all = await (await openStore(dir)).loadAll();
     result = await trainSAE(
@@ -143,7 +202,6 @@ async function main(): Promise<void> {
   const needsGradient = ["gsae", "gradient_mutual_choice", "gradient_feature_choice"].includes(
     architecture,
   );
-  const seq = model.config.n_positions, evalSequences = Number(v["eval-sequences"]);
   let sums: SpliceSums | null = null;
   for (let i = 0; i < evalSequences; i += 8) {
     const offsets = Array.from({ length: Math.min(8, evalSequences - i) }, (_, j) => (i + j) * seq);
@@ -181,6 +239,46 @@ async function main(): Promise<void> {
       summary.deltaCe.toFixed(4)
     } nats, KL ${summary.kl.toFixed(4)}`,
   );
+}
+
+/**
+ * An up-front estimate, so a size that cannot fit is an error now rather than an out-of-memory
+ * crash later: the SAE's two matrices four times (weights, gradients, two Adam moments) plus the
+ * store's activations and gradients in memory (float32).
+ */
+function checkTrainingMemory(d: number, dSae: number, storeTokens: number): void {
+  const bytes = 4 * (4 * 2 * d * dSae + 2 * storeTokens * d);
+  const limit = modelMemoryLimit();
+  if (bytes > limit) {
+    const gib = (b: number) => (b / 2 ** 30).toFixed(1);
+    throw new RangeError(
+      `an SAE with ${dSae} latents on d = ${d} and a ${storeTokens}-token store need about ` +
+        `${gib(bytes)} GiB, more than this machine's ${gib(limit)} GiB; use a smaller --expansion`,
+    );
+  }
+}
+
+/**
+ * `saveSAE` replaces `out` as a whole: refuse a folder that holds committed files (unless named
+ * with --out) or that exists, is not empty and is not an SAE folder (unless --force).
+ */
+async function guardSAEOut(out: string, options: { explicit: boolean; force: boolean }) {
+  await guardCommitted(out, { command: "train-sae", ...options });
+  if (options.force) return;
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(out)) names.push(entry.name);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    if (!(error instanceof Deno.errors.NotADirectory)) throw error;
+    throw new Error(`--out ${out} is a file, not a folder`);
+  }
+  if (names.length > 0 && !names.includes(CFG_FILE)) {
+    throw new Error(
+      `--out ${out} exists and is not an SAE folder (no ${CFG_FILE}); saving would replace ` +
+        `its ${names.length} entries. Choose another --out, or pass --force to replace it`,
+    );
+  }
 }
 
 if (import.meta.main) {

@@ -61,6 +61,24 @@ Deno.test("Hugging Face extras load: transformer. prefix, lm_head.weight, attn.b
     t["lm_head.weight"] = t["transformer.wte.weight"];
     t["transformer.h.0.attn.bias"] = { shape: [1, 1, 8, 8], data: new Float32Array(64).fill(1) };
   });
+  // Older transformers saves store the ignored masked_bias buffer as BOOL, which we cannot
+  // decode: it must be skipped, not fail the load. Splice one in by hand.
+  const bytes = await Deno.readFile(`${dir}/model.safetensors`);
+  const headerLength = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
+  delete header.__metadata__;
+  const dataLength = bytes.length - 8 - headerLength;
+  header["transformer.h.1.attn.masked_bias"] = {
+    dtype: "BOOL",
+    shape: [2],
+    data_offsets: [dataLength, dataLength + 2],
+  };
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const edited = new Uint8Array(8 + json.length + dataLength + 2);
+  new DataView(edited.buffer).setBigUint64(0, BigInt(json.length), true);
+  edited.set(json, 8);
+  edited.set(bytes.subarray(8 + headerLength), 8 + json.length);
+  await Deno.writeFile(`${dir}/model.safetensors`, edited);
   const loaded = await loadGPT2(dir);
   const ids = tf.tensor2d([[1, 2, 3]], [1, 3], "int32");
   const diff = tf.max(tf.abs(tf.sub(model.forward(ids).logits, loaded.model.forward(ids).logits)))
@@ -109,6 +127,62 @@ Deno.test("malformed checkpoints give errors naming the file and the problem", a
       "missing weights file",
       (d) => Deno.remove(`${d}/model.safetensors`),
       /model\.safetensors: file not found/,
+    ],
+    [
+      "wrong lm_head.weight shape",
+      (d) =>
+        rewriteWeights(
+          d,
+          (t) => (t["lm_head.weight"] = { shape: [11, 4], data: new Float32Array(44) }),
+        ),
+      /tensor lm_head\.weight has shape \[11,4\], but config\.json needs \[11,8\]/,
+    ],
+    [
+      "a NaN weight",
+      (d) => rewriteWeights(d, (t) => (t["h.1.ln_2.bias"].data as Float32Array)[3] = NaN),
+      /model\.safetensors: tensor "h\.1\.ln_2\.bias" holds NaN at index 3: weights must be finite; get a good copy again/,
+    ],
+    [
+      "an infinite weight",
+      (d) => rewriteWeights(d, (t) => (t["wte.weight"].data as Float32Array)[5] = -Infinity),
+      /tensor "wte\.weight" holds -Infinity at index 5 \(flat index into shape \[11,8\]\)/,
+    ],
+    ["a flipped bit under a checksum", async (d) => {
+      const bytes = await Deno.readFile(`${d}/model.safetensors`);
+      bytes[bytes.length - 3] ^= 0x10;
+      await Deno.writeFile(`${d}/model.safetensors`, bytes);
+    }, /model\.safetensors: checksum mismatch.*deno task fetch-model/],
+    ["trailing bytes", async (d) => {
+      const bytes = await Deno.readFile(`${d}/model.safetensors`);
+      await Deno.writeFile(`${d}/model.safetensors`, new Uint8Array([...bytes, 0, 0, 0, 0]));
+    }, /model\.safetensors: 4 trailing bytes after the last tensor/],
+    [
+      "negative layer_norm_epsilon",
+      (d) =>
+        Deno.writeTextFile(
+          `${d}/config.json`,
+          JSON.stringify({ ...CONFIG, layer_norm_epsilon: -1e-5 }),
+        ),
+      /config\.json: "layer_norm_epsilon" must be a positive number, got -0\.00001/,
+    ],
+    [
+      "layer_norm_epsilon not a number",
+      (d) =>
+        Deno.writeTextFile(
+          `${d}/config.json`,
+          JSON.stringify({ ...CONFIG, layer_norm_epsilon: "abc" }),
+        ),
+      /"layer_norm_epsilon" must be a positive number, got "abc"/,
+    ],
+    [
+      "config.json edited to another valid config",
+      (d) => Deno.writeTextFile(`${d}/config.json`, JSON.stringify({ ...CONFIG, n_head: 4 })),
+      /config\.json: does not match the config .*model\.safetensors was saved with \(n_head 4 \(saved: 2\)\)/,
+    ],
+    [
+      "absurd size",
+      (d) => Deno.writeTextFile(`${d}/config.json`, JSON.stringify({ ...CONFIG, n_layer: 1e9 })),
+      /config\.json: this config \(n_layer 1000000000.*needs about .* GiB for its float32 weights alone/,
     ],
     ["truncated weights file", async (d) => {
       const bytes = await Deno.readFile(`${d}/model.safetensors`);

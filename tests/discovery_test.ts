@@ -93,3 +93,23 @@ Deno.test("discovery resolves folders and explains where it looked", async () =>
     );
   });
 });
+
+Deno.test("a folder without model.safetensors is named, not sent to fetch-model", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.copyFile(`${MODEL_DIR}/config.json`, `${dir}/config.json`);
+    await assert.rejects(
+      () => resolveModel(dir),
+      (err: Error) => {
+        assert.equal(
+          err.message,
+          `model folder ${dir} has no ${dir}/model.safetensors; a GPT-2 checkpoint folder ` +
+            `needs config.json and model.safetensors (Hugging Face layout)`,
+        );
+        return true;
+      },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

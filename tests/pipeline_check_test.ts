@@ -7,6 +7,7 @@ import {
   REFERENCE_FORMAT,
   referenceFromMetrics,
   referencePath,
+  referenceProblems,
 } from "../lib/pipeline/check.ts";
 import { emptyMetrics, type PipelineMetrics, withEntry } from "../lib/pipeline/metrics.ts";
 
@@ -79,4 +80,16 @@ Deno.test("readReference and referencePath", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a reference with a metric that is not a finite number is unfit to write", () => {
+  const good = referenceFromMetrics(run({ a: 1 }));
+  assert.deepEqual(referenceProblems(good), []);
+  const bad = referenceFromMetrics(run({ a: 1, b: 2 }));
+  (bad.metrics["01_a/b"] as unknown as Record<string, unknown>).value = "0.5";
+  bad.metrics["01_a/a"].abs = NaN;
+  assert.deepEqual(referenceProblems(bad), [
+    "metric 01_a/a: abs is NaN, not a finite number",
+    'metric 01_a/b: value is "0.5", not a finite number',
+  ]);
 });

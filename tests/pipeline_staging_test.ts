@@ -5,7 +5,9 @@ import {
   figureNameOf,
   readStagedFigures,
   readStagedResults,
+  removeStaleStaging,
   resultsProblems,
+  STAGING_PREFIX,
 } from "../lib/pipeline/staging.ts";
 
 const RESULTS: NotebookResultsJson = {
@@ -70,5 +72,24 @@ Deno.test("readStagedFigures reads specs sorted by name; figureNameOf reads layo
     await assert.rejects(readStagedFigures(dir), /c.json is not a Plotly spec/);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("staging folders of processes that are gone are removed, live ones kept", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const dead = new Deno.Command("true").spawn();
+    await dead.status;
+    const stale = join(tmp, `${STAGING_PREFIX}${dead.pid}_abc`);
+    const live = join(tmp, `${STAGING_PREFIX}${Deno.pid}_def`);
+    const other = join(tmp, "gsae_reproduce_old");
+    for (const dir of [stale, live, other]) {
+      await Deno.mkdir(join(dir, "01_x"), { recursive: true });
+    }
+    assert.deepEqual(await removeStaleStaging(tmp), [stale]);
+    assert.ok((await Deno.stat(live)).isDirectory);
+    assert.ok((await Deno.stat(other)).isDirectory);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
   }
 });

@@ -287,6 +287,36 @@ Deno.test("malformed folders give errors naming the file and the problem", async
   });
 });
 
+Deno.test("saved SAEs carry a checksum: a damaged or non-finite file is refused with a remedy", async () => {
+  const flip = (offsetFromEnd: number, mask: number) => async (dir: string) => {
+    const path = join(dir, "sae_weights.safetensors");
+    const bytes = await Deno.readFile(path);
+    bytes[bytes.length - offsetFromEnd] ^= mask;
+    await Deno.writeFile(path, bytes);
+  };
+  await assertLoadError(flip(5, 0x01), {
+    type: SafetensorsError,
+    file: "sae_weights.safetensors",
+    problem: /checksum mismatch.*delete .* and train it again \(deno task train-sae/,
+  });
+  // A decoder row overwritten with 1e6 but re-sealed (as a buggy writer would) is finite and
+  // loads; the same row as NaN is refused, naming the tensor.
+  const setDecoder = (value: number) => async (dir: string) => {
+    const path = join(dir, "sae_weights.safetensors");
+    const file = await readSafetensors(path);
+    const tensors = Object.fromEntries(
+      [...file.tensors].map(([n, t]) => [n, { shape: t.shape, data: t.data }]),
+    );
+    (tensors.W_dec.data as Float32Array).fill(value, 4, 8);
+    await writeSafetensors(path, tensors);
+  };
+  await assertLoadError(setDecoder(NaN), {
+    type: SafetensorsError,
+    file: "sae_weights.safetensors",
+    problem: /tensor "W_dec" holds NaN at index 4 \(flat index into shape \[6,4\]\)/,
+  });
+});
+
 Deno.test("a JumpReLU threshold that is not positive cannot become log_threshold", async () => {
   await withTempDir(async (dir) => {
     const sae = new TinySAE({ architecture: "jumprelu", d_in: 2, d_sae: 2, seed: 0 }, {

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "../lib/float16.ts";
 import {
+  CHECKSUM_KEY,
   parseSafetensors,
   readSafetensors,
   requireTensor,
   SafetensorsError,
   serializeSafetensors,
+  withChecksum,
   writeSafetensors,
 } from "../lib/safetensors.ts";
 
@@ -68,7 +70,9 @@ Deno.test("round trip of F32, F16, BF16, I32 and I64 tensors with metadata", asy
     assert.deepEqual([...(await readSafetensors(path)).tensors.get("a")!.data], [1, 2]);
 
     const file = parseSafetensors(bytes);
-    assert.deepEqual(file.metadata, { format: "pt", note: "héllo" });
+    const { [CHECKSUM_KEY]: checksum, ...metadata } = file.metadata;
+    assert.deepEqual(metadata, { format: "pt", note: "héllo" });
+    assert.match(checksum, /^[0-9a-f]{64}$/);
     const f32 = requireTensor(file, "w.f32", [2, 3]);
     assert.equal(f32.dtype, "F32");
     assert.deepEqual(f32.data, floats);
@@ -130,14 +134,77 @@ Deno.test("parses a file laid out like Python writes it, unpadded and at an odd 
   assert.deepEqual([...file.tensors.get("a")!.data], [1, -2]);
 });
 
-Deno.test("parses a view into a larger buffer and tolerates gaps", () => {
-  const data = new Uint8Array(12);
-  new DataView(data.buffer).setFloat32(8, 2.25, true);
-  const inner = rawFile({ x: f32Entry(8, 12) }, data);
+Deno.test("parses a view into a larger buffer", () => {
+  const data = new Uint8Array(4);
+  new DataView(data.buffer).setFloat32(0, 2.25, true);
+  const inner = rawFile({ x: f32Entry(0, 4) }, data);
   const outer = new Uint8Array(inner.length + 3);
   outer.set(inner, 3);
   const file = parseSafetensors(outer.subarray(3));
   assert.deepEqual([...file.tensors.get("x")!.data], [2.25]);
+});
+
+Deno.test("rejects gaps and trailing bytes, as the reference reader does", () => {
+  assertRejects(rawFile({ x: f32Entry(8, 12) }, new Uint8Array(12)), /leave a gap of 8 bytes/);
+  assertRejects(
+    rawFile({ a: f32Entry(0, 4), b: f32Entry(6, 10) }, new Uint8Array(10)),
+    /tensor "b" data_offsets \[6, 10\] leave a gap of 2 bytes after byte 4/,
+  );
+  assertRejects(rawFile({ x: f32Entry(0, 4) }, new Uint8Array(7)), /3 trailing bytes/);
+  const good = serializeSafetensors({ x: { shape: [1], data: new Float32Array([1]) } });
+  const longer = new Uint8Array(good.length + 1);
+  longer.set(good);
+  assertRejects(longer, /1 trailing bytes after the last tensor/);
+});
+
+Deno.test("the checksum catches flipped bits, and files without one still load", () => {
+  const bytes = serializeSafetensors({
+    w: { shape: [4], data: new Float32Array([1, 2, 3, 4]) },
+    h: { shape: [2], data: new Float32Array([5, 6]), dtype: "F16" },
+  }, { metadata: { format: "pt" } });
+  const flipped = bytes.slice();
+  flipped[flipped.length - 7] ^= 0x01; // a mantissa bit of w[2]: still a finite number
+  assert.throws(
+    () => parseSafetensors(flipped, { source: SOURCE, remedy: "train it again" }),
+    (e: unknown) =>
+      e instanceof SafetensorsError &&
+      /checksum mismatch: .*the file is damaged: train it again$/.test(e.problem),
+  );
+  // Without a checksum (as Hugging Face and older saves write them) the same bytes load.
+  const header = { h: { dtype: "F16", shape: [2], data_offsets: [0, 4] } };
+  const plain = rawFile(header, new Uint8Array([0, 0x3c, 0, 0x40]));
+  assert.deepEqual([...parseSafetensors(plain).tensors.get("h")!.data], [1, 2]);
+  // withChecksum rewrites the header only: the data bytes stay as they were.
+  const sealed = withChecksum(plain);
+  assert.deepEqual(sealed.subarray(sealed.length - 4), plain.subarray(plain.length - 4));
+  assert.match(parseSafetensors(sealed).metadata[CHECKSUM_KEY], /^[0-9a-f]{64}$/);
+  const damaged = sealed.slice();
+  damaged[damaged.length - 1] ^= 0x01;
+  assertRejects(damaged, /checksum mismatch/);
+});
+
+Deno.test("non-finite floats are an error naming the tensor, unless allowed", () => {
+  const data = new Float32Array([1, NaN, 3, Infinity]);
+  const header = { w: f32Entry(0, 16, [2, 2]) };
+  const bytes = rawFile(header, new Uint8Array(data.buffer));
+  assert.throws(
+    () => parseSafetensors(bytes, { source: SOURCE, remedy: "delete it" }),
+    /fixture\.safetensors: tensor "w" holds NaN at index 1 \(flat index into shape \[2,2\]\): weights must be finite; delete it/,
+  );
+  const file = parseSafetensors(bytes, { allowNonFinite: true });
+  assert.ok(Number.isNaN(file.tensors.get("w")!.data[1]));
+});
+
+Deno.test("skipped tensors may have any known dtype", () => {
+  const header = {
+    mask: { dtype: "BOOL", shape: [2], data_offsets: [4, 6] },
+    w: f32Entry(0, 4),
+  };
+  const bytes = rawFile(header, new Uint8Array([0, 0, 0x80, 0x3f, 1, 0]));
+  assertRejects(bytes, /tensor "mask": dtype BOOL is not supported/);
+  const file = parseSafetensors(bytes, { skip: (name) => name === "mask" });
+  assert.deepEqual([...file.tensors.keys()], ["w"]);
+  assert.deepEqual([...file.tensors.get("w")!.data], [1]);
 });
 
 Deno.test("rejects a file shorter than 8 bytes", () => {
@@ -207,8 +274,8 @@ Deno.test("rejects tensor entries with wrongly typed fields", () => {
 
 Deno.test("rejects an unknown dtype and names it", () => {
   assertRejects(
-    rawFile({ w: { ...f32Entry(0, 1), dtype: "U8", shape: [1] } }, new Uint8Array(1)),
-    /unknown dtype "U8"/,
+    rawFile({ w: { ...f32Entry(0, 1), dtype: "Q3", shape: [1] } }, new Uint8Array(1)),
+    /unknown dtype "Q3"/,
   );
 });
 

@@ -55,7 +55,11 @@ export function parseGPT2Config(raw: unknown, source: string): GPT2Config {
     n_embd: positiveInt("n_embd"),
     n_layer: positiveInt("n_layer"),
     n_head: positiveInt("n_head"),
-    layer_norm_epsilon: typeof obj.layer_norm_epsilon === "number" ? obj.layer_norm_epsilon : 1e-5,
+    layer_norm_epsilon: positiveFinite(
+      obj.layer_norm_epsilon ?? 1e-5,
+      "layer_norm_epsilon",
+      source,
+    ),
     activation_function: typeof obj.activation_function === "string"
       ? obj.activation_function
       : "gelu_new",
@@ -70,7 +74,37 @@ export function parseGPT2Config(raw: unknown, source: string): GPT2Config {
       `${source}: activation_function "${config.activation_function}" is not supported (only gelu_new)`,
     );
   }
+  const bytes = 4 * parameterCount(config);
+  const limit = modelMemoryLimit();
+  if (bytes > limit) {
+    throw new Error(
+      `${source}: this config (n_layer ${config.n_layer}, n_embd ${config.n_embd}, vocab_size ` +
+        `${config.vocab_size}, n_positions ${config.n_positions}) needs about ${gib(bytes)} GiB ` +
+        `for its float32 weights alone, more than this machine's ${gib(limit)} GiB of memory`,
+    );
+  }
   return config;
+}
+
+/** The most bytes of float32 weights a model may need: the machine's physical memory. */
+export function modelMemoryLimit(): number {
+  try {
+    return Deno.systemMemoryInfo().total;
+  } catch {
+    return 64 * 2 ** 30; // Without --allow-sys: a generous bound that still stops absurd sizes.
+  }
+}
+
+function gib(bytes: number): string {
+  return (bytes / 2 ** 30).toPrecision(3);
+}
+
+/** `value` if it is a finite number > 0, else an error naming `key`. */
+function positiveFinite(value: unknown, key: string, source: string): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new Error(`${source}: "${key}" must be a positive number, got ${JSON.stringify(value)}`);
+  }
+  return value;
 }
 
 /** Number of parameters (tied unembedding counted once). */

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { callerPath } from "../caller_path.ts";
 import { DEFAULT_MODEL, LM_PRESETS, REPO_ROOT } from "../embedded_models.ts";
 
 /** Where a model spec led. */
@@ -49,6 +50,24 @@ async function isCheckpoint(dir: string): Promise<boolean> {
   }
 }
 
+/** For an existing folder: the checkpoint files it lacks; empty when it is not a folder. */
+async function missingCheckpointFiles(dir: string): Promise<string[]> {
+  try {
+    if (!(await Deno.stat(dir)).isDirectory) return [];
+  } catch {
+    return [];
+  }
+  const missing: string[] = [];
+  for (const file of ["config.json", "model.safetensors"]) {
+    try {
+      await Deno.stat(`${dir}/${file}`);
+    } catch {
+      missing.push(`${dir}/${file}`);
+    }
+  }
+  return missing;
+}
+
 /** The snapshot of a cached hub repo: the one `refs/main` names, else the newest complete one. */
 async function findSnapshot(repo: string): Promise<string | null> {
   const base = hubRepoDir(repo);
@@ -84,8 +103,17 @@ export async function resolveModel(spec: string): Promise<ResolvedModel> {
     if (await isCheckpoint(dir)) return { dir, source: "embedded", name };
     tried.push(`${dir} (embedded model; train it with: deno task train-lm ${name})`);
   }
-  if (await isCheckpoint(name)) return { dir: name, source: "folder", name };
-  tried.push(`${name} (as a folder with config.json and model.safetensors)`);
+  // A folder typed on a command line is relative to the caller's folder, not the repository's.
+  const folder = callerPath(name);
+  if (await isCheckpoint(folder)) return { dir: folder, source: "folder", name };
+  const missing = await missingCheckpointFiles(folder);
+  if (missing.length > 0) {
+    throw new Error(
+      `model folder ${folder} has no ${missing.join(" and no ")}; a GPT-2 checkpoint folder ` +
+        `needs config.json and model.safetensors (Hugging Face layout)`,
+    );
+  }
+  tried.push(`${folder} (as a folder with config.json and model.safetensors)`);
   for (const repo of HUB_ALIASES[name] ?? [name]) {
     if (!/^[\w.-]+(\/[\w.-]+)?$/.test(repo)) continue;
     const snapshot = await findSnapshot(repo);

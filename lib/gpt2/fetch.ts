@@ -7,7 +7,8 @@
  */
 import { makeTempPath, writeFileAtomic } from "../atomic_write.ts";
 import { Progress } from "../progress.ts";
-import { parseSafetensors } from "../safetensors.ts";
+import { SafetensorsError } from "../safetensors.ts";
+import { SafetensorsReader } from "../safetensors_stream.ts";
 import { parseGPT2Config } from "./config.ts";
 import { hubRepoDir } from "./discovery.ts";
 
@@ -89,6 +90,15 @@ async function validate(file: string, path: string, url: string): Promise<void> 
   if (file === "config.json") {
     parseGPT2Config(JSON.parse(await Deno.readTextFile(path)), url);
   } else {
-    parseSafetensors(await Deno.readFile(path), { source: url });
+    // Header, sizes and tiling (and a checksum, if any), without holding gigabytes in memory;
+    // the tensors themselves are checked when the model loads.
+    const reader = await SafetensorsReader.open(path).catch((error) => {
+      throw error instanceof SafetensorsError ? new SafetensorsError(url, error.problem) : error;
+    });
+    try {
+      await reader.verifyChecksum();
+    } finally {
+      reader.close();
+    }
   }
 }

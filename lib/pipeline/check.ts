@@ -49,6 +49,21 @@ export function referenceFromMetrics(metrics: PipelineMetrics): Reference {
   };
 }
 
+/** What makes `reference` unfit to compare against: metrics whose numbers are not finite numbers. */
+export function referenceProblems(reference: Reference): string[] {
+  const problems: string[] = [];
+  for (const [name, m] of Object.entries(reference.metrics)) {
+    for (const key of ["value", "abs", "rel"] as const) {
+      const v = (m as unknown as Record<string, unknown>)?.[key];
+      if (typeof v !== "number" || !Number.isFinite(v)) {
+        const shown = typeof v === "number" ? String(v) : JSON.stringify(v);
+        problems.push(`metric ${name}: ${key} is ${shown}, not a finite number`);
+      }
+    }
+  }
+  return problems;
+}
+
 /**
  * Reads a reference file; null when it does not exist.
  *

@@ -13,7 +13,9 @@
  *
  * @module
  */
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
+import { callerCwd, callerPath } from "../caller_path.ts";
+import { guardCommitted } from "../output_guard.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../atomic_write.ts";
 import { REPO_ROOT } from "../embedded_models.ts";
 import { getProfile, type ProfileName } from "../experiments/profile.ts";
@@ -30,6 +32,8 @@ import {
 import { discoverNotebooks, NOTEBOOKS_DIR, selectNotebooks } from "./notebooks.ts";
 import { runNotebookStep } from "./notebook_step.ts";
 import { PipelineProgress } from "./progress.ts";
+import { makeStagingDir } from "./staging.ts";
+import { stopRunningNotebooks } from "../notebook_runner.ts";
 import { renderReport } from "./report.ts";
 
 export { PipelineNotebookError } from "./notebook_step.ts";
@@ -108,13 +112,20 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
   const modelEnv = options.model === undefined
     ? undefined
     : resolved.source === "folder"
-    ? resolve(options.model)
+    ? resolved.dir
     : options.model;
   const otherModel = options.model !== undefined &&
     !(await isProfileModel(resolved.name, profile.model));
-  const out = resolve(
-    options.out ?? defaultOutDir(profile.name, { model: otherModel ? resolved.name : undefined }),
-  );
+  const out = options.out !== undefined
+    ? callerPath(options.out)
+    : defaultOutDir(profile.name, { model: otherModel ? resolved.name : undefined });
+  // The default profile's out folder is the committed results: refuse before any notebook runs.
+  await guardCommitted(out, {
+    command: "reproduce",
+    explicit: options.out !== undefined,
+    force: options.force,
+    how: `--out ${relative(callerCwd(), out) || "."} (or --force, which also rebuilds every cache)`,
+  });
   const metricsPath = join(out, "metrics.json");
   const existing = await readMetrics(metricsPath);
   let metrics = existing ?? emptyMetrics(profile.name, resolved.name);
@@ -140,9 +151,23 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
   if (modelEnv !== undefined) env.GSAE_MODEL = modelEnv;
   if (options.force) env.GSAE_FRESH_AFTER = String(started.getTime());
   if (options.cacheDir !== undefined) env.GSAE_CACHE_DIR = resolve(options.cacheDir);
-  const staging = await Deno.makeTempDir({ prefix: "gsae_reproduce_" });
+  const staging = await makeStagingDir();
   let renderer: FigureRenderer | null = null;
   const ran: { stem: string; seconds: number }[] = [];
+  // Interrupted (Ctrl-C, kill, a closed terminal): stop the notebook runners, which kill their
+  // kernels, and remove the staging folder before exiting. SIGKILL cannot be caught: the
+  // runner's watchdog kills the kernel, and the next run removes the staging folder.
+  const onSignal = (signal: Deno.Signal, code: number) => async () => {
+    log(`reproduce: ${signal}: stopping the notebook kernel and removing ${staging}`);
+    // Wait for the runners: one still exiting could write into the staging folder.
+    await stopRunningNotebooks("SIGTERM");
+    await Deno.remove(staging, { recursive: true }).catch(() => {});
+    Deno.exit(code);
+  };
+  const handlers = ([["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const).map((
+    [signal, code],
+  ) => [signal, onSignal(signal, code)] as const);
+  for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
   try {
     for (const nb of selected) {
       progress.startNotebook(nb.stem);
@@ -164,6 +189,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       progress.finishNotebook(entry.seconds);
     }
   } finally {
+    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
     await (renderer as FigureRenderer | null)?.close();
     await Deno.remove(staging, { recursive: true }).catch(() => {});
   }

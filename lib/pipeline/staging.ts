@@ -6,9 +6,53 @@
  * @module
  */
 import { join } from "node:path";
+import { tmpdir } from "node:os";
 import type { FigureSpec, NamedFigure } from "../figures.ts";
 import type { NotebookResultsJson, Verdict } from "../experiments/results.ts";
 import { FIGURE_META_KEY } from "../experiments/results.ts";
+
+/** Prefix of a run's staging folder in the temporary directory; the pid follows. */
+export const STAGING_PREFIX = "gsae_reproduce_";
+
+/**
+ * A fresh staging folder for this process (`gsae_reproduce_<pid>_*` in the temporary
+ * directory), after removing those that processes no longer running left behind (a SIGKILLed
+ * run cannot clean up after itself).
+ */
+export async function makeStagingDir(): Promise<string> {
+  await removeStaleStaging();
+  return await Deno.makeTempDir({ prefix: `${STAGING_PREFIX}${Deno.pid}_` });
+}
+
+/** Removes staging folders whose process is gone; returns their paths. */
+export async function removeStaleStaging(dir: string = tmpdir()): Promise<string[]> {
+  const removed: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      const pid = new RegExp(`^${STAGING_PREFIX}(\\d+)_`).exec(entry.name)?.[1];
+      if (!entry.isDirectory || pid === undefined || await isRunning(Number(pid))) continue;
+      await Deno.remove(join(dir, entry.name), { recursive: true }).catch(() => {});
+      removed.push(join(dir, entry.name));
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return removed;
+}
+
+/** Whether process `pid` exists (Linux /proc; elsewhere assume it does, and keep its folder). */
+async function isRunning(pid: number): Promise<boolean> {
+  if (pid === Deno.pid) return true;
+  try {
+    await Deno.stat(`/proc/${pid}`);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      return !(await Deno.stat("/proc/self").then(() => true, () => false));
+    }
+    return true;
+  }
+}
 
 /** The verdicts a claim may carry. */
 export const VERDICTS: readonly Verdict[] = [

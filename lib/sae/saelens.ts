@@ -340,7 +340,13 @@ export async function loadSAEFolder(dir: string): Promise<LoadedSAEFolder> {
   }
 
   const weightsPath = join(dir, WEIGHTS_FILE);
-  const file = await readOrFail(weightsPath, readSafetensors, WEIGHTS_FILE);
+  const remedy = `delete ${dir} and train it again (deno task train-sae ` +
+    `--out ${dir}; an SAE in a notebook cache is retrained by deno task reproduce --force)`;
+  const file = await readOrFail(
+    weightsPath,
+    (path) => readSafetensors(path, { remedy }),
+    WEIGHTS_FILE,
+  );
   for (const name of SAELENS_TENSORS[arch]) requireTensor(file, name, undefined, weightsPath);
   const tensors = new Map<string, LoadedTensor>();
   for (const [name, t] of file.tensors) {
@@ -369,10 +375,13 @@ export async function loadSAEFolder(dir: string): Promise<LoadedSAEFolder> {
 
   let logSparsity: Float32Array | undefined;
   const sparsityPath = join(dir, SPARSITY_FILE);
-  const sparsity = await readSafetensors(sparsityPath).catch((error) => {
-    if (error instanceof Deno.errors.NotFound) return null;
-    throw error;
-  });
+  // log10 frequencies are -Infinity for latents that never fired.
+  const sparsity = await readSafetensors(sparsityPath, { allowNonFinite: true, remedy }).catch(
+    (error) => {
+      if (error instanceof Deno.errors.NotFound) return null;
+      throw error;
+    },
+  );
   if (sparsity) {
     logSparsity = requireTensor(sparsity, "sparsity", [config.d_sae], sparsityPath)
       .data as Float32Array;

@@ -78,7 +78,9 @@ export class StoreError extends Error {
 }
 
 /** Advice appended to every corruption error. */
-export const REBUILD = "the store is corrupt; rebuild it with --force (buildStore option force)";
+export const REBUILD = "the store is corrupt; rebuild it with --force " +
+  "(deno task train-sae ... --force; deno task reproduce --force for the notebooks' stores; " +
+  "buildStore option force)";
 /** File name of the manifest inside a store folder. */
 export const MANIFEST = "manifest.json";
 /** Fields that must agree for an existing store to be resumed or reused. */

@@ -1,0 +1,50 @@
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import { initBackend } from "../lib/backend.ts";
+import { AdamW } from "../lib/optim.ts";
+import { CHECKSUM_KEY, readSafetensors } from "../lib/safetensors.ts";
+import { loadTrainState, saveTrainState } from "../lib/train_state.ts";
+import { variableFrom } from "../lib/variables.ts";
+
+await initBackend();
+
+function state() {
+  const params = new Map([["w", variableFrom(new Float32Array([1, 2, 3, 4]), [2, 2])]]);
+  const opt = new AdamW();
+  opt.apply(params, { w: tf.ones([2, 2]) }, 0.1);
+  return { params, opt };
+}
+
+Deno.test("a training checkpoint carries a checksum and a damaged one is refused with a remedy", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/sae_state.safetensors`;
+    const saved = state();
+    await saveTrainState(path, { ...saved, metadata: { step: "1", config: "a" } });
+    assert.match((await readSafetensors(path)).metadata[CHECKSUM_KEY], /^[0-9a-f]{64}$/);
+    const restored = state();
+    const got = await loadTrainState(path, { ...restored, identity: { config: "a" } });
+    assert.equal(got?.metadata.step, "1");
+    assert.deepEqual(
+      restored.params.get("w")!.dataSync(),
+      saved.params.get("w")!.dataSync(),
+    );
+
+    // A weight overwritten in place (here: 1e6 in the last float) no longer matches.
+    const bytes = await Deno.readFile(path);
+    new DataView(bytes.buffer).setFloat32(bytes.length - 4, 1e6, true);
+    await Deno.writeFile(path, bytes);
+    await assert.rejects(
+      () => loadTrainState(path, { ...state(), identity: { config: "a" } }),
+      new RegExp(
+        `^SafetensorsError: ${path}: checksum mismatch.*delete ${path} to start over, or run without --resume`,
+      ),
+    );
+    assert.equal(
+      await loadTrainState(`${dir}/none.safetensors`, { ...state(), identity: {} }),
+      null,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
