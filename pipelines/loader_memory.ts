@@ -14,7 +14,7 @@ import { parseArgs } from "node:util";
 import { initBackend } from "../lib/backend.ts";
 import { loadGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { type GPT2Config, KNOWN_GPT2_MODELS, parameterCount } from "../lib/gpt2/config.ts";
-import { expectedShapes } from "../lib/gpt2/model.ts";
+import { expectedShapes } from "../lib/gpt2/params.ts";
 import { configJson } from "../lib/gpt2/checkpoint.ts";
 import {
   CHECKSUM_KEY,

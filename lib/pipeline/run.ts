@@ -13,9 +13,8 @@
  *
  * @module
  */
-import { join, relative, resolve } from "node:path";
-import { callerCwd, callerPath } from "../caller_path.ts";
-import { guardCommitted } from "../output_guard.ts";
+import { join, resolve } from "node:path";
+import { callerPath } from "../caller_path.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../atomic_write.ts";
 import { REPO_ROOT } from "../embedded_models.ts";
 import { getProfile, type ProfileName } from "../experiments/profile.ts";
@@ -119,13 +118,9 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
   const out = options.out !== undefined
     ? callerPath(options.out)
     : defaultOutDir(profile.name, { model: otherModel ? resolved.name : undefined });
-  // The default profile's out folder is the committed results: refuse before any notebook runs.
-  await guardCommitted(out, {
-    command: "reproduce",
-    explicit: options.out !== undefined,
-    force: options.force,
-    how: `--out ${relative(callerCwd(), out) || "."} (or --force, which also rebuilds every cache)`,
-  });
+  // No committed-results guard here, unlike train-lm and check --update: regenerating the
+  // default run's committed outputs is this command's documented job (the README's main command),
+  // git shows what changed, and it never writes into outputs/models or outputs/reference.
   const metricsPath = join(out, "metrics.json");
   const existing = await readMetrics(metricsPath);
   let metrics = existing ?? emptyMetrics(profile.name, resolved.name);
