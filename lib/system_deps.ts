@@ -222,11 +222,13 @@ export interface DenoKernelSpec {
  *
  * The kernel trusts the system CA store as well as Deno's bundled roots
  * (HTTPS may go through an intercepting proxy whose CA only the system store
- * has) and prints no colours (ANSI codes would end up in the cell outputs).
+ * has), prints no colours (ANSI codes would end up in the cell outputs) and
+ * has `navigator.gpu` (`--unstable-webgpu`), so notebooks can run on the
+ * webgpu backend.
  */
 export function denoKernelSpec(execPath: string): DenoKernelSpec {
   return {
-    argv: [execPath, "jupyter", "--kernel", "--conn", "{connection_file}"],
+    argv: [execPath, "jupyter", "--unstable-webgpu", "--kernel", "--conn", "{connection_file}"],
     display_name: "Deno (gsae)",
     language: "typescript",
     env: { DENO_TLS_CA_STORE: "mozilla,system", NO_COLOR: "1" },

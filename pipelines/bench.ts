@@ -12,6 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import { describeBackend, initBackend } from "../lib/backend.ts";
+import { backendFlagHelp, takeBackendFlag } from "../lib/backend_flag.ts";
 import { writeJsonAtomic } from "../lib/atomic_write.ts";
 import { loadBlas } from "../lib/blas.ts";
 import {
@@ -57,13 +58,14 @@ Options:
   --all-architectures    also time every store-fed SAE architecture (once, relative to TopK)
   --no-torch             skip the PyTorch side
   --json                 also print the result as one JSON line
+${backendFlagHelp(25)}
   -h, --help             this help`;
 
 const HOOK_LAYER = 2, LM_BATCH = 32, LM_SEQ = 128;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    args: Deno.args,
+    args: takeBackendFlag(Deno.args),
     options: {
       reps: { type: "string", default: "3" },
       steps: { type: "string", default: "4" },

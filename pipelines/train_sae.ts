@@ -25,6 +25,7 @@ import type { ArchitectureName } from "../lib/sae/mod.ts";
 import { trainSAE } from "../lib/sae/trainer.ts";
 import { buildStore, openStore, storeDirFor } from "../lib/store/mod.ts";
 import { toModelIds } from "../lib/tokenizer.ts";
+import { backendFlagHelp, takeBackendFlag } from "../lib/backend_flag.ts";
 
 /** The learning rates of the default profile, chosen on held-out store rows. */
 const DEFAULT_SAE = PROFILES.default.sae;
@@ -48,11 +49,12 @@ Options:
   --eval-sequences N  validation sequences for ΔCE/KL (default 32)
   --out DIR           (default outputs/saes/<model>/<hook>/<architecture>-k<k>)
   --resume            continue an interrupted training run
+${backendFlagHelp(22)}
   --help`;
 
 async function main(): Promise<void> {
   const { values: v } = parseArgs({
-    args: Deno.args,
+    args: takeBackendFlag(Deno.args),
     options: {
       model: { type: "string", default: "default" },
       hook: { type: "string" },

@@ -75,7 +75,14 @@ Deno.test("ensureDenoKernelSpec writes kernel.json once and then leaves it alone
     assert.equal(first.path, `${jupyterDir}/kernels/deno/kernel.json`);
     const spec = JSON.parse(await Deno.readTextFile(first.path));
     assert.deepEqual(spec, denoKernelSpec(execPath));
-    assert.deepEqual(spec.argv, [execPath, "jupyter", "--kernel", "--conn", "{connection_file}"]);
+    assert.deepEqual(spec.argv, [
+      execPath,
+      "jupyter",
+      "--unstable-webgpu",
+      "--kernel",
+      "--conn",
+      "{connection_file}",
+    ]);
     const { mtime } = await Deno.stat(first.path);
     assert.equal((await ensureDenoKernelSpec({ jupyterDir, execPath })).state, "ok");
     assert.deepEqual((await Deno.stat(first.path)).mtime, mtime);
