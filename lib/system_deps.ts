@@ -12,10 +12,14 @@
 import { fileURLToPath } from "node:url";
 
 /** What a group of Debian packages is for. */
-export type Purpose = "blas" | "jupyter" | "figures" | "torch";
+export type Purpose = "blas" | "jupyter" | "figures" | "webgpu" | "torch";
 
 /**
  * Debian packages per purpose.
+ *
+ * `webgpu` gives Deno's WebGPU an adapter on a machine without a GPU driver:
+ * Mesa's llvmpipe through EGL (wgpu's GL backend). chromium only recommends
+ * the DRI drivers, so with --no-install-recommends they must be named.
  *
  * `torch` is only for regenerating fixtures and the PyTorch side of the
  * benchmark: setup installs it only when asked for explicitly.
@@ -24,6 +28,7 @@ export const DEBIAN_PACKAGES: Readonly<Record<Purpose, readonly string[]>> = {
   blas: ["libopenblas0"],
   jupyter: ["jupyter-nbconvert", "python3-nbclient", "jupyter-client"],
   figures: ["chromium"],
+  webgpu: ["libegl1", "libegl-mesa0", "libgl1-mesa-dri"],
   torch: ["python3-torch", "python3-numpy"],
 };
 

@@ -36,9 +36,9 @@ const EXTRAS: readonly Extra[] = ["torch"];
  * Jupyter and render figures, so they need the same as a full reproduction.
  */
 const TARGET_PURPOSES: Readonly<Record<Target, readonly Purpose[]>> = {
-  test: ["blas", "jupyter", "figures"],
-  reproduce: ["blas", "jupyter", "figures"],
-  bench: ["blas"],
+  test: ["blas", "jupyter", "figures", "webgpu"],
+  reproduce: ["blas", "jupyter", "figures", "webgpu"],
+  bench: ["blas", "webgpu"],
 };
 
 /** Python modules that must import for a purpose, checked once its packages are present. */
@@ -54,8 +54,8 @@ run as root) and writes the project-local Deno kernelspec for Jupyter.
 
 Options:
   --for TARGET   test | reproduce | bench (default: reproduce)
-                   test, reproduce: ${purposesText(["blas", "jupyter", "figures"])}
-                   bench: ${purposesText(["blas"])}
+                   test, reproduce: ${purposesText(["blas", "jupyter", "figures", "webgpu"])}
+                   bench: ${purposesText(["blas", "webgpu"])}
   --with EXTRA   also set up an optional extra (repeatable); only: torch
                    torch: ${purposesText(["torch"])}
                    (for fixtures and the benchmark's PyTorch side)

@@ -54,13 +54,16 @@ Deno.test("installCommand uses sudo unless already root", () => {
 
 Deno.test("setup targets: test and reproduce need Jupyter and figures, torch only on request", () => {
   for (const target of ["test", "reproduce"] as const) {
-    assert.deepEqual(purposesFor(target), ["blas", "jupyter", "figures"]);
+    assert.deepEqual(purposesFor(target), ["blas", "jupyter", "figures", "webgpu"]);
     assert.ok(!packagesFor(purposesFor(target)).includes("python3-torch"));
   }
-  assert.deepEqual(packagesFor(purposesFor("bench")), DEBIAN_PACKAGES.blas);
+  assert.deepEqual(packagesFor(purposesFor("bench")), [
+    ...DEBIAN_PACKAGES.blas,
+    ...DEBIAN_PACKAGES.webgpu,
+  ]);
   assert.deepEqual(
     packagesFor(purposesFor("bench", ["torch"])),
-    [...DEBIAN_PACKAGES.blas, ...DEBIAN_PACKAGES.torch],
+    [...DEBIAN_PACKAGES.blas, ...DEBIAN_PACKAGES.webgpu, ...DEBIAN_PACKAGES.torch],
   );
 });
 
