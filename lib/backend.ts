@@ -43,6 +43,14 @@ export interface BackendInfo {
 
 let active: BackendInfo | null = null;
 
+/**
+ * Whether automatic choice may pick `webgpu` on a hardware adapter. Off for now: code that reads
+ * tensors synchronously (the store build, evaluation metrics) fails on tfjs-webgpu in Deno, so a
+ * machine with a GPU would otherwise lose the working `wasm+blas` pipeline. Turn on once those
+ * read asynchronously; forcing `webgpu` works regardless.
+ */
+const WEBGPU_AUTOMATIC = false;
+
 /** Options of {@link initBackend}. */
 export interface InitBackendOptions {
   /** Where the chosen backend's line goes. */
@@ -147,6 +155,10 @@ async function tryBackend(
         if (adapter.software && !forced) {
           return `${describeAdapter(adapter)} is a software adapter; the CPU backends below ` +
             "are faster (GSAE_BACKEND=webgpu forces it)";
+        }
+        if (!WEBGPU_AUTOMATIC && !forced) {
+          return `${describeAdapter(adapter)}: not chosen automatically while the store build ` +
+            "and evaluation cannot run on webgpu (GSAE_BACKEND=webgpu forces it)";
         }
         // Imported here, not at the top: it registers itself only where navigator.gpu exists,
         // and other backends should not pay for loading it.
