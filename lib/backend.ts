@@ -2,9 +2,12 @@
  * Choose and start the TensorFlow.js compute backend.
  *
  * Order (first that works): `tfjs-node-gpu`, `tfjs-node` (native TensorFlow, for users whose
- * machine can install them; imported dynamically, so their absence is normal), then
- * `wasm` with SIMD plus OpenBLAS matmuls through FFI (`wasm+blas`), plain `wasm`, and `cpu`.
- * `GSAE_BACKEND` forces one of: node-gpu, node, wasm+blas, wasm, cpu.
+ * machine can install them; imported dynamically, so their absence is normal), `webgpu` on a
+ * hardware adapter (needs `deno run --unstable-webgpu`; see `webgpu_adapter.ts` for how a
+ * software adapter such as Mesa's llvmpipe is told apart and why automatic choice skips it),
+ * then `wasm` with SIMD plus OpenBLAS matmuls through FFI (`wasm+blas`), plain `wasm`, and `cpu`.
+ * `GSAE_BACKEND` (or a CLI's `--backend`, see `backend_flag.ts`) forces one of: node-gpu, node,
+ * webgpu, wasm+blas, wasm, cpu; a forced `webgpu` also takes a software adapter.
  *
  * @module
  */
@@ -13,9 +16,14 @@ import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { blasUnavailableReason, loadBlas } from "./blas.ts";
 import { installBlasKernels } from "./blas_kernels.ts";
 import { installWasmKernels } from "./wasm_kernels.ts";
+import {
+  describeAdapter,
+  requestWebGPUAdapter,
+  type WebGPUAdapterFacts,
+} from "./webgpu_adapter.ts";
 
 /** The backends gsae knows, fastest first. */
-export const BACKEND_NAMES = ["node-gpu", "node", "wasm+blas", "wasm", "cpu"] as const;
+export const BACKEND_NAMES = ["node-gpu", "node", "webgpu", "wasm+blas", "wasm", "cpu"] as const;
 /** One of {@link BACKEND_NAMES}. */
 export type BackendName = typeof BACKEND_NAMES[number];
 
@@ -27,42 +35,80 @@ export interface BackendInfo {
   tfjsName: string;
   /** One line per backend tried before it, with the reason it was skipped. */
   skipped: string[];
-  /** Extra facts: BLAS library and threads, SIMD. */
+  /** Extra facts: BLAS library and threads, SIMD, the WebGPU adapter. */
   details: string;
+  /** The WebGPU adapter, for `webgpu` only. */
+  adapter?: WebGPUAdapterFacts;
 }
 
 let active: BackendInfo | null = null;
 
 /**
- * Start the backend once per process and return what was chosen. Later calls return the same.
- * Throws when `GSAE_BACKEND` names a backend that cannot start (a forced choice must not
- * silently become another).
+ * Whether automatic choice may pick `webgpu` on a hardware adapter. Off for now: code that reads
+ * tensors synchronously (the store build, evaluation metrics) fails on tfjs-webgpu in Deno, so a
+ * machine with a GPU would otherwise lose the working `wasm+blas` pipeline. Turn on once those
+ * read asynchronously; forcing `webgpu` works regardless.
  */
-export async function initBackend(options: { log?: (line: string) => void } = {}): Promise<
-  BackendInfo
-> {
-  if (active) return active;
-  const forced = Deno.env.get("GSAE_BACKEND")?.trim() || undefined;
-  if (forced && !(BACKEND_NAMES as readonly string[]).includes(forced)) {
-    throw new Error(`GSAE_BACKEND=${forced} is not one of ${BACKEND_NAMES.join(", ")}`);
-  }
-  const candidates = forced ? [forced as BackendName] : [...BACKEND_NAMES];
+const WEBGPU_AUTOMATIC = false;
+
+/** Options of {@link initBackend}. */
+export interface InitBackendOptions {
+  /** Where the chosen backend's line goes. */
+  log?: (line: string) => void;
+  /**
+   * Force this backend, as `GSAE_BACKEND` does (which it overrides). When another backend is
+   * already active, switch to this one: tests use it to run the same computation on two
+   * backends in one process; tensors move between backends when next read.
+   */
+  backend?: BackendName;
+}
+
+/**
+ * Start the backend once per process and return what was chosen. Later calls return the same
+ * (unless `options.backend` asks for another). Throws when `GSAE_BACKEND` or `options.backend`
+ * names a backend that cannot start (a forced choice must not silently become another).
+ */
+export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
+  if (active && (options.backend === undefined || options.backend === active.name)) return active;
+  const forced = options.backend ?? parseBackendName(Deno.env.get("GSAE_BACKEND"), "GSAE_BACKEND");
+  const source = options.backend ? "backend" : "GSAE_BACKEND";
+  const candidates = forced ? [forced] : [...BACKEND_NAMES];
   const skipped: string[] = [];
   for (const name of candidates) {
-    const result = await tryBackend(name);
+    const result = await tryBackend(name, forced !== undefined);
     if (typeof result === "string") {
-      if (forced) throw new Error(`GSAE_BACKEND=${forced} cannot start: ${result}`);
+      if (forced) throw new Error(`${source}=${forced} cannot start: ${result}`);
       skipped.push(`${name}: ${result}`);
       continue;
     }
-    active = { name, tfjsName: tf.getBackend(), skipped, details: result.details };
+    active = { name, tfjsName: tf.getBackend(), skipped, ...result };
     options.log?.(describeBackend(active));
     return active;
   }
   throw new Error(`no TensorFlow.js backend could start:\n  ${skipped.join("\n  ")}`);
 }
 
-/** One line for logs and notebooks, e.g. `backend: wasm+blas (OpenBLAS libopenblas.so.0, 2 threads, SIMD)`. */
+/**
+ * `value` as a backend name; undefined for an absent or empty value. An unknown name is an
+ * error naming `source` (the variable or flag it came from) and the known names.
+ */
+export function parseBackendName(
+  value: string | undefined,
+  source: string,
+): BackendName | undefined {
+  const name = value?.trim();
+  if (!name) return undefined;
+  if (!(BACKEND_NAMES as readonly string[]).includes(name)) {
+    throw new Error(`${source}=${name} is not one of ${BACKEND_NAMES.join(", ")}`);
+  }
+  return name as BackendName;
+}
+
+/**
+ * One line for logs and notebooks, e.g. `backend: wasm+blas (OpenBLAS libopenblas.so.0, 2
+ * threads, SIMD)` or `backend: webgpu (adapter llvmpipe (LLVM 15.0.6, 256 bits), vendor
+ * 0x10005, software)`.
+ */
 export function describeBackend(info: BackendInfo): string {
   return `backend: ${info.name}${info.details ? ` (${info.details})` : ""}`;
 }
@@ -72,7 +118,21 @@ export function activeBackend(): BackendInfo | null {
   return active;
 }
 
-async function tryBackend(name: BackendName): Promise<{ details: string } | string> {
+/**
+ * Whether the active backend keeps tensors in this process's memory (wasm, cpu, native
+ * TensorFlow on the CPU), where reading them into arrays costs a copy at most. False on WebGPU
+ * and tfjs-node-gpu: there a CPU path such as the fused SAE step would read the parameters
+ * back from the device every step, so callers take the stock tfjs path instead.
+ */
+export function tensorsOnHost(): boolean {
+  const name = active?.name;
+  return name !== "webgpu" && name !== "node-gpu";
+}
+
+async function tryBackend(
+  name: BackendName,
+  forced: boolean,
+): Promise<{ details: string; adapter?: WebGPUAdapterFacts } | string> {
   try {
     switch (name) {
       case "node-gpu":
@@ -88,6 +148,23 @@ async function tryBackend(name: BackendName): Promise<{ details: string } | stri
         await import(`npm:@tensorflow/${pkg}@4.22.0`);
         if (!(await tf.setBackend("tensorflow"))) return `${pkg} backend did not start`;
         return { details: `@tensorflow/${pkg}` };
+      }
+      case "webgpu": {
+        const adapter = await requestWebGPUAdapter();
+        if (typeof adapter === "string") return adapter;
+        if (adapter.software && !forced) {
+          return `${describeAdapter(adapter)} is a software adapter; the CPU backends below ` +
+            "are faster (GSAE_BACKEND=webgpu forces it)";
+        }
+        if (!WEBGPU_AUTOMATIC && !forced) {
+          return `${describeAdapter(adapter)}: not chosen automatically while the store build ` +
+            "and evaluation cannot run on webgpu (GSAE_BACKEND=webgpu forces it)";
+        }
+        // Imported here, not at the top: it registers itself only where navigator.gpu exists,
+        // and other backends should not pay for loading it.
+        await import("@tensorflow/tfjs-backend-webgpu");
+        if (!(await tf.setBackend("webgpu"))) return "webgpu backend did not start";
+        return { details: describeAdapter(adapter), adapter };
       }
       case "wasm+blas": {
         const blas = loadBlas();

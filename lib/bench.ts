@@ -123,20 +123,22 @@ export function randomIds(batch: number, seq: number, vocab: number, seed: numbe
  * Time `steps` calls of `model.gradAtHook` on random [batch, seq] ids after `warmup` untimed
  * ones (gradients read back, so the work is complete), with each timed call's sgemm work.
  */
-export function timeHookGradient(
+export async function timeHookGradient(
   model: GPT2,
   hook: string,
   options: { batch: number; seq: number; steps: number; warmup: number; seed: number },
-): { times: number[]; matmul: MatmulWork[] } {
+): Promise<{ times: number[]; matmul: MatmulWork[] }> {
   const times: number[] = [], matmul: MatmulWork[] = [];
   for (let i = 0; i < options.warmup + options.steps; i++) {
     const ids = randomIds(options.batch, options.seq, model.config.vocab_size, options.seed + i);
     const start = performance.now();
-    const work = countMatmuls(() => {
-      const r = model.gradAtHook(ids, hook);
-      r.gradient.dataSync();
-      tf.dispose([r.activation, r.residual, r.gradient, r.losses].filter((t) => t) as tf.Tensor[]);
-    });
+    let r: ReturnType<GPT2["gradAtHook"]> | null = null;
+    const work = countMatmuls(() => r = model.gradAtHook(ids, hook));
+    // Read asynchronously: a GPU backend (webgpu) cannot read synchronously.
+    await r!.gradient.data();
+    tf.dispose(
+      [r!.activation, r!.residual, r!.gradient, r!.losses].filter((t) => t) as tf.Tensor[],
+    );
     const seconds = (performance.now() - start) / 1000;
     ids.dispose();
     if (i >= options.warmup) {

@@ -48,8 +48,10 @@ export interface BenchReport {
   gsae_over_topk_step_time: number;
   /** sgemm GFLOP/s by shape name. */
   sgemm_gflops: Record<string, number>;
-  /** Store throughput. */
-  store: StoreThroughput;
+  /** Store throughput (null: not measured, see `store_note`). */
+  store: StoreThroughput | null;
+  /** Why the store was not measured. */
+  store_note?: string;
   /** Every architecture's step (with --all-architectures). */
   architectures?: { architecture: string; median_s: number; tokens_per_s: number }[];
 }
@@ -75,20 +77,27 @@ export function benchTables(r: BenchReport): string {
       } | ${fixed(row.ratio)} | ${sparse} | ${fixed(row.ratio_sparse ?? null)} |`,
     );
   }
-  lines.push(
-    `| store build, end to end (${int(r.store.tokens)} tokens) | — | ${
-      int(r.store.buildTokensPerSecond)
-    } | — | — | — | — |`,
-  );
+  if (r.store) {
+    lines.push(
+      `| store build, end to end (${int(r.store.tokens)} tokens) | — | ${
+        int(r.store.buildTokensPerSecond)
+      } | — | — | — | — |`,
+    );
+  }
   const notes = [...new Set(r.rows.map((row) => row.torch_note).filter((n) => n))];
   for (const note of notes) lines.push(`\nPyTorch not run: ${note}`);
   lines.push(`\ng-SAE step time / TopK step time: ${fixed(r.gsae_over_topk_step_time)}\n`);
 
-  lines.push(
-    "| step | matmul GFLOP/step | in sgemm | sgemm limit GFLOP/s | achieved GFLOP/s | fraction of limit |",
-  );
-  lines.push("| --- | ---: | ---: | ---: | ---: | ---: |");
-  for (const row of r.rows) {
+  // Matmul work is counted in OpenBLAS calls; a GPU backend makes none, so the table says nothing.
+  const counted = r.rows.some((row) => row.matmul_gflop_per_step > 0);
+  if (!counted) lines.push("matmul work: not counted (no OpenBLAS calls on this backend)\n");
+  else {
+    lines.push(
+      "| step | matmul GFLOP/step | in sgemm | sgemm limit GFLOP/s | achieved GFLOP/s | fraction of limit |",
+    );
+    lines.push("| --- | ---: | ---: | ---: | ---: | ---: |");
+  }
+  for (const row of counted ? r.rows : []) {
     const share = row.sgemm_seconds_per_step / row.ours.median_s;
     lines.push(
       `| ${row.work} | ${fixed(row.matmul_gflop_per_step)} | ${fixed(share * 100, 0)} % | ${
@@ -102,13 +111,16 @@ export function benchTables(r: BenchReport): string {
     lines.push(`| ${name} | ${fixed(rate, 1)} |`);
   }
   const s = r.store;
-  lines.push(`\n| store, d ${s.d}, ${int(s.tokens)} tokens | tokens/s |`);
-  lines.push("| --- | ---: |");
-  lines.push(`| build, end to end | ${int(s.buildTokensPerSecond)} |`);
-  lines.push(`| of which forward + hook gradient | ${int(s.computeTokensPerSecond)} |`);
-  lines.push(`| of which serialize, hash, atomic write | ${int(s.writeTokensPerSecond)} |`);
-  lines.push(`| read (read, verify checksum, parse) | ${int(s.readTokensPerSecond)} |`);
-  lines.push(`| shuffled batches of 4,096 | ${int(s.batchesTokensPerSecond)} |`);
+  if (!s) lines.push(`\nstore: ${r.store_note ?? "not measured"}`);
+  else {
+    lines.push(`\n| store, d ${s.d}, ${int(s.tokens)} tokens | tokens/s |`);
+    lines.push("| --- | ---: |");
+    lines.push(`| build, end to end | ${int(s.buildTokensPerSecond)} |`);
+    lines.push(`| of which forward + hook gradient | ${int(s.computeTokensPerSecond)} |`);
+    lines.push(`| of which serialize, hash, atomic write | ${int(s.writeTokensPerSecond)} |`);
+    lines.push(`| read (read, verify checksum, parse) | ${int(s.readTokensPerSecond)} |`);
+    lines.push(`| shuffled batches of 4,096 | ${int(s.batchesTokensPerSecond)} |`);
+  }
   if (r.architectures) {
     const topk = r.architectures.find((a) => a.architecture === "topk")?.median_s ?? NaN;
     lines.push("\n| architecture | ms/step | tokens/s | step time / TopK's |");

@@ -6,7 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { activeBackend } from "./backend.ts";
+import { activeBackend, tensorsOnHost } from "./backend.ts";
 import { hasKernel, KERNELS, runKernel } from "./wasm_kernels.ts";
 
 /**
@@ -188,7 +188,9 @@ export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Tens
 /**
  * Embedding lookup `table[ids]` for int32 ids of any shape, with a gradient that scatter-adds
  * rows in JavaScript: tfjs's gather gradient needs `UnsortedSegmentSum`, which the wasm backend
- * lacks, and a one-hot matmul would cost vocab × tokens memory.
+ * lacks, and a one-hot matmul would cost vocab × tokens memory. On a GPU backend (webgpu) the
+ * gradient is `UnsortedSegmentSum` on the device: reading tensors synchronously is not possible
+ * there (tfjs-webgpu's sync read needs a 2d canvas, which Deno lacks).
  */
 export function embeddingLookup(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
   const [vocab, d] = table.shape;
@@ -200,6 +202,9 @@ export function embeddingLookup(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
         ? runKernel(KERNELS.gatherRows, { table: t as tf.Tensor, ids: idsInt })[0]
         : tf.gather(t as tf.Tensor2D, idsInt),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        if (!tensorsOnHost()) {
+          return [tf.unsortedSegmentSum(dy.reshape([-1, d]), saved[0].flatten(), vocab)];
+        }
         const index = saved[0].dataSync();
         const upstream = dy.dataSync();
         const grad = new Float32Array(vocab * d);
@@ -236,4 +241,18 @@ export function splitHeads(qkv: tf.Tensor, heads: number): [tf.Tensor, tf.Tensor
       gradFunc: (dy: tf.Tensor) => runKernel(KERNELS.putHeads, { dy }, { part })[0],
     }))(qkv);
   return [take(0), take(1), take(2)];
+}
+
+/**
+ * `fn(x)` as a constant on the gradient tape: no op inside `fn` is recorded and the gradient
+ * with respect to `x` is zero (tfjs has no stop-gradient op). For backends that cannot rebuild
+ * a tensor from its values synchronously (webgpu); on the others a fresh tensor from
+ * `dataSync()` does the same. Intermediates of `fn` are released.
+ */
+export function constantOf<T extends tf.Tensor>(x: tf.Tensor, fn: (x: tf.Tensor) => T): T {
+  const f = tf.customGrad((input) => {
+    const i = input as tf.Tensor;
+    return { value: tf.tidy(() => fn(i)), gradFunc: () => tf.zeros(i.shape) };
+  });
+  return f(x) as T;
 }

@@ -12,10 +12,14 @@
 import { fileURLToPath } from "node:url";
 
 /** What a group of Debian packages is for. */
-export type Purpose = "blas" | "jupyter" | "figures" | "torch" | "slurm";
+export type Purpose = "blas" | "jupyter" | "figures" | "webgpu" | "torch" | "slurm";
 
 /**
  * Debian packages per purpose.
+ *
+ * `webgpu` gives Deno's WebGPU an adapter on a machine without a GPU driver:
+ * Mesa's llvmpipe through EGL (wgpu's GL backend). chromium only recommends
+ * the DRI drivers, so with --no-install-recommends they must be named.
  *
  * `torch` is only for regenerating fixtures and the PyTorch side of the
  * benchmark: setup installs it only when asked for explicitly.
@@ -24,6 +28,7 @@ export const DEBIAN_PACKAGES: Readonly<Record<Purpose, readonly string[]>> = {
   blas: ["libopenblas0"],
   jupyter: ["jupyter-nbconvert", "python3-nbclient", "jupyter-client"],
   figures: ["chromium"],
+  webgpu: ["libegl1", "libegl-mesa0", "libgl1-mesa-dri"],
   torch: ["python3-torch", "python3-numpy"],
   // The sweep's test starts a one-node cluster (slurmctld, slurmd, munged) on localhost.
   slurm: ["slurm-wlm", "munge"],
@@ -224,11 +229,13 @@ export interface DenoKernelSpec {
  *
  * The kernel trusts the system CA store as well as Deno's bundled roots
  * (HTTPS may go through an intercepting proxy whose CA only the system store
- * has) and prints no colours (ANSI codes would end up in the cell outputs).
+ * has), prints no colours (ANSI codes would end up in the cell outputs) and
+ * has `navigator.gpu` (`--unstable-webgpu`), so notebooks can run on the
+ * webgpu backend.
  */
 export function denoKernelSpec(execPath: string): DenoKernelSpec {
   return {
-    argv: [execPath, "jupyter", "--kernel", "--conn", "{connection_file}"],
+    argv: [execPath, "jupyter", "--unstable-webgpu", "--kernel", "--conn", "{connection_file}"],
     display_name: "Deno (gsae)",
     language: "typescript",
     env: { DENO_TLS_CA_STORE: "mozilla,system", NO_COLOR: "1" },

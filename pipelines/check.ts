@@ -22,6 +22,7 @@ import {
 } from "../lib/pipeline/check.ts";
 import { type PipelineMetrics, readMetrics } from "../lib/pipeline/metrics.ts";
 import { runPipeline } from "../lib/pipeline/run.ts";
+import { backendFlagHelp, takeBackendFlag } from "../lib/backend_flag.ts";
 
 const HELP = `Usage: deno task check [options]
 
@@ -44,6 +45,7 @@ Options:
   --keep           keep the temporary run folder (it is kept anyway when the check fails)
   --notebooks DIR  the notebooks folder (default: notebooks/)
   --json           the comparison as JSON on stdout (progress to stderr)
+${backendFlagHelp(19)}
   --help           this text
 
 Refresh the committed reference after a deliberate change:
@@ -92,7 +94,7 @@ async function freshRun(
 async function main(): Promise<number> {
   let options;
   try {
-    options = parse(Deno.args);
+    options = parse(takeBackendFlag(Deno.args));
   } catch (error) {
     console.error(`check: ${(error as Error).message}\n(see deno task check --help)`);
     return 1;

@@ -15,6 +15,7 @@ import { describeBackend, initBackend } from "../lib/backend.ts";
 import { loadGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { parameterCount } from "../lib/gpt2/config.ts";
 import { resolveModel } from "../lib/gpt2/discovery.ts";
+import { backendFlagHelp, takeBackendFlag } from "../lib/backend_flag.ts";
 
 const HELP = `Usage: deno task gsae <command> <model> [options]
 
@@ -34,9 +35,10 @@ Options:
                 mlp_out, resid_post)
   --full        grad: include the full gradient and activation ([tokens][d]) in --json output
   --json        print one JSON object instead of a table
+${backendFlagHelp(16)}
   --help        this text
 
-Environment: GSAE_BACKEND forces a backend (node-gpu, node, wasm+blas, wasm, cpu).`;
+Environment: GSAE_BACKEND forces a backend, as --backend does.`;
 
 interface Args {
   command: string;
@@ -49,7 +51,7 @@ interface Args {
 
 function parse(): Args | null {
   const { values, positionals } = parseArgs({
-    args: Deno.args,
+    args: takeBackendFlag(Deno.args),
     allowPositionals: true,
     options: {
       text: { type: "string" },

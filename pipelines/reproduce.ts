@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { PROFILE_NAMES } from "../lib/experiments/profile.ts";
 import { verdictCounts } from "../lib/pipeline/metrics.ts";
 import { PipelineNotebookError, runPipeline } from "../lib/pipeline/run.ts";
+import { backendFlagHelp, takeBackendFlag } from "../lib/backend_flag.ts";
 
 const HELP = `Usage: deno task reproduce [options]
 
@@ -31,6 +32,7 @@ Options:
   --cell-timeout S seconds one cell may run (default: smoke 1800, default 14400, paper none;
                    0: no limit)
   --json           progress to stderr, one JSON summary to stdout
+${backendFlagHelp(19)}
   --help           this text
 
 A failing cell stops the run (exit 1) naming the notebook and the cell; the partial notebook
@@ -65,7 +67,7 @@ function parse(args: string[]) {
 async function main(): Promise<number> {
   let options;
   try {
-    options = parse(Deno.args);
+    options = parse(takeBackendFlag(Deno.args));
   } catch (error) {
     console.error(`reproduce: ${(error as Error).message}\n(see deno task reproduce --help)`);
     return 1;

@@ -37,9 +37,9 @@ const EXTRAS: readonly Extra[] = ["torch"];
  * the sweep's test runs a one-node Slurm cluster.
  */
 const TARGET_PURPOSES: Readonly<Record<Target, readonly Purpose[]>> = {
-  test: ["blas", "jupyter", "figures", "slurm"],
-  reproduce: ["blas", "jupyter", "figures"],
-  bench: ["blas"],
+  test: ["blas", "jupyter", "figures", "webgpu", "slurm"],
+  reproduce: ["blas", "jupyter", "figures", "webgpu"],
+  bench: ["blas", "webgpu"],
 };
 
 /** Python modules that must import for a purpose, checked once its packages are present. */
@@ -55,9 +55,9 @@ run as root) and writes the project-local Deno kernelspec for Jupyter.
 
 Options:
   --for TARGET   test | reproduce | bench (default: reproduce)
-                   test: ${purposesText(["blas", "jupyter", "figures", "slurm"])}
-                   reproduce: ${purposesText(["blas", "jupyter", "figures"])}
-                   bench: ${purposesText(["blas"])}
+                   test: ${purposesText(["blas", "jupyter", "figures", "webgpu", "slurm"])}
+                   reproduce: ${purposesText(["blas", "jupyter", "figures", "webgpu"])}
+                   bench: ${purposesText(["blas", "webgpu"])}
   --with EXTRA   also set up an optional extra (repeatable); only: torch
                    torch: ${purposesText(["torch"])}
                    (for fixtures and the benchmark's PyTorch side)

@@ -26,6 +26,7 @@ import { checkWritable, guardCommitted } from "../lib/output_guard.ts";
 import { VocabMap } from "../lib/tokenizer.ts";
 import { formatDuration } from "../lib/progress.ts";
 import { LM_PRESETS, REPO_ROOT, SAMPLE_PROMPT, VOCAB_SIZE } from "../lib/embedded_models.ts";
+import { backendFlagHelp, takeBackendFlag } from "../lib/backend_flag.ts";
 
 const HELP = `Usage: deno task train-lm <preset> [options]
 
@@ -45,11 +46,12 @@ Options:
   --force           overwrite the committed model in the default output folder
   --report-only     do not train: rewrite the report of the model already in the output folder
                     (validation CE and samples; the training history is kept)
+${backendFlagHelp(20)}
   --help            this text`;
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
-    args: Deno.args,
+    args: takeBackendFlag(Deno.args),
     allowPositionals: true,
     options: {
       tokens: { type: "string" },

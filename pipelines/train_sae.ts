@@ -31,6 +31,7 @@ import type { ArchitectureName } from "../lib/sae/mod.ts";
 import { trainSAE } from "../lib/sae/trainer.ts";
 import { buildStore, openStore, storeDirFor } from "../lib/store/mod.ts";
 import { toModelIds } from "../lib/tokenizer.ts";
+import { backendFlagHelp, takeBackendFlag } from "../lib/backend_flag.ts";
 
 /** Most tokens the activation+gradient store holds (more training tokens reuse it). */
 const STORE_TOKENS = 500_000;
@@ -65,6 +66,7 @@ Options:
   --force             rebuild the activation store even when a cached one is corrupt or was made
                       with other settings (e.g. the model changed in place), and allow --out to
                       replace a folder that is not an SAE folder or holds committed files
+${backendFlagHelp(22)}
   --help
 
 Every option is checked before the store is built: numbers and ranges (k between 1 and the
@@ -73,7 +75,7 @@ seeds), the model's config.json and weights, and --out (by a test write).`;
 
 async function main(): Promise<void> {
   const { values: v } = parseArgs({
-    args: Deno.args,
+    args: takeBackendFlag(Deno.args),
     options: {
       model: { type: "string", default: "default" },
       hook: { type: "string" },

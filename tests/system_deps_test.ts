@@ -54,17 +54,20 @@ Deno.test("installCommand uses sudo unless already root", () => {
 
 Deno.test("setup targets: test and reproduce need Jupyter and figures, torch only on request", () => {
   for (const target of ["test", "reproduce"] as const) {
-    assert.deepEqual(purposesFor(target).slice(0, 3), ["blas", "jupyter", "figures"]);
+    assert.deepEqual(purposesFor(target).slice(0, 4), ["blas", "jupyter", "figures", "webgpu"]);
     assert.ok(!packagesFor(purposesFor(target)).includes("python3-torch"));
   }
   // Only the tests run Slurm (the sweep's one-node cluster).
   assert.ok(packagesFor(purposesFor("test")).includes("slurm-wlm"));
   assert.ok(packagesFor(purposesFor("test")).includes("munge"));
   assert.ok(!packagesFor(purposesFor("reproduce")).includes("slurm-wlm"));
-  assert.deepEqual(packagesFor(purposesFor("bench")), DEBIAN_PACKAGES.blas);
+  assert.deepEqual(packagesFor(purposesFor("bench")), [
+    ...DEBIAN_PACKAGES.blas,
+    ...DEBIAN_PACKAGES.webgpu,
+  ]);
   assert.deepEqual(
     packagesFor(purposesFor("bench", ["torch"])),
-    [...DEBIAN_PACKAGES.blas, ...DEBIAN_PACKAGES.torch],
+    [...DEBIAN_PACKAGES.blas, ...DEBIAN_PACKAGES.webgpu, ...DEBIAN_PACKAGES.torch],
   );
 });
 
@@ -79,7 +82,14 @@ Deno.test("ensureDenoKernelSpec writes kernel.json once and then leaves it alone
     assert.equal(first.path, `${jupyterDir}/kernels/deno/kernel.json`);
     const spec = JSON.parse(await Deno.readTextFile(first.path));
     assert.deepEqual(spec, denoKernelSpec(execPath));
-    assert.deepEqual(spec.argv, [execPath, "jupyter", "--kernel", "--conn", "{connection_file}"]);
+    assert.deepEqual(spec.argv, [
+      execPath,
+      "jupyter",
+      "--unstable-webgpu",
+      "--kernel",
+      "--conn",
+      "{connection_file}",
+    ]);
     const { mtime } = await Deno.stat(first.path);
     assert.equal((await ensureDenoKernelSpec({ jupyterDir, execPath })).state, "ok");
     assert.deepEqual((await Deno.stat(first.path)).mtime, mtime);

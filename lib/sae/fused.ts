@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { tensorsOnHost } from "../backend.ts";
 import { type Blas, loadBlas } from "../blas.ts";
 import type { AdamW } from "../optim.ts";
 import { assignFrom } from "../variables.ts";
@@ -274,13 +275,17 @@ export class FusedSelectiveLoss {
 
 /**
  * The fused loss for `sae` when it has one: a TopK or g-SAE ({@link SelectiveSAE} with those
- * rules) and OpenBLAS loadable. Null otherwise (other architectures, no FFI, no library).
+ * rules), OpenBLAS loadable and the backend's tensors in host memory. Null otherwise (other
+ * architectures, no FFI, no library, a GPU backend such as webgpu).
  */
 export function fusedLossFor(sae: SAE): FusedSelectiveLoss | null {
   const c = sae.config as Partial<GSAEConfig> & SAE["config"];
   if (!(sae instanceof SelectiveSAE) || (c.architecture !== "topk" && c.architecture !== "gsae")) {
     return null;
   }
+  // On a GPU backend the arrays would round-trip through the device every step: the stock tfjs
+  // path keeps the step on the device there.
+  if (!tensorsOnHost()) return null;
   const blas = loadBlas();
   if (!blas || c.k === undefined || c.aux_k === undefined || c.aux_coefficient === undefined) {
     return null;

@@ -14,6 +14,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { activeBackend, tensorsOnHost } from "../backend.ts";
+import { constantOf } from "../ops.ts";
 
 /** Shape of a score matrix and the per-row budget. */
 export interface PerRowOptions {
@@ -336,9 +338,19 @@ export type SelectionRule =
 /**
  * The 0/1 mask [n, f] that `rule` picks from a score tensor. Reads the scores with `dataSync()`
  * and builds the mask as a fresh tensor, which has no history on the gradient tape: call it
- * inside the loss freely, the mask acts as a constant.
+ * inside the loss freely, the mask acts as a constant. On a GPU backend (no synchronous reads)
+ * the per-row rule runs on the device instead ({@link perRowMaskOnDevice}).
  */
 export function maskFromTensor(scores: tf.Tensor2D, rule: SelectionRule): tf.Tensor2D {
+  if (!tensorsOnHost()) {
+    if (rule.kind !== "per_row") {
+      throw new Error(
+        `selection rule ${rule.kind} runs on the CPU only; the ${activeBackend()?.name} ` +
+          "backend supports the per-row (TopK, g-SAE) rule",
+      );
+    }
+    return perRowMaskOnDevice(scores, rule.k, rule.eligible);
+  }
   const [n, f] = scores.shape;
   const values = scores.dataSync() as Float32Array;
   let mask: Float32Array;
@@ -354,4 +366,31 @@ export function maskFromTensor(scores: tf.Tensor2D, rule: SelectionRule): tf.Ten
       break;
   }
   return tf.tensor2d(mask, [n, f]);
+}
+
+/**
+ * The per-row top-k mask computed on the device, for backends that cannot read tensors
+ * synchronously: a score is selected when it is at least its row's k-th largest (ties at the
+ * k-th value may select a few more than k, which the CPU rule breaks by index; with float
+ * scores they are rare). Latents not `eligible` never win. The mask is a constant on the
+ * gradient tape (`constantOf`), as the CPU rule's fresh tensor is.
+ */
+export function perRowMaskOnDevice(
+  scores: tf.Tensor2D,
+  k: number,
+  eligible?: Uint8Array,
+): tf.Tensor2D {
+  const [n, f] = scores.shape;
+  const kk = Math.min(k, f);
+  if (kk <= 0) return tf.zeros([n, f]);
+  return constantOf(scores, (input) => {
+    let s = input as tf.Tensor2D;
+    if (eligible) {
+      const ok = tf.tensor1d(Float32Array.from(eligible), "float32").reshape([1, f]);
+      s = tf.where(tf.greater(ok, 0), s, tf.fill([n, f], -Infinity)) as tf.Tensor2D;
+    }
+    const kth = tf.topk(s, kk).values.slice([0, kk - 1], [n, 1]);
+    // -Infinity rows (fewer eligible latents than k) select nothing where they tie at -Infinity.
+    return tf.cast(tf.logicalAnd(tf.greaterEqual(s, kth), tf.isFinite(s)), "float32");
+  }) as tf.Tensor2D;
 }

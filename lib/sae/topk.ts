@@ -10,7 +10,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { matMul } from "../ops.ts";
+import { tensorsOnHost } from "../backend.ts";
+import { constantOf, matMul } from "../ops.ts";
 import { assignFrom } from "../variables.ts";
 import {
   type BaseSAEConfig,
@@ -197,9 +198,11 @@ export class SelectiveSAE<C extends BaseSAEConfig> implements SAE {
 
 /**
  * A copy of `t` with no gradient history. tfjs has no stop-gradient op; a tensor rebuilt from
- * its values is a fresh leaf, so nothing flows back through it.
+ * its values is a fresh leaf, so nothing flows back through it. On a GPU backend, where values
+ * cannot be read synchronously, a copy whose gradient is zero does the same on the device.
  */
 export function detach<T extends tf.Tensor>(t: T): T {
+  if (!tensorsOnHost()) return constantOf(t, (x) => x.clone() as T);
   return tf.tensor(t.dataSync(), t.shape, t.dtype) as T;
 }
 

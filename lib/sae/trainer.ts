@@ -116,6 +116,8 @@ export async function trainSAE(
     const first = makeBatch(config, data, 0);
     if (config.bDecInit !== "none") {
       const sample = first.x.slice([0, 0], [Math.min(8192, first.x.shape[0]), -1]);
+      // A GPU backend reads only asynchronously; afterwards dataSync finds the values cached.
+      await sample.data();
       initialiseDecoderBias(sae, sample, { method: config.bDecInit });
       sample.dispose();
     }
@@ -177,14 +179,16 @@ export async function trainSAE(
       fired = r.fired;
     } else {
       const batch = makeBatch(config, data, step);
+      let readouts: StepReadouts | null = null;
       tf.tidy(() => {
         const r = plainLossAndGrads(sae, batch, ctx);
-        ({ numbers, fired } = r);
+        readouts = r.readouts;
         sae.adjustGradients?.(r.grads);
         opt.apply(sae.params, r.grads, lr);
       });
       sae.afterStep?.();
       disposeBatch(batch);
+      ({ numbers, fired } = await readReadouts(readouts!));
     }
     if (!Number.isFinite(numbers.loss)) {
       throw new Error(`${label}: loss is ${numbers.loss} at step ${step} (diverged)`);
@@ -229,19 +233,48 @@ export async function trainSAE(
   return { history, steps: step, seconds, stopped: step < steps, tokensSinceFired, firingCounts };
 }
 
+/**
+ * The step's numbers as tensors: the loss parts, L0 and the loss in `scalars` (named by
+ * `names`), and how often each latent fired. Read after the step ({@link readReadouts}), not
+ * during it: a GPU backend can only read tensors asynchronously.
+ */
+interface StepReadouts {
+  names: string[];
+  scalars: tf.Tensor1D;
+  fired: tf.Tensor1D;
+}
+
 /** The tfjs path: `sae.loss` under `tf.variableGrads` (call inside `tf.tidy`). */
 function plainLossAndGrads(sae: SAE, batch: SAEBatch, ctx: SAETrainContext) {
-  const numbers: Record<string, number> = {};
-  let fired: Float32Array = new Float32Array(sae.config.d_sae);
+  const names: string[] = [];
+  const parts: tf.Tensor[] = [];
+  let fired: tf.Tensor1D | null = null;
   const { value, grads } = namedGrads(() => {
     const r = sae.loss(batch, ctx);
-    for (const [k, v] of Object.entries(r.parts)) numbers[k] = v.dataSync()[0];
-    numbers.l0 = l0(r.latents).dataSync()[0];
-    fired = tf.sum(tf.cast(tf.notEqual(r.latents, 0), "float32"), 0).dataSync() as Float32Array;
+    for (const [k, v] of Object.entries(r.parts)) {
+      names.push(k);
+      parts.push(tf.keep(v.reshape([])));
+    }
+    names.push("l0");
+    parts.push(tf.keep(l0(r.latents)));
+    fired = tf.keep(tf.sum(tf.cast(tf.notEqual(r.latents, 0), "float32"), 0) as tf.Tensor1D);
     return r.loss;
   }, sae.params);
-  numbers.loss = value.dataSync()[0];
-  return { numbers, fired, grads };
+  names.push("loss");
+  // Kept: the caller's tidy must not release what readReadouts reads after it.
+  const scalars = tf.keep(tf.stack([...parts, value]) as tf.Tensor1D);
+  tf.dispose(parts);
+  const readouts: StepReadouts = { names, scalars, fired: fired! };
+  return { readouts, grads };
+}
+
+/** The numbers of {@link StepReadouts}, read asynchronously; releases the tensors. */
+async function readReadouts(r: StepReadouts) {
+  const [scalars, fired] = await Promise.all([r.scalars.data(), r.fired.data()]);
+  tf.dispose([r.scalars, r.fired]);
+  const numbers: Record<string, number> = {};
+  r.names.forEach((name, i) => numbers[name] = scalars[i]);
+  return { numbers, fired: Float32Array.from(fired) };
 }
 
 async function save(
