@@ -13,7 +13,7 @@ import { backendFlagHelp, takeBackendFlag } from "../lib/backend_flag.ts";
 import { summarise, timeHookGradient } from "../lib/bench.ts";
 import { configJson, loadGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { type GPT2Config, KNOWN_GPT2_MODELS } from "../lib/gpt2/config.ts";
-import { expectedShapes } from "../lib/gpt2/model.ts";
+import { expectedShapes } from "../lib/gpt2/params.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../lib/atomic_write.ts";
 import { Rng } from "../lib/random.ts";
 import { serializeSafetensors, type TensorToWrite } from "../lib/safetensors.ts";
