@@ -35,7 +35,7 @@ import { loadGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { resolveModel } from "../lib/gpt2/discovery.ts";
 import { median } from "../lib/metrics/mod.ts";
 import { Rng } from "../lib/random.ts";
-import { ARCHITECTURES } from "../lib/sae/mod.ts";
+import { architectureOf, ARCHITECTURES } from "../lib/sae/mod.ts";
 import { measureStoreThroughput } from "../lib/store/mod.ts";
 import { type BenchRow, benchTables } from "../lib/bench_report.ts";
 
@@ -233,7 +233,9 @@ async function main(): Promise<void> {
 /** Every store-fed architecture once (the old `bench-sae` table), step time relative to TopK. */
 async function timeArchitectures(data: ReturnType<typeof benchActivations>, steps: number) {
   const out: { architecture: string; median_s: number; tokens_per_s: number }[] = [];
-  for (const architecture of ARCHITECTURES.filter((a) => a !== "e2e_topk")) {
+  for (
+    const architecture of ARCHITECTURES.filter((a) => architectureOf(a).trainsOn === "activations")
+  ) {
     const { times } = await timeSAESteps(architecture, data, SAE_SIZES, { steps, warmup: 1 });
     const t = summarise(times, SAE_SIZES.batch);
     out.push({ architecture, median_s: t.median_s, tokens_per_s: t.tokens_per_s });

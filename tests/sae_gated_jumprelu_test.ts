@@ -5,13 +5,7 @@ import { namedGrads } from "../lib/optim.ts";
 import { Rng } from "../lib/random.ts";
 import { batchFVU, l0, preActivations, type SAE } from "../lib/sae/base.ts";
 import { createGated, gatedPreActivations } from "../lib/sae/gated.ts";
-import {
-  createJumpReLU,
-  jumpRelu,
-  jumpReluExtrasFromFile,
-  jumpReluExtrasToFile,
-  thresholdStep,
-} from "../lib/sae/jumprelu.ts";
+import { createJumpReLU, jumpRelu, THRESHOLD_IN_FILE, thresholdStep } from "../lib/sae/jumprelu.ts";
 import {
   plantedDirections,
   recoveredFeatures,
@@ -24,7 +18,7 @@ await initBackend();
 
 const CTX = {
   tokensSinceFired: new Float32Array(0),
-  deadAfterTokens: 1,
+  deadWindowTokens: 1,
   firingFrequency: new Float32Array(0),
   step: 0,
 };
@@ -252,16 +246,18 @@ Deno.test("jumprelu: the L0 term's log-threshold gradient is −λθ/(εn) per t
   x.dispose();
 });
 
-Deno.test("jumprelu: SAELens extras map log_threshold to threshold and back", () => {
+Deno.test("jumprelu: SAELens files store θ, log_threshold maps there and back", () => {
   const sae = createJumpReLU({ d_in: 4, d_sae: 5, initial_threshold: 0.02 });
-  const file = jumpReluExtrasToFile(sae.params);
-  assert.deepEqual(file.threshold.shape, [5]);
-  assertClose(file.threshold.data, new Array(5).fill(0.02), 1e-6, "threshold");
-  const back = jumpReluExtrasFromFile(file);
-  assertClose(back.log_threshold.data, sae.params.get("log_threshold")!.dataSync(), 1e-6, "log θ");
-  assert.throws(() =>
-    jumpReluExtrasFromFile({ threshold: { shape: [1], data: new Float32Array([-1]) } })
-  );
+  const logTheta = sae.params.get("log_threshold")!.dataSync() as Float32Array;
+  const theta = THRESHOLD_IN_FILE.toFile(logTheta);
+  assertClose(theta, new Array(5).fill(0.02), 1e-6, "threshold");
+  assertClose(THRESHOLD_IN_FILE.fromFile(theta, "f"), logTheta, 1e-6, "log θ");
+  for (const bad of [-1, 0, NaN]) {
+    assert.throws(
+      () => THRESHOLD_IN_FILE.fromFile(new Float32Array([1, bad]), "f"),
+      /f: threshold\[1\] = .*: log_threshold needs θ > 0/,
+    );
+  }
 });
 
 /** Planted-direction data (24 directions in R^16, 3 active per token), scaled to E‖x‖² = 1. */

@@ -5,7 +5,7 @@ import { Rng } from "../lib/random.ts";
 import { AdamW } from "../lib/optim.ts";
 import { preActivations, type SAE, type SAETrainContext } from "../lib/sae/base.ts";
 import { topkOverBatch, topkPerColumn, topkPerRow } from "../lib/sae/select.ts";
-import { createTopK, defaultAuxK, TOPK_DEFAULTS } from "../lib/sae/topk.ts";
+import { createTopK, defaultAuxK } from "../lib/sae/topk.ts";
 import { createGSAE } from "../lib/sae/gsae.ts";
 import {
   createFeatureChoice,
@@ -127,7 +127,7 @@ function context(dSae: number, dead: number[] = []): SAETrainContext {
   for (const i of dead) tokensSinceFired[i] = 1000;
   return {
     tokensSinceFired,
-    deadAfterTokens: 1000,
+    deadWindowTokens: 1000,
     firingFrequency: new Float32Array(dSae),
     step: 0,
   };
@@ -162,9 +162,24 @@ Deno.test("defaults: aux_k = d_in/2, TopK constants documented", () => {
   assert.equal(defaultAuxK(768), 384);
   const sae = createTopK({ d_in: D_IN, d_sae: D_SAE });
   assert.equal(sae.config.aux_k, 8);
-  assert.equal(sae.config.k, TOPK_DEFAULTS.k);
+  assert.equal(sae.config.k, 32);
   assert.equal(sae.config.aux_coefficient, 1 / 32);
   assert.equal(sae.config.architecture, "topk");
+  assert.equal(sae.config.b_dec_init, "geometric_median");
+});
+
+Deno.test("configs: unknown fields, wrong types and out-of-range values are errors naming the field", () => {
+  assert.throws(
+    () => createGSAE({ d_in: D_IN, d_sae: D_SAE, beeta: 2 } as never),
+    /invalid gsae SAE config: Unrecognized key: "beeta"/,
+  );
+  assert.throws(() => createTopK({ d_in: D_IN, d_sae: D_SAE, k: 0 }), /k: Too small/);
+  assert.throws(() => createTopK({ d_in: D_IN, d_sae: 8, k: 9 }), /k: must be at most d_sae/);
+  assert.throws(
+    () => createGSAE({ d_in: D_IN, d_sae: D_SAE, beta: "1" as never }),
+    /beta: Invalid input: expected number/,
+  );
+  assert.throws(() => createTopK({ d_in: 0, d_sae: D_SAE }), /d_in: Too small/);
 });
 
 Deno.test("g-SAE with β = 0 equals TopK bit for bit, with and without a gradient", () => {

@@ -4,7 +4,14 @@ import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { initBackend } from "../lib/backend.ts";
 import { GPT2 } from "../lib/gpt2/model.ts";
-import { ARCHITECTURES, createSAE, disposeSAE, loadSAE, saveSAE } from "../lib/sae/mod.ts";
+import {
+  architectureOf,
+  ARCHITECTURES,
+  createSAE,
+  disposeSAE,
+  loadSAE,
+  saveSAE,
+} from "../lib/sae/mod.ts";
 import type { ArchitectureName, SAE } from "../lib/sae/mod.ts";
 import { plantedDirections, sampleSynthetic } from "../lib/sae/synthetic.ts";
 import { type ActivationData, type SAETrainConfig, trainSAE } from "../lib/sae/trainer.ts";
@@ -46,7 +53,7 @@ function make(architecture: ArchitectureName): SAE {
     ? { l0_coefficient: 0.03, bandwidth: 0.03 }
     : architecture === "gated"
     ? { l1_coefficient: 0.3 }
-    : { k: 4, aux_k: 8, beta: 0.5 };
+    : { k: 4, aux_k: 8, ...("beta" in architectureOf(architecture).fields ? { beta: 0.5 } : {}) };
   return createSAE({ architecture, d_in: D_IN, d_sae: D_SAE, seed: 7, ...extra });
 }
 

@@ -179,7 +179,7 @@ Deno.test("saveSAE refuses SAEs SAELens could not load", async () => {
     const weird = new TinySAE(
       { architecture: "unknown", d_in: 2, d_sae: 3, seed: 0 } as unknown as BaseSAEConfig,
     );
-    await assert.rejects(saveSAE(weird, dir, META), /unknown architecture "unknown"/);
+    await assert.rejects(saveSAE(weird, dir, META), /unknown SAE architecture "unknown"/);
   });
 });
 

@@ -13,9 +13,9 @@
  *
  * @module
  */
-import type { ArchitectureName } from "../sae/mod.ts";
+import { type ArchitectureName, architectureOf } from "../sae/mod.ts";
 import { COMPARED } from "./compared.ts";
-import { GRADIENT_AWARE, PARETO_SETTINGS } from "./pareto.ts";
+import { PARETO_SETTINGS } from "./pareto.ts";
 import type { Profile } from "./profile.ts";
 import type { EvalOptions } from "./sae_eval.ts";
 
@@ -111,14 +111,14 @@ export function notebookNeeds(profile: Profile, options: { only?: string[] } = {
         add(nb, model, { architecture: "gated", seed: s0, gatedMultiple }, [VAL]);
       }
       for (const architecture of PARETO_SETTINGS.furtherArchitectures) {
-        const gradient = architecture.startsWith("gradient_");
+        const gradient = architectureOf(architecture).usesGradient;
         const spec: NeedSpec = {
           architecture,
           k,
           seed: s0,
           ...(gradient ? { beta: "chosen" } : {}),
         };
-        add(nb, model, spec, GRADIENT_AWARE.includes(architecture) ? [VAL, NONE] : [VAL]);
+        add(nb, model, spec, architectureOf(architecture).usesGradient ? [VAL, NONE] : [VAL]);
       }
     } else if (nb === "04" || nb === "05" || nb === "06") {
       betaSweep(nb, [DEV]);

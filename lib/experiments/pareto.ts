@@ -17,7 +17,7 @@
  *
  * @module
  */
-import type { ArchitectureName } from "../sae/mod.ts";
+import { type ArchitectureName, architectureOf } from "../sae/mod.ts";
 import { chooseBeta, COMPARED, mainSAE } from "./compared.ts";
 import { evaluateSAE, type SAEEvaluation } from "./sae_eval.ts";
 import { type TrainedSAE, trainedSAE, trainStore } from "./sae_zoo.ts";
@@ -73,13 +73,6 @@ export interface ParetoPoint {
   trainSeconds: number;
 }
 
-/** Architectures whose encoder uses the gradient when given one (the others ignore it). */
-export const GRADIENT_AWARE: readonly ArchitectureName[] = [
-  "gsae",
-  "gradient_mutual_choice",
-  "gradient_feature_choice",
-];
-
 /** Evaluates `trained` in `mode` and flattens the result into a {@link ParetoPoint}. */
 export async function evaluatePoint(
   ws: Workspace,
@@ -92,7 +85,7 @@ export async function evaluatePoint(
   }
   // Gradient-free encoders ignore the gradient: their plain evaluation is the (shared, cached)
   // true-gradient one.
-  const usesGradient = GRADIENT_AWARE.includes(trained.spec.architecture);
+  const usesGradient = architectureOf(trained.spec.architecture).usesGradient;
   const gradient = mode === "plain" && usesGradient
     ? "none"
     : mode === "sampled"
@@ -270,7 +263,7 @@ export async function furtherArchitectures(
     points.push({ ...(await evaluatePoint(ws, t)), name: `gated-x${multiple}-s${seed}` });
   }
   for (const architecture of options.architectures ?? FURTHER) {
-    const gradient = architecture.startsWith("gradient_");
+    const gradient = architectureOf(architecture).usesGradient;
     const t = await trainedSAE(ws, {
       architecture,
       k,

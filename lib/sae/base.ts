@@ -14,22 +14,10 @@ import { matMul } from "../ops.ts";
 import { Rng } from "../random.ts";
 import { variableFrom } from "../variables.ts";
 
-/** Every architecture's name, as stored in `cfg.json` (`architecture`). */
-export type ArchitectureName =
-  | "topk"
-  | "gsae"
-  | "e2e_topk"
-  | "gated"
-  | "jumprelu"
-  | "mutual_choice"
-  | "feature_choice"
-  | "gradient_mutual_choice"
-  | "gradient_feature_choice";
-
 /** Options every architecture has. Architecture modules extend this with their own fields. */
 export interface BaseSAEConfig {
-  /** Which architecture (see the registry in `mod.ts`). */
-  architecture: ArchitectureName;
+  /** Which architecture (a name in the registry, `registry.ts`). */
+  architecture: string;
   /** Width of the hooked activation. */
   d_in: number;
   /** Number of latents (expansion factor × d_in). */
@@ -79,8 +67,8 @@ export interface SAELossResult {
 export interface SAETrainContext {
   /** Per-latent count of tokens since the latent last fired ([d_sae]; AuxK uses it). */
   tokensSinceFired: Float32Array;
-  /** Tokens after which a latent counts as dead. */
-  deadAfterTokens: number;
+  /** Tokens without firing after which a latent counts as dead (the trainer's window). */
+  deadWindowTokens: number;
   /** Per-latent firing frequency so far, for frequency-based auxiliary losses. */
   firingFrequency: Float32Array;
   /** Optimiser step (0-based). */

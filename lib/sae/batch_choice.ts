@@ -22,53 +22,58 @@ import * as tf from "@tensorflow/tfjs";
 import type { SAETrainContext } from "./base.ts";
 import {
   type AuxiliaryInput,
+  K_AT_MOST_D_SAE,
   perRowTopKMask,
   residualReconstructionLoss,
   type SelectionInput,
   SelectiveSAE,
+  TOPK_FIELDS,
+  withDefaultAuxK,
 } from "./topk.ts";
-import {
-  gradientAwareScores,
-  gradientTopKMask,
-  type GSAEConfig,
-  resolveGSAEConfig,
-} from "./gsae.ts";
+import { gradientAwareScores, gradientTopKMask, GSAE_FIELDS } from "./gsae.ts";
+import { baseFields, parseConfig, z } from "./config.ts";
+import type { Architecture } from "./registry.ts";
 import { maskFromTensor, topkPerRow } from "./select.ts";
 
 /** The four batch-allocation architectures. */
-export type BatchChoiceArchitecture =
-  | "mutual_choice"
-  | "feature_choice"
-  | "gradient_mutual_choice"
-  | "gradient_feature_choice";
+export const BATCH_CHOICE_NAMES = [
+  "mutual_choice",
+  "feature_choice",
+  "gradient_mutual_choice",
+  "gradient_feature_choice",
+] as const;
+
+/** One of {@link BATCH_CHOICE_NAMES}. */
+export type BatchChoiceArchitecture = typeof BATCH_CHOICE_NAMES[number];
 
 /**
- * Batch-choice options: the g-SAE ones (β and grad_norm apply to the gradient versions only)
- * without `aux_coefficient`, whose place the Zipf term takes.
+ * The batch choices' own fields, with defaults: `aux_zipf_coefficient` 1/32 (AuxK's weight in
+ * Gao et al. 2024, since the term plays the same role; Ayonrinde's value is not in our copy of
+ * the paper) and `zipf_alpha` 1 (the classic Zipf exponent; our choice, since the paper's form
+ * is not in our copy either). They also take the g-SAE's fields (β and grad_norm apply to the
+ * gradient versions only) and TopK's but `aux_coefficient`, whose place the Zipf term takes.
  */
-export interface BatchChoiceConfig extends Omit<GSAEConfig, "architecture" | "aux_coefficient"> {
-  /** Which allocation, and whether it scores with the gradient. */
-  architecture: BatchChoiceArchitecture;
-  /** Weight of aux_zipf_loss. */
-  aux_zipf_coefficient: number;
-  /** Exponent α of the Zipf target p_r ∝ 1 / r^α. */
-  zipf_alpha: number;
-}
-
-/**
- * Defaults: `aux_zipf_coefficient` 1/32 (AuxK's weight in Gao et al. 2024, since the term plays
- * the same role; Ayonrinde's value is not in our copy of the paper) and `zipf_alpha` 1 (the
- * classic Zipf exponent; our choice, since the paper's form is not in our copy either).
- */
-export const BATCH_CHOICE_DEFAULTS = {
-  aux_zipf_coefficient: 1 / 32,
-  zipf_alpha: 1,
+export const BATCH_CHOICE_FIELDS = {
+  aux_zipf_coefficient: z.number().min(0).default(1 / 32).describe("weight of aux_zipf_loss"),
+  zipf_alpha: z.number().positive().default(1).describe(
+    "exponent α of the Zipf target p_r ∝ 1 / r^α",
+  ),
 };
 
+const { aux_coefficient: _auxK, ...TOPK_FIELDS_BUT_AUX } = TOPK_FIELDS;
+const FIELDS = { ...TOPK_FIELDS_BUT_AUX, ...GSAE_FIELDS, ...BATCH_CHOICE_FIELDS };
+
+/** The batch-choice config schema (any of the four names). */
+export const BATCH_CHOICE_SCHEMA = z
+  .strictObject({ ...baseFields(BATCH_CHOICE_NAMES), ...FIELDS })
+  .refine(K_AT_MOST_D_SAE.check, K_AT_MOST_D_SAE.error)
+  .transform(withDefaultAuxK);
+
+/** A complete batch-choice config. */
+export type BatchChoiceConfig = z.output<typeof BATCH_CHOICE_SCHEMA>;
+
 /** What the factories need: the sizes, anything else falls back to its default. */
-export type BatchChoiceOptions =
-  & Pick<BatchChoiceConfig, "d_in" | "d_sae">
-  & Partial<BatchChoiceConfig>;
+export type BatchChoiceOptions = Omit<z.input<typeof BATCH_CHOICE_SCHEMA>, "architecture">;
 
 /** Feature Choice's per-latent token budget m = max(1, ⌊k·n / d_sae⌋), at most n. */
 export function featureChoiceBudget(n: number, options: { k: number; dSae: number }): number {
@@ -153,21 +158,8 @@ function inferenceMask(input: SelectionInput, config: BatchChoiceConfig): tf.Ten
     : perRowTopKMask(input.z, config.k);
 }
 
-/** A complete batch-choice config from partial options and the defaults. */
-export function resolveBatchChoiceConfig(
-  architecture: BatchChoiceArchitecture,
-  options: BatchChoiceOptions,
-): BatchChoiceConfig {
-  const { aux_coefficient: _unused, ...base } = resolveGSAEConfig({ ...options, architecture });
-  return { ...base, ...BATCH_CHOICE_DEFAULTS, ...options, architecture };
-}
-
-/** A batch-choice SAE of the given architecture (the registry maps the four names here). */
-export function createBatchChoice(
-  architecture: BatchChoiceArchitecture,
-  options: BatchChoiceOptions,
-): SelectiveSAE<BatchChoiceConfig> {
-  const config = resolveBatchChoiceConfig(architecture, options);
+/** A batch-choice SAE from a complete config. */
+function batchChoiceFromConfig(config: BatchChoiceConfig): SelectiveSAE<BatchChoiceConfig> {
   return new SelectiveSAE(config, {
     train: (input) => batchChoiceMask(input, config),
     encode: (input) => inferenceMask(input, config),
@@ -178,6 +170,42 @@ export function createBatchChoice(
     }),
   });
 }
+
+/** A batch-choice SAE of the given architecture; unspecified options take their defaults. */
+export function createBatchChoice(
+  architecture: BatchChoiceArchitecture,
+  options: BatchChoiceOptions,
+): SelectiveSAE<BatchChoiceConfig> {
+  return batchChoiceFromConfig(
+    parseConfig(BATCH_CHOICE_SCHEMA, { ...options, architecture }, architecture),
+  );
+}
+
+/** The registry entry of one batch choice. */
+function batchChoice(name: BatchChoiceArchitecture): Architecture<BatchChoiceConfig> {
+  const gradient = name.startsWith("gradient_");
+  return {
+    name,
+    source: gradient
+      ? "ours: the g-SAE score allocated over the batch"
+      : "Ayonrinde 2024, arXiv 2411.02124",
+    fields: FIELDS,
+    schema: BATCH_CHOICE_SCHEMA,
+    create: batchChoiceFromConfig,
+    trainsOn: "activations",
+    usesGradient: gradient,
+    saelens: { architecture: "topk" },
+    fusedStep: false,
+  };
+}
+
+/** The four batch choices in the registry. */
+export const BATCH_CHOICES = {
+  mutual_choice: batchChoice("mutual_choice"),
+  feature_choice: batchChoice("feature_choice"),
+  gradient_mutual_choice: batchChoice("gradient_mutual_choice"),
+  gradient_feature_choice: batchChoice("gradient_feature_choice"),
+};
 
 /** Mutual Choice (Ayonrinde 2024): the top k·n entries of the batch fire. */
 export function createMutualChoice(options: BatchChoiceOptions): SelectiveSAE<BatchChoiceConfig> {

@@ -14,21 +14,40 @@
 import * as tf from "@tensorflow/tfjs";
 import type { SAEBatch, SAELossResult, SAETrainContext } from "./base.ts";
 import { batchFVU, decodeLinear, l0, preActivations } from "./base.ts";
-import { auxKLoss, detach, perRowTopKMask, resolveTopKConfig, SelectiveSAE } from "./topk.ts";
-import type { TopKConfig, TopKOptions } from "./topk.ts";
+import { baseFields, parseConfig, z } from "./config.ts";
+import type { Architecture } from "./registry.ts";
+import {
+  auxKLoss,
+  detach,
+  K_AT_MOST_D_SAE,
+  perRowTopKMask,
+  SelectiveSAE,
+  TOPK_FIELDS,
+  withDefaultAuxK,
+} from "./topk.ts";
 
-/** e2e-TopK options: TopK's plus the weight of the local reconstruction term. */
-export interface E2ETopKConfig extends Omit<TopKConfig, "architecture"> {
-  architecture: "e2e_topk";
-  /**
-   * Weight of FVU(x, x̂) beside the KL. Braun et al.'s pure e2e SAE uses none (0, the default);
-   * their e2e+ds variant adds downstream reconstruction terms instead.
-   */
-  mse_coefficient: number;
-}
+/**
+ * e2e-TopK's own field (TopK's apply to the rest): `mse_coefficient`, the weight of FVU(x, x̂)
+ * beside the KL. Braun et al.'s pure e2e SAE uses none (0, the default); their e2e+ds variant
+ * adds downstream reconstruction terms instead.
+ */
+export const E2E_FIELDS = {
+  mse_coefficient: z.number().min(0).default(0).describe(
+    "weight of FVU(x, x̂) beside the KL (0: pure e2e, as Braun et al.)",
+  ),
+};
+
+/** The e2e-TopK config schema. */
+export const E2E_TOPK_SCHEMA = z
+  .strictObject({ ...baseFields(["e2e_topk"]), ...TOPK_FIELDS, ...E2E_FIELDS })
+  .refine(K_AT_MOST_D_SAE.check, K_AT_MOST_D_SAE.error)
+  .transform(withDefaultAuxK);
+
+/** A complete e2e-TopK config. */
+export type E2ETopKConfig = z.output<typeof E2E_TOPK_SCHEMA>;
 
 /** Options for {@link createE2ETopK}: sizes required, the rest defaults. */
-export type E2ETopKOptions = Omit<TopKOptions, "architecture"> & { mse_coefficient?: number };
+export type E2ETopKOptions = Omit<z.input<typeof E2E_TOPK_SCHEMA>, "architecture">;
 
 /** KL(p ‖ q) per row for log-probabilities [n, v], averaged over rows. */
 export function meanKL(logP: tf.Tensor2D, logQ: tf.Tensor2D): tf.Scalar {
@@ -61,14 +80,8 @@ class E2ETopKSAE extends SelectiveSAE<E2ETopKConfig> {
   }
 }
 
-/** An e2e-TopK SAE; its `encode`/`decode` are plain TopK's. */
-export function createE2ETopK(options: E2ETopKOptions): SelectiveSAE<E2ETopKConfig> {
-  const { mse_coefficient = 0, ...rest } = options;
-  const config: E2ETopKConfig = {
-    ...resolveTopKConfig(rest),
-    architecture: "e2e_topk",
-    mse_coefficient,
-  };
+/** An e2e-TopK SAE from a complete config; its `encode`/`decode` are plain TopK's. */
+function e2eFromConfig(config: E2ETopKConfig): SelectiveSAE<E2ETopKConfig> {
   const select = ({ z }: { z: tf.Tensor2D }) => perRowTopKMask(z, config.k);
   return new E2ETopKSAE(config, {
     train: select,
@@ -78,3 +91,23 @@ export function createE2ETopK(options: E2ETopKOptions): SelectiveSAE<E2ETopKConf
     },
   });
 }
+
+/** An e2e-TopK SAE; unspecified options take their defaults. */
+export function createE2ETopK(options: E2ETopKOptions): SelectiveSAE<E2ETopKConfig> {
+  return e2eFromConfig(
+    parseConfig(E2E_TOPK_SCHEMA, { ...options, architecture: "e2e_topk" }, "e2e_topk"),
+  );
+}
+
+/** e2e-TopK in the registry: it trains on token sequences through the frozen model. */
+export const E2E_TOPK: Architecture<E2ETopKConfig> = {
+  name: "e2e_topk",
+  source: "Braun et al. 2024, arXiv 2405.12241 (TopK-sparse, as the g-SAE paper's baseline)",
+  fields: { ...TOPK_FIELDS, ...E2E_FIELDS },
+  schema: E2E_TOPK_SCHEMA,
+  create: e2eFromConfig,
+  trainsOn: "sequences",
+  usesGradient: false,
+  saelens: { architecture: "topk" },
+  fusedStep: false,
+};

@@ -24,6 +24,7 @@ import {
   type SAETrainContext,
 } from "./base.ts";
 import type { GSAEConfig } from "./gsae.ts";
+import { architectureOf } from "./registry.ts";
 import { topkIndicesPerRow } from "./select.ts";
 import { decodeEntries, entryBackward, transpose } from "./sparse_rows.ts";
 import { SelectiveSAE } from "./topk.ts";
@@ -113,7 +114,7 @@ export class FusedSelectiveLoss {
     x: Float32Array,
     grad: Float32Array | undefined,
     n: number,
-    ctx: Pick<SAETrainContext, "tokensSinceFired" | "deadAfterTokens">,
+    ctx: Pick<SAETrainContext, "tokensSinceFired" | "deadWindowTokens">,
   ): FusedLossResult {
     const { d_in: d, d_sae: f } = this.config, k = Math.min(this.config.k, f);
     if (x.length !== n * d || (grad && grad.length !== n * d)) {
@@ -229,14 +230,14 @@ export class FusedSelectiveLoss {
     p: SAEArrays,
     x: Float32Array,
     n: number,
-    ctx: Pick<SAETrainContext, "tokensSinceFired" | "deadAfterTokens">,
+    ctx: Pick<SAETrainContext, "tokensSinceFired" | "deadWindowTokens">,
   ): { loss: number; k: number } {
     const { d_in: d, d_sae: f } = this.config;
     const ws = this.#ws!;
     const dead = new Uint8Array(f);
     let anyDead = false;
     for (let j = 0; j < f; j++) {
-      if (ctx.tokensSinceFired[j] >= ctx.deadAfterTokens) {
+      if (ctx.tokensSinceFired[j] >= ctx.deadWindowTokens) {
         dead[j] = 1;
         anyDead = true;
       }
@@ -280,9 +281,8 @@ export class FusedSelectiveLoss {
  */
 export function fusedLossFor(sae: SAE): FusedSelectiveLoss | null {
   const c = sae.config as Partial<GSAEConfig> & SAE["config"];
-  if (!(sae instanceof SelectiveSAE) || (c.architecture !== "topk" && c.architecture !== "gsae")) {
-    return null;
-  }
+  // The registry says which architectures' losses this step computes (TopK's and the g-SAE's).
+  if (!(sae instanceof SelectiveSAE) || !architectureOf(c.architecture).fusedStep) return null;
   // On a GPU backend the arrays would round-trip through the device every step: the stock tfjs
   // path keeps the step on the device there.
   if (!tensorsOnHost()) return null;
@@ -296,7 +296,7 @@ export function fusedLossFor(sae: SAE): FusedSelectiveLoss | null {
     k: c.k,
     aux_k: c.aux_k,
     aux_coefficient: c.aux_coefficient,
-    beta: c.architecture === "gsae" ? c.beta ?? 0 : 0,
+    beta: c.beta ?? 0,
     grad_norm: c.grad_norm ?? "batch_mean",
   });
 }

@@ -19,7 +19,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { matMul } from "../ops.ts";
 import {
-  type BaseSAEConfig,
   decodeLinear,
   l0,
   normaliseRows,
@@ -32,39 +31,34 @@ import {
   sumSquaredError,
   tiedInit,
 } from "./base.ts";
-import type { DecoderBiasInit } from "./topk.ts";
-
-/** Gated SAE options. */
-export interface GatedConfig extends BaseSAEConfig {
-  /** λ, the weight of the decoder-norm-weighted L1 of ReLU(π_gate). */
-  l1_coefficient: number;
-  /**
-   * Whether the L1 term's decoder-norm weights pass gradient into W_dec. Off by default: the
-   * auxiliary decoder is frozen, and the Gated authors advise freezing the norms in the penalty
-   * too when combining the two (else the penalty shrinks decoder rows and nothing resists it).
-   */
-  l1_norm_gradient: boolean;
-  /** Keep decoder rows at unit norm (the paper's original constraint; optional here). */
-  unit_norm_decoder: boolean;
-  /** How the trainer initialises b_dec from a data sample. */
-  b_dec_init: DecoderBiasInit;
-}
+import { baseFields, decoderBiasInit, parseConfig, z } from "./config.ts";
+import type { Architecture } from "./registry.ts";
 
 /**
- * Defaults for {@link GatedConfig}, except `l1_coefficient`, which depends on d_in. They assume activations scaled to unit mean squared norm
- * (E‖x‖² = 1), the JumpReLU paper's convention by the same authors.
+ * The Gated SAE's fields, with defaults that assume activations scaled to unit mean squared
+ * norm (E‖x‖² = 1), the JumpReLU paper's convention by the same authors:
  *
- * - `l1_coefficient` 5/√d_in ({@link defaultGatedL1}, not in this object).
- * - `l1_norm_gradient` false: the Gated authors' advice (LessWrong discussion of the paper)
- *   for a norm-weighted penalty beside a frozen auxiliary decoder.
+ * - `l1_coefficient` 5/√d_in ({@link defaultGatedL1}), filled in when not given.
+ * - `l1_norm_gradient` false: the Gated authors' advice (LessWrong discussion of the paper) for
+ *   a norm-weighted penalty beside a frozen auxiliary decoder: the auxiliary decoder is frozen,
+ *   so freeze the norms in the penalty too, or the penalty shrinks decoder rows and nothing
+ *   resists it.
  * - `unit_norm_decoder` false: the norm-weighted L1 makes the constraint unnecessary.
  * - `b_dec_init` mean: the data mean, set by the trainer.
  */
-export const GATED_DEFAULTS = {
-  l1_norm_gradient: false,
-  unit_norm_decoder: false,
-  b_dec_init: "mean" as DecoderBiasInit,
-  seed: 0,
+export const GATED_FIELDS = {
+  l1_coefficient: z.number().min(0).optional().describe(
+    "λ, the weight of the decoder-norm-weighted L1 of ReLU(π_gate) (default 5/√d_in)",
+  ),
+  l1_norm_gradient: z.boolean().default(false).describe(
+    "whether the L1 term's decoder-norm weights pass gradient into W_dec",
+  ),
+  unit_norm_decoder: z.boolean().default(false).describe(
+    "keep decoder rows at unit norm (the paper's original constraint)",
+  ),
+  b_dec_init: decoderBiasInit.default("mean").describe(
+    "how the trainer initialises b_dec from a data sample",
+  ),
 };
 
 /**
@@ -77,18 +71,16 @@ export function defaultGatedL1(dIn: number): number {
   return 5 / Math.sqrt(dIn);
 }
 
-/** What {@link createGated} needs: the sizes; anything else falls back to its default. */
-export type GatedOptions = Pick<GatedConfig, "d_in" | "d_sae"> & Partial<GatedConfig>;
+/** The Gated config schema. */
+export const GATED_SCHEMA = z
+  .strictObject({ ...baseFields(["gated"]), ...GATED_FIELDS })
+  .transform((c) => ({ ...c, l1_coefficient: c.l1_coefficient ?? defaultGatedL1(c.d_in) }));
 
-/** A complete Gated config from partial options and {@link GATED_DEFAULTS}. */
-export function resolveGatedConfig(options: GatedOptions): GatedConfig {
-  return {
-    ...GATED_DEFAULTS,
-    l1_coefficient: defaultGatedL1(options.d_in),
-    ...options,
-    architecture: "gated",
-  };
-}
+/** A complete Gated config. */
+export type GatedConfig = z.output<typeof GATED_SCHEMA>;
+
+/** What {@link createGated} needs: the sizes; anything else falls back to its default. */
+export type GatedOptions = Omit<z.input<typeof GATED_SCHEMA>, "architecture">;
 
 /** The two encoder pre-activations of a Gated SAE, each [n, d_sae]. */
 export interface GatedPreActivations {
@@ -172,7 +164,7 @@ export class GatedSAE implements SAE {
   /** W_enc (= W_gate), b_gate, r_mag, b_mag, W_dec, b_dec, by SAELens name. */
   readonly params: Map<string, tf.Variable>;
 
-  /** @param config a complete config ({@link resolveGatedConfig}). */
+  /** @param config a complete config ({@link GATED_SCHEMA}). */
   constructor(config: GatedConfig) {
     this.config = config;
     this.params = gatedInit(config);
@@ -239,7 +231,20 @@ function gatedInit(config: GatedConfig): Map<string, tf.Variable> {
   ]);
 }
 
-/** A Gated SAE; unspecified options take {@link GATED_DEFAULTS}. */
+/** A Gated SAE; unspecified options take their defaults. */
 export function createGated(options: GatedOptions): GatedSAE {
-  return new GatedSAE(resolveGatedConfig(options));
+  return new GatedSAE(parseConfig(GATED_SCHEMA, { ...options, architecture: "gated" }, "gated"));
 }
+
+/** The Gated SAE in the registry. */
+export const GATED: Architecture<GatedConfig> = {
+  name: "gated",
+  source: "Rajamanoharan et al. 2024, arXiv 2404.16014",
+  fields: GATED_FIELDS,
+  schema: GATED_SCHEMA,
+  create: (config) => new GatedSAE(config),
+  trainsOn: "activations",
+  usesGradient: false,
+  saelens: { architecture: "gated" },
+  fusedStep: false,
+};

@@ -15,57 +15,54 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { matMul } from "../ops.ts";
+import { baseFields, parseConfig, z } from "./config.ts";
+import type { Architecture } from "./registry.ts";
 import {
   auxKTerm,
+  K_AT_MOST_D_SAE,
   perRowTopKMask,
-  resolveTopKConfig,
   type SelectionInput,
   SelectiveSAE,
-  type TopKConfig,
-  type TopKOptions,
+  TOPK_FIELDS,
+  withDefaultAuxK,
 } from "./topk.ts";
 import { maskFromTensor } from "./select.ts";
 
 /** How |d_i · ∇ₓL| is scaled before it enters the score. */
 export type GradientNormalisation = "batch_mean" | "none";
 
-/** g-SAE options: TopK's plus the selection strength and the gradient scaling. */
-export interface GSAEConfig extends TopKConfig {
-  /** Selection strength β in s = z ⊙ (1 + β·u); 0 is plain TopK. */
-  beta: number;
-  /** Scaling of u = |g·W_decᵀ| before use ("batch_mean": divide by its mean over the batch). */
-  grad_norm: GradientNormalisation;
-}
-
 /**
- * g-SAE defaults (the TopK ones apply to the rest).
+ * The g-SAE's own fields (TopK's apply to the rest), with their defaults:
  *
+ * - `beta` 1: with u of mean 1, a latent with an average directional derivative has its score
+ *   doubled and one with twice the average tripled: a moderate push. Our choice; the notebooks
+ *   sweep β.
  * - `grad_norm` "batch_mean": directional derivatives in GPT-2 small are about 1e-5 and their
  *   scale changes with layer, model and training, so with raw u a useful β would be ~1e5 and
  *   not transferable. Dividing u by its batch mean (over all tokens and latents) makes u
  *   dimensionless with mean 1, so β means the same thing everywhere. The paper does not say
  *   how it scaled the gradient; this is our choice.
- * - `beta` 1: with u of mean 1, a latent with an average directional derivative has its score
- *   doubled and one with twice the average tripled: a moderate push. Our choice; the notebooks
- *   sweep β.
  */
-export const GSAE_DEFAULTS = {
-  beta: 1,
-  grad_norm: "batch_mean" as GradientNormalisation,
+export const GSAE_FIELDS = {
+  beta: z.number().min(0).default(1).describe(
+    "selection strength β in s = z ⊙ (1 + β·u); 0 is plain TopK",
+  ),
+  grad_norm: z.enum(["batch_mean", "none"]).default("batch_mean").describe(
+    "scaling of u = |g·W_decᵀ| before use (batch_mean: divide by its mean over the batch)",
+  ),
 };
 
-/** What {@link createGSAE} needs: the sizes, anything else falls back to its default. */
-export type GSAEOptions = TopKOptions & Partial<GSAEConfig>;
+/** The g-SAE config schema. */
+export const GSAE_SCHEMA = z
+  .strictObject({ ...baseFields(["gsae"]), ...TOPK_FIELDS, ...GSAE_FIELDS })
+  .refine(K_AT_MOST_D_SAE.check, K_AT_MOST_D_SAE.error)
+  .transform(withDefaultAuxK);
 
-/** A complete g-SAE config from partial options and the defaults. */
-export function resolveGSAEConfig(options: GSAEOptions): GSAEConfig {
-  return {
-    ...resolveTopKConfig({ ...options, architecture: options.architecture ?? "gsae" }),
-    ...GSAE_DEFAULTS,
-    ...options,
-    architecture: options.architecture ?? "gsae",
-  } as GSAEConfig;
-}
+/** A complete g-SAE config. */
+export type GSAEConfig = z.output<typeof GSAE_SCHEMA>;
+
+/** What {@link createGSAE} needs: the sizes, anything else falls back to its default. */
+export type GSAEOptions = Omit<z.input<typeof GSAE_SCHEMA>, "architecture">;
 
 /** Options of {@link gradientAwareScores}. */
 export interface ScoreOptions {
@@ -113,12 +110,8 @@ export function gradientTopKMask(
   return mask;
 }
 
-/**
- * A g-SAE. `encode(x, { grad })` and `loss({ x, grad })` select with the gradient; without one
- * they behave as TopK. Unspecified options take {@link GSAE_DEFAULTS} and the TopK defaults.
- */
-export function createGSAE(options: GSAEOptions): SelectiveSAE<GSAEConfig> {
-  const config = resolveGSAEConfig(options);
+/** A g-SAE from a complete config. */
+function gsaeFromConfig(config: GSAEConfig): SelectiveSAE<GSAEConfig> {
   const select = (input: SelectionInput) => gradientTopKMask(input, config);
   return new SelectiveSAE(config, {
     train: select,
@@ -126,3 +119,24 @@ export function createGSAE(options: GSAEOptions): SelectiveSAE<GSAEConfig> {
     auxiliary: auxKTerm(config),
   });
 }
+
+/**
+ * A g-SAE. `encode(x, { grad })` and `loss({ x, grad })` select with the gradient; without one
+ * they behave as TopK. Unspecified options take their defaults.
+ */
+export function createGSAE(options: GSAEOptions): SelectiveSAE<GSAEConfig> {
+  return gsaeFromConfig(parseConfig(GSAE_SCHEMA, { ...options, architecture: "gsae" }, "gsae"));
+}
+
+/** The g-SAE in the registry. */
+export const GSAE: Architecture<GSAEConfig> = {
+  name: "gsae",
+  source: "Olmo et al. 2024, arXiv 2411.10397",
+  fields: { ...TOPK_FIELDS, ...GSAE_FIELDS },
+  schema: GSAE_SCHEMA,
+  create: gsaeFromConfig,
+  trainsOn: "activations",
+  usesGradient: true,
+  saelens: { architecture: "topk" },
+  fusedStep: true,
+};

@@ -11,13 +11,12 @@
  *   ∂f/∂z = H(z − θ),             ∂H(z − θ)/∂z = 0 (the L0 term trains only θ).
  * The threshold is stored as log θ (as SAELens trains it), so it stays positive; autodiff of
  * exp supplies the factor θ in ∂/∂log θ = θ·∂/∂θ. SAELens files store `threshold` = θ instead:
- * {@link jumpReluExtrasToFile} and {@link jumpReluExtrasFromFile} convert.
+ * {@link THRESHOLD_IN_FILE} converts.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import {
-  type BaseSAEConfig,
   decodeLinear,
   normaliseRows,
   param,
@@ -30,25 +29,12 @@ import {
   sumSquaredError,
   tiedInit,
 } from "./base.ts";
-import type { DecoderBiasInit } from "./topk.ts";
-
-/** JumpReLU SAE options. */
-export interface JumpReLUConfig extends BaseSAEConfig {
-  /** λ, the weight of the L0 penalty. */
-  l0_coefficient: number;
-  /** ε, the width of the rectangle kernel in the threshold's straight-through gradients. */
-  bandwidth: number;
-  /** θ at initialisation, the same for every latent. */
-  initial_threshold: number;
-  /** Keep decoder rows at unit norm (renormalise after each step, project the gradient). */
-  unit_norm_decoder: boolean;
-  /** How the trainer initialises b_dec from a data sample. */
-  b_dec_init: DecoderBiasInit;
-}
+import { baseFields, decoderBiasInit, parseConfig, z } from "./config.ts";
+import type { Architecture, SaelensRenamed } from "./registry.ts";
 
 /**
- * Defaults for {@link JumpReLUConfig}, for activations scaled to unit mean squared norm
- * (E‖x‖² = 1, the paper's convention; ε and θ₀ are in those units).
+ * The JumpReLU SAE's fields, with defaults for activations scaled to unit mean squared norm
+ * (E‖x‖² = 1, the paper's convention; ε and θ₀ are in those units):
  *
  * - `l0_coefficient` 1e-3 (our estimate, not a paper value): λ is the squared error one more
  *   firing latent must remove to pay for itself. At E‖x‖² = 1 and the L0 of 32-64 this project
@@ -60,22 +46,30 @@ export interface JumpReLUConfig extends BaseSAEConfig {
  *   decoder rows pin it.
  * - `b_dec_init` mean: the data mean, set by the trainer.
  */
-export const JUMPRELU_DEFAULTS = {
-  l0_coefficient: 1e-3,
-  bandwidth: 0.001,
-  initial_threshold: 0.001,
-  unit_norm_decoder: true,
-  b_dec_init: "mean" as DecoderBiasInit,
-  seed: 0,
+export const JUMPRELU_FIELDS = {
+  l0_coefficient: z.number().min(0).default(1e-3).describe("λ, the weight of the L0 penalty"),
+  bandwidth: z.number().positive().default(0.001).describe(
+    "ε, the width of the rectangle kernel in the threshold's straight-through gradients",
+  ),
+  initial_threshold: z.number().positive().default(0.001).describe(
+    "θ at initialisation, the same for every latent",
+  ),
+  unit_norm_decoder: z.boolean().default(true).describe(
+    "keep decoder rows at unit norm (renormalise after each step, project the gradient)",
+  ),
+  b_dec_init: decoderBiasInit.default("mean").describe(
+    "how the trainer initialises b_dec from a data sample",
+  ),
 };
 
-/** What {@link createJumpReLU} needs: the sizes; anything else falls back to its default. */
-export type JumpReLUOptions = Pick<JumpReLUConfig, "d_in" | "d_sae"> & Partial<JumpReLUConfig>;
+/** The JumpReLU config schema. */
+export const JUMPRELU_SCHEMA = z.strictObject({ ...baseFields(["jumprelu"]), ...JUMPRELU_FIELDS });
 
-/** A complete JumpReLU config from partial options and {@link JUMPRELU_DEFAULTS}. */
-export function resolveJumpReLUConfig(options: JumpReLUOptions): JumpReLUConfig {
-  return { ...JUMPRELU_DEFAULTS, ...options, architecture: "jumprelu" };
-}
+/** A complete JumpReLU config. */
+export type JumpReLUConfig = z.output<typeof JUMPRELU_SCHEMA>;
+
+/** What {@link createJumpReLU} needs: the sizes; anything else falls back to its default. */
+export type JumpReLUOptions = Omit<z.input<typeof JUMPRELU_SCHEMA>, "architecture">;
 
 /** Options of the straight-through estimators. */
 export interface StraightThroughOptions {
@@ -146,7 +140,7 @@ export class JumpReLUSAE implements SAE {
   /** W_enc, b_enc, W_dec, b_dec and log_threshold [d_sae]. */
   readonly params: Map<string, tf.Variable>;
 
-  /** @param config a complete config ({@link resolveJumpReLUConfig}). */
+  /** @param config a complete config ({@link JUMPRELU_SCHEMA}). */
   constructor(config: JumpReLUConfig) {
     this.config = config;
     this.params = tiedInit(config.d_in, config.d_sae, config.seed);
@@ -201,48 +195,42 @@ export class JumpReLUSAE implements SAE {
 }
 
 /**
- * A JumpReLU SAE; unspecified options take {@link JUMPRELU_DEFAULTS}. Initial weights: tied
- * (random unit-norm decoder rows, W_enc = W_decᵀ, zero biases; b_dec is then set from the data
- * by the trainer) and θ = `initial_threshold` everywhere.
+ * A JumpReLU SAE; unspecified options take their defaults. Initial weights: tied (random
+ * unit-norm decoder rows, W_enc = W_decᵀ, zero biases; b_dec is then set from the data by the
+ * trainer) and θ = `initial_threshold` everywhere.
  */
 export function createJumpReLU(options: JumpReLUOptions): JumpReLUSAE {
-  return new JumpReLUSAE(resolveJumpReLUConfig(options));
-}
-
-/** A tensor as it is written to or read from a file. */
-export interface FileTensor {
-  /** Its shape. */
-  shape: number[];
-  /** Its values, row-major. */
-  data: Float32Array;
+  return new JumpReLUSAE(
+    parseConfig(JUMPRELU_SCHEMA, { ...options, architecture: "jumprelu" }, "jumprelu"),
+  );
 }
 
 /**
- * The parameters a SAELens JumpReLU file stores differently from `params`: `threshold` = θ =
- * exp(log_threshold). W_enc, b_enc, W_dec and b_dec keep their names and layout.
+ * How SAELens files store the threshold: as θ itself (`threshold`), where our parameter is
+ * log θ (`log_threshold`). Every other parameter keeps its name and layout. A file's θ must be
+ * positive and finite: log θ cannot represent the rest.
  */
-export function jumpReluExtrasToFile(params: Map<string, tf.Variable>): Record<string, FileTensor> {
-  const logTheta = params.get("log_threshold");
-  if (!logTheta) throw new Error("jumpReluExtrasToFile: no log_threshold parameter");
-  const data = (logTheta.dataSync() as Float32Array).map(Math.exp);
-  return { threshold: { shape: [...logTheta.shape], data } };
-}
+export const THRESHOLD_IN_FILE: SaelensRenamed = {
+  file: "threshold",
+  toFile: (logTheta) => logTheta.map(Math.exp),
+  fromFile: (theta, where) => {
+    const bad = theta.findIndex((v) => !(v > 0 && Number.isFinite(v)));
+    if (bad >= 0) {
+      throw new Error(`${where}: threshold[${bad}] = ${theta[bad]}: log_threshold needs θ > 0`);
+    }
+    return theta.map(Math.log);
+  },
+};
 
-/**
- * The inverse of {@link jumpReluExtrasToFile}: `log_threshold` from a file's `threshold`. A zero
- * threshold becomes the smallest normal float32 (it fires at the same tokens up to 1e-38);
- * negative ones cannot be represented by log θ and throw.
- */
-export function jumpReluExtrasFromFile(
-  tensors: Map<string, FileTensor> | Record<string, FileTensor>,
-): Record<string, FileTensor> {
-  const threshold = tensors instanceof Map ? tensors.get("threshold") : tensors["threshold"];
-  if (!threshold) throw new Error("jumpReluExtrasFromFile: the file has no `threshold` tensor");
-  const data = new Float32Array(threshold.data.length);
-  for (let i = 0; i < data.length; i++) {
-    const t = threshold.data[i];
-    if (!(t >= 0)) throw new Error(`jumpReluExtrasFromFile: threshold[${i}] = ${t} is not ≥ 0`);
-    data[i] = Math.log(Math.max(t, 1.1754944e-38));
-  }
-  return { log_threshold: { shape: [...threshold.shape], data } };
-}
+/** The JumpReLU SAE in the registry. */
+export const JUMPRELU: Architecture<JumpReLUConfig> = {
+  name: "jumprelu",
+  source: "Rajamanoharan et al. 2024, arXiv 2407.14435",
+  fields: JUMPRELU_FIELDS,
+  schema: JUMPRELU_SCHEMA,
+  create: (config) => new JumpReLUSAE(config),
+  trainsOn: "activations",
+  usesGradient: false,
+  saelens: { architecture: "jumprelu", renamed: { log_threshold: THRESHOLD_IN_FILE } },
+  fusedStep: false,
+};

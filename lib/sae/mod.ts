@@ -1,69 +1,40 @@
 /**
- * The SAE registry: every architecture by name, behind the one {@link SAE} interface, and loading
- * a saved (SAELens-compatible) folder back into a live SAE.
- *
- * | name | paper | module |
- * |---|---|---|
- * | `topk` | Gao et al. 2024 (arXiv 2406.04093) | `topk.ts` |
- * | `gsae` | Olmo et al. 2024 (arXiv 2411.10397) | `gsae.ts` |
- * | `e2e_topk` | Braun et al. 2024 (arXiv 2405.12241), TopK-sparse | `e2e.ts` |
- * | `gated` | Rajamanoharan et al. 2024 (arXiv 2404.16014) | `gated.ts` |
- * | `jumprelu` | Rajamanoharan et al. 2024 (arXiv 2407.14435) | `jumprelu.ts` |
- * | `mutual_choice`, `feature_choice` | Ayonrinde 2024 (arXiv 2411.02124) | `batch_choice.ts` |
- * | `gradient_mutual_choice`, `gradient_feature_choice` | ours: the g-SAE score allocated over the batch | `batch_choice.ts` |
+ * Sparse autoencoders: every architecture behind the one {@link SAE} interface, created, loaded
+ * and listed through the registry (`registry.ts`, which has the table of architectures and
+ * their papers), and saved as SAELens folders (`saelens.ts`).
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { assignFrom } from "../variables.ts";
-import type { ArchitectureName, BaseSAEConfig, SAE } from "./base.ts";
-import { createBatchChoice } from "./batch_choice.ts";
-import { createE2ETopK } from "./e2e.ts";
-import { createGated } from "./gated.ts";
-import { createGSAE } from "./gsae.ts";
-import { createJumpReLU } from "./jumprelu.ts";
+import type { BaseSAEConfig, SAE } from "./base.ts";
+import { architectureOf, parseSAEConfig } from "./registry.ts";
 import { loadSAEFolder } from "./saelens.ts";
-import { createTopK } from "./topk.ts";
 
-export type { ArchitectureName, BaseSAEConfig, SAE } from "./base.ts";
+export type { BaseSAEConfig, SAE } from "./base.ts";
+export { SAEConfigError } from "./config.ts";
+export {
+  type Architecture,
+  type ArchitectureName,
+  architectureNames,
+  architectureOf,
+  ARCHITECTURES,
+  parseSAEConfig,
+  registerArchitecture,
+} from "./registry.ts";
 export { saveSAE } from "./saelens.ts";
 
-/** Options for {@link createSAE}: the architecture and sizes, plus any architecture fields. */
+/** Options for {@link createSAE}: the architecture and sizes, plus any of its fields. */
 export type SAEOptions =
-  & { architecture: ArchitectureName; d_in: number; d_sae: number }
+  & { architecture: string; d_in: number; d_sae: number }
   & Record<string, unknown>;
 
-type Factory = (options: SAEOptions) => SAE;
-
-// The factories' option types differ per architecture; each validates and fills its own.
-// deno-lint-ignore no-explicit-any
-const asFactory = (f: (o: any) => SAE): Factory => f;
-
-/** Every architecture, by its `cfg.json` name. */
-export const SAE_REGISTRY: Readonly<Record<ArchitectureName, Factory>> = {
-  topk: asFactory(createTopK),
-  gsae: asFactory(createGSAE),
-  e2e_topk: asFactory(createE2ETopK),
-  gated: asFactory(createGated),
-  jumprelu: asFactory(createJumpReLU),
-  mutual_choice: asFactory((o) => createBatchChoice("mutual_choice", o)),
-  feature_choice: asFactory((o) => createBatchChoice("feature_choice", o)),
-  gradient_mutual_choice: asFactory((o) => createBatchChoice("gradient_mutual_choice", o)),
-  gradient_feature_choice: asFactory((o) => createBatchChoice("gradient_feature_choice", o)),
-};
-
-/** The architecture names, in the registry's order. */
-export const ARCHITECTURES = Object.keys(SAE_REGISTRY) as ArchitectureName[];
-
-/** A fresh SAE; fields not given take the architecture's documented defaults. */
+/**
+ * A fresh SAE; fields not given take the architecture's documented defaults.
+ * @throws SAEConfigError naming every unknown field, wrong type or out-of-range value.
+ */
 export function createSAE(options: SAEOptions): SAE {
-  const factory = SAE_REGISTRY[options.architecture];
-  if (!factory) {
-    throw new Error(
-      `unknown SAE architecture "${options.architecture}"; known: ${ARCHITECTURES.join(", ")}`,
-    );
-  }
-  return factory(options);
+  return architectureOf(options.architecture).create(parseSAEConfig(options));
 }
 
 /** Load a saved SAE folder (cfg.json + sae_weights.safetensors) into a live SAE. */

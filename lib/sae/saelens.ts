@@ -27,23 +27,10 @@ import {
   serializeSafetensors,
   type TensorToWrite,
 } from "../safetensors.ts";
-import type { ArchitectureName, BaseSAEConfig, SAE } from "./base.ts";
+import type { BaseSAEConfig, SAE } from "./base.ts";
+import { architectureOf, type SaelensArchitecture } from "./registry.ts";
 
-/** Architecture names SAELens uses in `cfg.json`. */
-export type SaelensArchitecture = "standard" | "gated" | "jumprelu" | "topk";
-
-/** How each of our architectures appears to SAELens. */
-export const SAELENS_ARCHITECTURE: Readonly<Record<ArchitectureName, SaelensArchitecture>> = {
-  topk: "topk",
-  gsae: "topk",
-  e2e_topk: "topk",
-  mutual_choice: "topk",
-  feature_choice: "topk",
-  gradient_mutual_choice: "topk",
-  gradient_feature_choice: "topk",
-  gated: "gated",
-  jumprelu: "jumprelu",
-};
+export type { SaelensArchitecture };
 
 /** Tensors each SAELens architecture requires in `sae_weights.safetensors`. */
 export const SAELENS_TENSORS: Readonly<Record<SaelensArchitecture, readonly string[]>> = {
@@ -155,8 +142,13 @@ export async function saveSAE(
     throw new SAEFolderError(dir, `cannot save: ${problem}`);
   };
   const config = sae.config;
-  const arch = SAELENS_ARCHITECTURE[config.architecture] ??
-    fail(`unknown architecture "${config.architecture}"`);
+  let format;
+  try {
+    format = architectureOf(config.architecture).saelens;
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  const arch = format!.architecture;
   const k = (config as { k?: unknown }).k;
   if (arch === "topk" && !(Number.isInteger(k) && (k as number) > 0)) {
     fail(`${config.architecture} config needs a positive integer k`);
@@ -175,9 +167,9 @@ export async function saveSAE(
     ) {
       fail(`parameter ${name} has shape [${variable.shape}], expected [${want}]`);
     }
-    if (name === "log_threshold") {
-      tensors.threshold = { shape: variable.shape, data: data.map(Math.exp) };
-    } else tensors[name] = { shape: variable.shape, data };
+    const renamed = format!.renamed?.[name];
+    if (renamed) tensors[renamed.file] = { shape: variable.shape, data: renamed.toFile(data) };
+    else tensors[name] = { shape: variable.shape, data };
   }
   const missing = SAELENS_TENSORS[arch].filter((n) => !(n in tensors));
   if (missing.length) fail(`SAELens "${arch}" needs parameter(s) ${missing.join(", ")}`);
@@ -269,14 +261,16 @@ function ourConfig(
     return { ...base, k } as BaseSAEConfig;
   }
   if (!saved || typeof saved !== "object" || Array.isArray(saved)) fail(`"gsae" must be an object`);
-  const config = saved as BaseSAEConfig;
-  const ours = SAELENS_ARCHITECTURE[config.architecture];
-  if (!ours) {
-    fail(
-      `unknown gsae architecture "${config.architecture}" (known: ${
-        Object.keys(SAELENS_ARCHITECTURE).join(", ")
-      })`,
-    );
+  // Files written before the dead-latent window moved to the trainer carry an SAE field that
+  // nothing read (`dead_after_tokens`); the window used is cfg.json's `dead_window_tokens`.
+  const { dead_after_tokens: _unread, ...config } = saved as BaseSAEConfig & {
+    dead_after_tokens?: unknown;
+  };
+  let ours: SaelensArchitecture | undefined;
+  try {
+    ours = architectureOf(config.architecture).saelens.architecture;
+  } catch (error) {
+    fail(`gsae: ${(error as Error).message}`);
   }
   if (ours !== arch) {
     fail(
@@ -349,6 +343,11 @@ export async function loadSAEFolder(dir: string): Promise<LoadedSAEFolder> {
   );
   for (const name of SAELENS_TENSORS[arch]) requireTensor(file, name, undefined, weightsPath);
   const tensors = new Map<string, LoadedTensor>();
+  // File tensor name -> our parameter name and conversion (JumpReLU's threshold).
+  const fromFile = new Map(
+    Object.entries(architectureOf(config.architecture).saelens.renamed ?? {})
+      .map(([ours, renamed]) => [renamed.file, [ours, renamed] as const]),
+  );
   for (const [name, t] of file.tensors) {
     const want = expectedShape(name, config.d_in, config.d_sae);
     const where = `tensor ${name} has shape [${t.shape}]`;
@@ -361,15 +360,16 @@ export async function loadSAEFolder(dir: string): Promise<LoadedSAEFolder> {
     if (!(t.data instanceof Float32Array)) {
       throw new SAEFolderError(weightsPath, `tensor ${name} is ${t.dtype}, expected a float type`);
     }
-    if (name === "threshold" && config.architecture === "jumprelu") {
-      const bad = t.data.findIndex((v) => !(v > 0 && Number.isFinite(v)));
-      if (bad >= 0) {
+    const [ours, renamed] = fromFile.get(name) ?? [name, undefined];
+    if (renamed) {
+      try {
+        tensors.set(ours, { shape: t.shape, data: renamed.fromFile(t.data, weightsPath) });
+      } catch (error) {
         throw new SAEFolderError(
           weightsPath,
-          `threshold[${bad}] = ${t.data[bad]}: log_threshold needs θ > 0`,
+          (error as Error).message.replace(`${weightsPath}: `, ""),
         );
       }
-      tensors.set("log_threshold", { shape: t.shape, data: t.data.map(Math.log) });
     } else tensors.set(name, { shape: t.shape, data: t.data });
   }
 

@@ -13,7 +13,8 @@ import * as tf from "@tensorflow/tfjs";
 import { AdamW } from "../optim.ts";
 import { Rng } from "../random.ts";
 import { normaliseRowsInPlace, type SAE, type SAETrainContext } from "./base.ts";
-import { type DecoderBiasInit, initialiseDecoderBias } from "./topk.ts";
+import type { DecoderBiasInit } from "./config.ts";
+import { initialiseDecoderBias } from "./topk.ts";
 
 /** `count` unit random directions in R^dIn, row-major [count, dIn]. */
 export function plantedDirections(
@@ -191,7 +192,7 @@ export interface TrainOptions {
   /** Pass the synthetic gradient to the loss (gradient-aware SAEs use it). */
   useGrad: boolean;
   /** Dead-latent window in tokens (default: a quarter of an epoch, to exercise AuxK). */
-  deadAfterTokens?: number;
+  deadWindowTokens?: number;
   /** b_dec initialisation (default: the SAE config's `b_dec_init`, else the mean). */
   bDecInit?: DecoderBiasInit;
 }
@@ -209,7 +210,7 @@ export function trainOnArrays(sae: SAE, data: SyntheticData, options: TrainOptio
   tf.tidy(() => initialiseDecoderBias(sae, tf.tensor2d(data.x, [n, dIn]), { method }));
   const ctx: SAETrainContext = {
     tokensSinceFired: new Float32Array(dSae),
-    deadAfterTokens: options.deadAfterTokens ?? Math.max(1, Math.floor(n / 4)),
+    deadWindowTokens: options.deadWindowTokens ?? Math.max(1, Math.floor(n / 4)),
     firingFrequency: new Float32Array(dSae),
     step: 0,
   };

@@ -28,43 +28,30 @@ import {
   tiedInit,
 } from "./base.ts";
 import { maskFromTensor } from "./select.ts";
-
-/** How the decoder bias b_dec is initialised from a data sample (by the trainer). */
-export type DecoderBiasInit = "mean" | "geometric_median";
-
-/** TopK SAE options. */
-export interface TopKConfig extends BaseSAEConfig {
-  /** Latents that fire per token (L0). */
-  k: number;
-  /** Dead latents per token that reconstruct the residual in the AuxK loss. */
-  aux_k: number;
-  /** Weight of the AuxK loss. */
-  aux_coefficient: number;
-  /** Tokens without firing after which a latent counts as dead (the trainer applies it). */
-  dead_after_tokens: number;
-  /** How the trainer initialises b_dec from a data sample. */
-  b_dec_init: DecoderBiasInit;
-}
+import { baseFields, type DecoderBiasInit, decoderBiasInit, parseConfig, z } from "./config.ts";
+import type { Architecture } from "./registry.ts";
 
 /**
- * Defaults for {@link TopKConfig}, except `aux_k`, which depends on d_in ({@link defaultAuxK}).
+ * TopK's fields, shared by the whole TopK family (g-SAE, e2e-TopK, the batch choices), with
+ * their defaults:
  *
  * - `k` 32: the L0 at which the g-SAE paper compares latent frequencies and dead latents.
+ * - `aux_k` d_in / 2 ({@link defaultAuxK}), filled in when not given.
  * - `aux_coefficient` 1/32: Gao et al. 2024 (α in L + α·L_aux).
- * - `dead_after_tokens` 1,000,000: Gao et al.'s released code uses 10M tokens, a small fraction
- *   of their runs of billions of tokens. Our runs see tens of millions of tokens at most, so 10M
- *   would hold revival back for a large share of training; 1M keeps the window at a few percent
- *   of a run while still flagging only latents rarer than 1e-6, far below the frequencies that
- *   matter (the g-SAE paper's median latent frequency is 0.24 %).
  * - `b_dec_init` geometric median: Gao et al. 2024 (§A.1).
- * - `seed` 0: any fixed value; runs are reproducible per seed.
+ *
+ * The dead-latent window AuxK uses is the trainer's (`SAETrainConfig.deadWindowTokens`), written
+ * to cfg.json as `dead_window_tokens` by whoever saves the SAE.
  */
-export const TOPK_DEFAULTS = {
-  k: 32,
-  aux_coefficient: 1 / 32,
-  dead_after_tokens: 1_000_000,
-  b_dec_init: "geometric_median" as DecoderBiasInit,
-  seed: 0,
+export const TOPK_FIELDS = {
+  k: z.number().int().min(1).default(32).describe("latents that fire per token (L0)"),
+  aux_k: z.number().int().min(1).optional().describe(
+    "dead latents per token that reconstruct the residual in the AuxK loss (default d_in / 2)",
+  ),
+  aux_coefficient: z.number().min(0).default(1 / 32).describe("weight of the AuxK loss"),
+  b_dec_init: decoderBiasInit.default("geometric_median").describe(
+    "how the trainer initialises b_dec from a data sample",
+  ),
 };
 
 /**
@@ -75,18 +62,29 @@ export function defaultAuxK(dIn: number): number {
   return Math.max(1, Math.floor(dIn / 2));
 }
 
-/** What {@link createTopK} needs: the sizes, anything else falls back to its default. */
-export type TopKOptions = Pick<TopKConfig, "d_in" | "d_sae"> & Partial<TopKConfig>;
+/** The check every TopK-family schema makes: k cannot exceed the latent count. */
+export const K_AT_MOST_D_SAE = {
+  check: (c: { k: number; d_sae: number }) => c.k <= c.d_sae,
+  error: { path: ["k"], message: "must be at most d_sae" },
+};
 
-/** A complete TopK config from partial options and the defaults. */
-export function resolveTopKConfig(options: TopKOptions): TopKConfig {
-  return {
-    ...TOPK_DEFAULTS,
-    aux_k: defaultAuxK(options.d_in),
-    ...options,
-    architecture: options.architecture ?? "topk",
-  };
+/** The last step of every TopK-family schema: `aux_k` takes its default from d_in. */
+export function withDefaultAuxK<C extends { d_in: number; aux_k?: number }>(
+  c: C,
+): C & { aux_k: number } {
+  return { ...c, aux_k: c.aux_k ?? defaultAuxK(c.d_in) };
 }
+
+/** The TopK config schema. */
+export const TOPK_SCHEMA = z.strictObject({ ...baseFields(["topk"]), ...TOPK_FIELDS })
+  .refine(K_AT_MOST_D_SAE.check, K_AT_MOST_D_SAE.error)
+  .transform(withDefaultAuxK);
+
+/** A complete TopK config. */
+export type TopKConfig = z.output<typeof TOPK_SCHEMA>;
+
+/** What {@link createTopK} needs: the sizes, anything else falls back to its default. */
+export type TopKOptions = Omit<z.input<typeof TOPK_SCHEMA>, "architecture">;
 
 /** What a selection rule sees: pre-activations, the optional ∇ₓL, and the parameters. */
 export interface SelectionInput {
@@ -223,13 +221,13 @@ export function residualReconstructionLoss(
 
 /**
  * AuxK (Gao et al. 2024): the top `auxK` dead latents of each token (by z, dead meaning
- * `tokensSinceFired ≥ deadAfterTokens`) reconstruct the detached residual. 0 when none is dead.
+ * `tokensSinceFired ≥ deadWindowTokens`) reconstruct the detached residual. 0 when none is dead.
  */
 export function auxKLoss(input: AuxiliaryInput, ctx: SAETrainContext, auxK: number): tf.Scalar {
   const dead = new Uint8Array(ctx.tokensSinceFired.length);
   let anyDead = false;
   for (let i = 0; i < dead.length; i++) {
-    if (ctx.tokensSinceFired[i] >= ctx.deadAfterTokens) {
+    if (ctx.tokensSinceFired[i] >= ctx.deadWindowTokens) {
       dead[i] = 1;
       anyDead = true;
     }
@@ -255,9 +253,8 @@ export function auxKTerm(
   });
 }
 
-/** A TopK SAE (Gao et al. 2024) with AuxK; unspecified options take {@link TOPK_DEFAULTS}. */
-export function createTopK(options: TopKOptions): SelectiveSAE<TopKConfig> {
-  const config = resolveTopKConfig(options);
+/** A TopK SAE from a complete config. */
+function topKFromConfig(config: TopKConfig): SelectiveSAE<TopKConfig> {
   const select = ({ z }: SelectionInput) => perRowTopKMask(z, config.k);
   return new SelectiveSAE(config, {
     train: select,
@@ -265,6 +262,24 @@ export function createTopK(options: TopKOptions): SelectiveSAE<TopKConfig> {
     auxiliary: auxKTerm(config),
   });
 }
+
+/** A TopK SAE (Gao et al. 2024) with AuxK; unspecified options take their defaults. */
+export function createTopK(options: TopKOptions): SelectiveSAE<TopKConfig> {
+  return topKFromConfig(parseConfig(TOPK_SCHEMA, { ...options, architecture: "topk" }, "topk"));
+}
+
+/** TopK in the registry. */
+export const TOPK: Architecture<TopKConfig> = {
+  name: "topk",
+  source: "Gao et al. 2024, arXiv 2406.04093",
+  fields: TOPK_FIELDS,
+  schema: TOPK_SCHEMA,
+  create: topKFromConfig,
+  trainsOn: "activations",
+  usesGradient: false,
+  saelens: { architecture: "topk" },
+  fusedStep: true,
+};
 
 /**
  * Set b_dec from a data sample [n, d_in]: its mean, or its geometric median (Weiszfeld

@@ -160,7 +160,7 @@ export async function trainSAE(
     const total = step * config.batchSize;
     const ctx: SAETrainContext = {
       tokensSinceFired,
-      deadAfterTokens: config.deadWindowTokens,
+      deadWindowTokens: config.deadWindowTokens,
       firingFrequency: firingCounts.map((c) => c / Math.max(1, total)),
       step,
     };

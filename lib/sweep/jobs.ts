@@ -25,9 +25,8 @@ import {
   type NeedSpec,
   notebookNeeds,
 } from "../experiments/needs.ts";
-import { GRADIENT_AWARE } from "../experiments/pareto.ts";
 import { getProfile, type ProfileName } from "../experiments/profile.ts";
-import { type ArchitectureName, ARCHITECTURES } from "../sae/mod.ts";
+import { type ArchitectureName, architectureOf, ARCHITECTURES } from "../sae/mod.ts";
 
 /** One job of a sweep: one SAE, trained once and evaluated in every mode listed. */
 export interface SweepJob {
@@ -63,8 +62,6 @@ const EVAL_NAMES: Record<string, EvalNeed> = {
   none: { gradient: "none" },
   sampled: { gradient: "sampled" },
 };
-
-const NO_K: readonly ArchitectureName[] = ["gated", "jumprelu"];
 
 const GRID_FIELDS = [
   "profile",
@@ -129,8 +126,8 @@ export function gridJobs(grid: unknown, where = "grid"): SweepJob[] {
   for (const model of models) {
     for (const hook of hooks) {
       for (const architecture of architectures) {
-        for (const k of NO_K.includes(architecture) ? [undefined] : ks) {
-          for (const beta of GRADIENT_AWARE.includes(architecture) ? betas : [undefined]) {
+        for (const k of "k" in architectureOf(architecture).fields ? ks : [undefined]) {
+          for (const beta of architectureOf(architecture).usesGradient ? betas : [undefined]) {
             for (const seed of seeds) {
               const spec: NeedSpec = {
                 architecture,

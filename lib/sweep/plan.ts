@@ -10,6 +10,7 @@
 import { KNOWN_GPT2_MODELS } from "../gpt2/config.ts";
 import { resolveModel } from "../gpt2/discovery.ts";
 import { getProfile } from "../experiments/profile.ts";
+import { architectureOf } from "../sae/mod.ts";
 import type { SweepJob } from "./jobs.ts";
 import { jobCached, type WorkspacePool } from "./run_job.ts";
 
@@ -45,7 +46,7 @@ export function estimateGflop(job: SweepJob, dims: ModelDims): number {
   const p = getProfile(job.profile), n = lmParams(dims), d = dims.n_embd;
   const dSae = p.sae.expansion * d;
   let flop = p.sae.tokens * 12 * d * dSae; // encoder and decoder, forward and backward
-  if (job.spec.architecture === "e2e_topk") flop += p.sae.tokens * 6 * n; // the LM every step
+  if (architectureOf(job.spec.architecture).trainsOn === "sequences") flop += p.sae.tokens * 6 * n; // the LM every step
   // Each evaluation: clean and spliced passes with the gradient at the hook.
   flop += job.evals.length * p.sae.evalSequences * dims.n_positions * 12 * n;
   return flop / 1e9;

@@ -14,6 +14,7 @@ import type { EvalNeed, NeedSpec } from "../experiments/needs.ts";
 import { gatedL1 } from "../experiments/pareto.ts";
 import type { EvalOptions } from "../experiments/sae_eval.ts";
 import { evaluateSAE, isEvaluated } from "../experiments/sae_eval.ts";
+import { architectureOf } from "../sae/mod.ts";
 import {
   isSAECached,
   saeDir,
@@ -224,7 +225,9 @@ async function ensure(
   await Deno.mkdir(dirname(dir), { recursive: true });
   await withLock(`${dir}.lock`, async () => {
     const fresh = !(await isSAECached(ws, spec));
-    if (fresh && spec.architecture !== "e2e_topk") await ensureStore(ws);
+    if (fresh && architectureOf(spec.architecture).trainsOn === "activations") {
+      await ensureStore(ws);
+    }
     const t = await trainedSAE(ws, spec);
     if (fresh) {
       trained.push(`${ws.modelName}/${t.label}`);
