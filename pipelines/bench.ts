@@ -11,10 +11,10 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { describeBackend, initBackend, tensorsOnHost } from "../lib/backend.ts";
-import { backendFlagHelp, takeBackendFlag } from "../lib/backend_flag.ts";
-import { writeJsonAtomic } from "../lib/atomic_write.ts";
-import { loadBlas } from "../lib/blas.ts";
+import { describeBackend, initBackend, tensorsOnHost } from "../lib/tensor/backend.ts";
+import { backendFlagHelp, takeBackendFlag } from "../lib/tensor/backend_flag.ts";
+import { writeJsonAtomic } from "../lib/io/atomic_write.ts";
+import { loadBlas } from "../lib/tensor/blas.ts";
 import {
   benchActivations,
   limitRate,
@@ -29,15 +29,15 @@ import {
   timeHookGradient,
   timeSAESteps,
   torchUnavailable,
-} from "../lib/bench.ts";
-import { DEFAULT_MODEL, REPO_ROOT } from "../lib/embedded_models.ts";
+} from "../lib/bench/bench.ts";
+import { DEFAULT_MODEL, REPO_ROOT } from "../lib/gpt2/embedded_models.ts";
 import { loadGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { resolveModel } from "../lib/gpt2/discovery.ts";
 import { median } from "../lib/metrics/mod.ts";
-import { Rng } from "../lib/random.ts";
+import { Rng } from "../lib/tensor/random.ts";
 import { architectureOf, ARCHITECTURES } from "../lib/sae/mod.ts";
 import { measureStoreThroughput } from "../lib/store/mod.ts";
-import { type BenchRow, benchTables } from "../lib/bench_report.ts";
+import { type BenchRow, benchTables } from "../lib/bench/report.ts";
 
 const HELP = `Usage: deno task bench [options]
 

@@ -7,11 +7,11 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { callerPath } from "../lib/caller_path.ts";
+import { callerPath } from "../lib/io/caller_path.ts";
 import { parseArgs } from "node:util";
-import { writeJsonAtomic } from "../lib/atomic_write.ts";
-import { getProfile, PROFILE_NAMES } from "../lib/experiments/profile.ts";
-import { checkWritable, guardCommitted } from "../lib/output_guard.ts";
+import { writeJsonAtomic } from "../lib/io/atomic_write.ts";
+import { getProfile, PROFILE_NAMES } from "../lib/experiments/shared/profile.ts";
+import { checkWritable, guardCommitted } from "../lib/io/output_guard.ts";
 import {
   compareMetrics,
   formatCheckTable,
@@ -22,7 +22,7 @@ import {
 } from "../lib/pipeline/check.ts";
 import { type PipelineMetrics, readMetrics } from "../lib/pipeline/metrics.ts";
 import { runPipeline } from "../lib/pipeline/run.ts";
-import { backendFlagHelp, takeBackendFlag } from "../lib/backend_flag.ts";
+import { backendFlagHelp, takeBackendFlag } from "../lib/tensor/backend_flag.ts";
 
 const HELP = `Usage: deno task check [options]
 

@@ -11,11 +11,11 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
-import { describeBackend, initBackend } from "../lib/backend.ts";
+import { describeBackend, initBackend } from "../lib/tensor/backend.ts";
 import { loadGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { parameterCount } from "../lib/gpt2/config.ts";
 import { resolveModel } from "../lib/gpt2/discovery.ts";
-import { backendFlagHelp, takeBackendFlag } from "../lib/backend_flag.ts";
+import { backendFlagHelp, takeBackendFlag } from "../lib/tensor/backend_flag.ts";
 
 const HELP = `Usage: deno task gsae <command> <model> [options]
 

@@ -11,7 +11,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { initBackend } from "../lib/backend.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
 import { loadGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { type GPT2Config, KNOWN_GPT2_MODELS, parameterCount } from "../lib/gpt2/config.ts";
 import { expectedShapes } from "../lib/gpt2/params.ts";
@@ -21,10 +21,10 @@ import {
   checksumHasher,
   readSafetensors,
   type TensorEntry,
-} from "../lib/safetensors.ts";
-import { variableFrom } from "../lib/variables.ts";
-import { Rng } from "../lib/random.ts";
-import { f32ToF16 } from "../lib/float16.ts";
+} from "../lib/io/safetensors.ts";
+import { variableFrom } from "../lib/tensor/variables.ts";
+import { Rng } from "../lib/tensor/random.ts";
+import { f32ToF16 } from "../lib/io/float16.ts";
 
 /** Writes a random F16 checkpoint for `config` into `dir` without holding it in memory. */
 async function writeRandomCheckpoint(config: GPT2Config, dir: string, checksum: boolean) {

@@ -8,16 +8,16 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { describeBackend, initBackend } from "../lib/backend.ts";
-import { backendFlagHelp, takeBackendFlag } from "../lib/backend_flag.ts";
-import { summarise, timeHookGradient } from "../lib/bench.ts";
+import { describeBackend, initBackend } from "../lib/tensor/backend.ts";
+import { backendFlagHelp, takeBackendFlag } from "../lib/tensor/backend_flag.ts";
+import { summarise, timeHookGradient } from "../lib/bench/bench.ts";
 import { configJson, loadGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { type GPT2Config, KNOWN_GPT2_MODELS } from "../lib/gpt2/config.ts";
 import { expectedShapes } from "../lib/gpt2/params.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../lib/atomic_write.ts";
-import { Rng } from "../lib/random.ts";
-import { serializeSafetensors, type TensorToWrite } from "../lib/safetensors.ts";
-import { saeLayer } from "../lib/experiments/profile.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../lib/io/atomic_write.ts";
+import { Rng } from "../lib/tensor/random.ts";
+import { serializeSafetensors, type TensorToWrite } from "../lib/io/safetensors.ts";
+import { saeLayer } from "../lib/experiments/shared/profile.ts";
 
 const SIZES = Object.keys(KNOWN_GPT2_MODELS);
 

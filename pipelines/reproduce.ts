@@ -6,10 +6,10 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { PROFILE_NAMES } from "../lib/experiments/profile.ts";
+import { PROFILE_NAMES } from "../lib/experiments/shared/profile.ts";
 import { verdictCounts } from "../lib/pipeline/metrics.ts";
 import { PipelineNotebookError, runPipeline } from "../lib/pipeline/run.ts";
-import { backendFlagHelp, takeBackendFlag } from "../lib/backend_flag.ts";
+import { backendFlagHelp, takeBackendFlag } from "../lib/tensor/backend_flag.ts";
 
 const HELP = `Usage: deno task reproduce [options]
 

@@ -20,7 +20,7 @@ import {
   isRoot,
   missingDebianPackages,
   type Purpose,
-} from "../lib/system_deps.ts";
+} from "../lib/pipeline/system_deps.ts";
 
 /** What the setup prepares the machine for. */
 export type Target = "test" | "reproduce" | "bench";

@@ -6,8 +6,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { formatDuration } from "../lib/progress.ts";
-import { cacheRoot } from "../lib/experiments/workspace.ts";
+import { formatDuration } from "../lib/io/progress.ts";
+import { cacheRoot } from "../lib/experiments/shared/workspace.ts";
 import {
   addSubmission,
   arrayStates,

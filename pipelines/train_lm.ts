@@ -8,8 +8,8 @@
  */
 import { basename } from "node:path";
 import { parseArgs } from "node:util";
-import { describeBackend, initBackend } from "../lib/backend.ts";
-import { loadCorpus, unigramEntropy, VALIDATION_FROM_YEAR } from "../lib/corpus.ts";
+import { describeBackend, initBackend } from "../lib/tensor/backend.ts";
+import { loadCorpus, unigramEntropy, VALIDATION_FROM_YEAR } from "../lib/data/corpus.ts";
 import { loadGPT2, saveGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { generate } from "../lib/gpt2/generate.ts";
 import {
@@ -18,15 +18,15 @@ import {
   type LMTrainConfig,
   totalSteps,
   trainLM,
-} from "../lib/lm_train.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../lib/atomic_write.ts";
-import { callerPath } from "../lib/caller_path.ts";
-import { intOption, numberOption } from "../lib/cli_numbers.ts";
-import { checkWritable, guardCommitted } from "../lib/output_guard.ts";
-import { VocabMap } from "../lib/tokenizer.ts";
-import { formatDuration } from "../lib/progress.ts";
-import { LM_PRESETS, REPO_ROOT, SAMPLE_PROMPT, VOCAB_SIZE } from "../lib/embedded_models.ts";
-import { backendFlagHelp, takeBackendFlag } from "../lib/backend_flag.ts";
+} from "../lib/gpt2/lm_train.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../lib/io/atomic_write.ts";
+import { callerPath } from "../lib/io/caller_path.ts";
+import { intOption, numberOption } from "../lib/io/cli_numbers.ts";
+import { checkWritable, guardCommitted } from "../lib/io/output_guard.ts";
+import { VocabMap } from "../lib/data/tokenizer.ts";
+import { formatDuration } from "../lib/io/progress.ts";
+import { LM_PRESETS, REPO_ROOT, SAMPLE_PROMPT, VOCAB_SIZE } from "../lib/gpt2/embedded_models.ts";
+import { backendFlagHelp, takeBackendFlag } from "../lib/tensor/backend_flag.ts";
 
 const HELP = `Usage: deno task train-lm <preset> [options]
 

@@ -7,18 +7,18 @@
 import * as tf from "@tensorflow/tfjs";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
-import { writeJsonAtomic } from "../lib/atomic_write.ts";
-import { describeBackend, initBackend } from "../lib/backend.ts";
-import { callerPath } from "../lib/caller_path.ts";
-import { intOption, numberOption } from "../lib/cli_numbers.ts";
-import { checkWritable, guardCommitted } from "../lib/output_guard.ts";
-import { loadCorpus } from "../lib/corpus.ts";
-import { REPO_ROOT } from "../lib/embedded_models.ts";
-import { PROFILES } from "../lib/experiments/profile.ts";
+import { writeJsonAtomic } from "../lib/io/atomic_write.ts";
+import { describeBackend, initBackend } from "../lib/tensor/backend.ts";
+import { callerPath } from "../lib/io/caller_path.ts";
+import { intOption, numberOption } from "../lib/io/cli_numbers.ts";
+import { checkWritable, guardCommitted } from "../lib/io/output_guard.ts";
+import { loadCorpus } from "../lib/data/corpus.ts";
+import { REPO_ROOT } from "../lib/gpt2/embedded_models.ts";
+import { PROFILES } from "../lib/experiments/shared/profile.ts";
 import { loadGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { modelMemoryLimit } from "../lib/gpt2/config.ts";
 import { resolveModel } from "../lib/gpt2/discovery.ts";
-import { windows } from "../lib/lm_train.ts";
+import { windows } from "../lib/gpt2/lm_train.ts";
 import {
   addSpliceSums,
   spliceMetrics,
@@ -30,8 +30,8 @@ import { CFG_FILE } from "../lib/sae/saelens.ts";
 import type { ArchitectureName } from "../lib/sae/mod.ts";
 import { trainSAE } from "../lib/sae/trainer.ts";
 import { buildStore, openStore, storeDirFor } from "../lib/store/mod.ts";
-import { toModelIds } from "../lib/tokenizer.ts";
-import { backendFlagHelp, takeBackendFlag } from "../lib/backend_flag.ts";
+import { toModelIds } from "../lib/data/tokenizer.ts";
+import { backendFlagHelp, takeBackendFlag } from "../lib/tensor/backend_flag.ts";
 
 /** Most tokens the activation+gradient store holds (more training tokens reuse it). */
 const STORE_TOKENS = 500_000;
@@ -56,7 +56,7 @@ Options:
   --beta X            g-SAE selection strength (default: the architecture's)
   --tokens N          training tokens (default 1,000,000); the store holds min(N, 500,000)
   --lr X              peak learning rate (default ${DEFAULT_SAE.lr}, e2e_topk ${DEFAULT_SAE.e2eLr}: the
-                      default profile's, chosen on held-out store rows; see lib/experiments/profile.ts)
+                      default profile's, chosen on held-out store rows; see lib/experiments/shared/profile.ts)
   --seed N            (default 0)
   --eval-sequences N  validation sequences for ΔCE/KL (default 32)
   --out DIR           (default outputs/saes/<model>/<hook>/<architecture>-k<k>); replaced as a

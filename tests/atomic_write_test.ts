@@ -5,7 +5,7 @@ import {
   writeDirAtomic,
   writeFileAtomic,
   writeJsonAtomic,
-} from "../lib/atomic_write.ts";
+} from "../lib/io/atomic_write.ts";
 
 /** Runs `body` with a fresh temporary directory that is removed afterwards. */
 async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {

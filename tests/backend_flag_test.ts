@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { parseBackendName } from "../lib/backend.ts";
-import { backendFlagHelp, takeBackendFlag } from "../lib/backend_flag.ts";
+import { parseBackendName } from "../lib/tensor/backend.ts";
+import { backendFlagHelp, takeBackendFlag } from "../lib/tensor/backend_flag.ts";
 
 function withEnv(fn: () => void): void {
   const before = Deno.env.get("GSAE_BACKEND");

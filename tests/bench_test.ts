@@ -1,7 +1,7 @@
-// The benchmark's measurement helpers (lib/bench.ts) and tables (lib/bench_report.ts).
+// The benchmark's measurement helpers (lib/bench/bench.ts) and tables (lib/bench/report.ts).
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { activeBackend, initBackend } from "../lib/backend.ts";
+import { activeBackend, initBackend } from "../lib/tensor/backend.ts";
 import {
   benchActivations,
   countMatmuls,
@@ -13,8 +13,8 @@ import {
   shapeFlops,
   summarise,
   timeSAESteps,
-} from "../lib/bench.ts";
-import { type BenchReport, benchTables } from "../lib/bench_report.ts";
+} from "../lib/bench/bench.ts";
+import { type BenchReport, benchTables } from "../lib/bench/report.ts";
 import { GPT2 } from "../lib/gpt2/model.ts";
 import { TINY_CONFIG } from "./fixtures/tiny_workspace.ts";
 

@@ -2,11 +2,11 @@
 // explicit-transpose matmul (used on plain wasm) vs tf.matMul, values and gradients.
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { activeBackend, initBackend } from "../lib/backend.ts";
-import { loadBlas } from "../lib/blas.ts";
-import { blasKernelStats } from "../lib/blas_kernels.ts";
-import { explicitTransposeMatMul } from "../lib/ops.ts";
-import { Rng } from "../lib/random.ts";
+import { activeBackend, initBackend } from "../lib/tensor/backend.ts";
+import { loadBlas } from "../lib/tensor/blas.ts";
+import { blasKernelStats } from "../lib/tensor/blas_kernels.ts";
+import { explicitTransposeMatMul } from "../lib/tensor/ops.ts";
+import { Rng } from "../lib/tensor/random.ts";
 
 await initBackend();
 const rng = new Rng(11);

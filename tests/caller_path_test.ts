@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { callerCwd, callerPath } from "../lib/caller_path.ts";
+import { callerCwd, callerPath } from "../lib/io/caller_path.ts";
 
 Deno.test("relative paths resolve against INIT_CWD (deno task's caller), else the cwd", () => {
   const saved = Deno.env.get("INIT_CWD");

@@ -1,11 +1,15 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { initBackend } from "../lib/backend.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
 import { loadGPT2, saveGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { GPT2 } from "../lib/gpt2/model.ts";
 import type { GPT2Config } from "../lib/gpt2/config.ts";
-import { readSafetensors, serializeSafetensors, type TensorToWrite } from "../lib/safetensors.ts";
-import { VocabMap } from "../lib/tokenizer.ts";
+import {
+  readSafetensors,
+  serializeSafetensors,
+  type TensorToWrite,
+} from "../lib/io/safetensors.ts";
+import { VocabMap } from "../lib/data/tokenizer.ts";
 
 await initBackend();
 const CONFIG: GPT2Config = {

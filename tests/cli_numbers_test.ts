@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { intOption, numberOption } from "../lib/cli_numbers.ts";
+import { intOption, numberOption } from "../lib/io/cli_numbers.ts";
 
 Deno.test("intOption accepts integers in range and names the option otherwise", () => {
   assert.equal(intOption("32", "k", { min: 1, max: 512 }), 32);

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { CORPUS_NAME, loadCorpus, unigramEntropy, VALIDATION_FROM_YEAR } from "../lib/corpus.ts";
-import { GPT2_EOT_ID } from "../lib/tokenizer.ts";
+import {
+  CORPUS_NAME,
+  loadCorpus,
+  unigramEntropy,
+  VALIDATION_FROM_YEAR,
+} from "../lib/data/corpus.ts";
+import { GPT2_EOT_ID } from "../lib/data/tokenizer.ts";
 
 Deno.test("unigramEntropy is ln(n) for a uniform sequence and 0 for a constant one", () => {
   const n = 37;

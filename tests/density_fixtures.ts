@@ -1,6 +1,6 @@
 /** Synthetic density runs shared by the density tests. */
-import type { ComparedArchitecture } from "../lib/experiments/compared.ts";
-import type { DensityRun } from "../lib/experiments/density.ts";
+import type { ComparedArchitecture } from "../lib/experiments/zoo/compared.ts";
+import type { DensityRun } from "../lib/experiments/04_density/density.ts";
 
 /** A run with `dSae` latents: `dead` latents never fire, the rest at the given frequencies. */
 export function run(

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { deadCurves, densityTable } from "../lib/experiments/density.ts";
+import { deadCurves, densityTable } from "../lib/experiments/04_density/density.ts";
 import {
   deadLatentsFigure,
   densityClaims,
   densityMarkdown,
   densityMetrics,
   frequencyCdfFigure,
-} from "../lib/experiments/density_report.ts";
+} from "../lib/experiments/04_density/density_report.ts";
 import { RUNS } from "./density_fixtures.ts";
 
 Deno.test("densityClaims: verdicts follow the numbers", () => {

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
-import { deadCurves, densityRun, densityTable, empiricalCdf } from "../lib/experiments/density.ts";
-import type { SAEEvaluation } from "../lib/experiments/sae_eval.ts";
-import type { TrainedSAE } from "../lib/experiments/sae_zoo.ts";
+import {
+  deadCurves,
+  densityRun,
+  densityTable,
+  empiricalCdf,
+} from "../lib/experiments/04_density/density.ts";
+import type { SAEEvaluation } from "../lib/experiments/zoo/sae_eval.ts";
+import type { TrainedSAE } from "../lib/experiments/zoo/sae_zoo.ts";
 import { RUNS } from "./density_fixtures.ts";
 
 Deno.test("empiricalCdf: ascending values, share ≤ each value, ties merged", () => {

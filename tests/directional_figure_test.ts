@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
-import { directionalFigure } from "../lib/experiments/directional_figure.ts";
-import type { DirectionalBootstrap, Estimate } from "../lib/experiments/directional_summary.ts";
+import { directionalFigure } from "../lib/experiments/01_directional/directional_figure.ts";
+import type {
+  DirectionalBootstrap,
+  Estimate,
+} from "../lib/experiments/01_directional/directional_summary.ts";
 
 const est = (value: number, width = 0.1): Estimate => ({
   value,

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
-import { Rng } from "../lib/random.ts";
-import type { DirectionalResult, DirectionKind } from "../lib/experiments/directional.ts";
+import { Rng } from "../lib/tensor/random.ts";
+import type {
+  DirectionalResult,
+  DirectionKind,
+} from "../lib/experiments/01_directional/directional.ts";
 import {
   bootstrapDirectional,
   directionalClaims,
@@ -9,7 +12,7 @@ import {
   judgeDepthTrend,
   judgeRatio,
   laterLayersFrom,
-} from "../lib/experiments/directional_summary.ts";
+} from "../lib/experiments/01_directional/directional_summary.ts";
 
 /**
  * A synthetic measurement: per layer, |g·u| of the isotropic kind is 1 ± `noise` (uniform, per

@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
-import { initBackend } from "../lib/backend.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
 import type { GPT2Config } from "../lib/gpt2/config.ts";
 import { GPT2 } from "../lib/gpt2/model.ts";
 import { mean } from "../lib/metrics/mod.ts";
-import { Rng } from "../lib/random.ts";
+import { Rng } from "../lib/tensor/random.ts";
 import {
   DIRECTION_KINDS,
   expectedAbsCoordinate,
   jitteredOffsets,
   measureDirectionalDerivatives,
   spreadOffsets,
-} from "../lib/experiments/directional.ts";
+} from "../lib/experiments/01_directional/directional.ts";
 import { TINY_CONFIG } from "./fixtures/tiny_workspace.ts";
 
 await initBackend();

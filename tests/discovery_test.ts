@@ -1,7 +1,7 @@
 // Model discovery (folder, hub cache) and fetch-model against a local HTTP server that serves a
 // small checkpoint the way the Hugging Face hub does (/<repo>/resolve/<rev>/<file>).
 import assert from "node:assert/strict";
-import { initBackend } from "../lib/backend.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
 import { loadGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { resolveModel } from "../lib/gpt2/discovery.ts";
 import { fetchModel } from "../lib/gpt2/fetch.ts";

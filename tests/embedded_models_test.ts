@@ -1,12 +1,12 @@
 // The committed embedded models load through the same discovery path as Hugging Face
 // checkpoints and reproduce the validation CE their training reports state.
 import assert from "node:assert/strict";
-import { initBackend } from "../lib/backend.ts";
-import { loadCorpus } from "../lib/corpus.ts";
-import { DEFAULT_MODEL, LM_PRESETS, REPO_ROOT } from "../lib/embedded_models.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
+import { loadCorpus } from "../lib/data/corpus.ts";
+import { DEFAULT_MODEL, LM_PRESETS, REPO_ROOT } from "../lib/gpt2/embedded_models.ts";
 import { loadGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { resolveModel } from "../lib/gpt2/discovery.ts";
-import { evaluateCE } from "../lib/lm_train.ts";
+import { evaluateCE } from "../lib/gpt2/lm_train.ts";
 
 await initBackend();
 

@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
-import { getProfile, PROFILES, saeLayer } from "../lib/experiments/profile.ts";
-import { NotebookResults } from "../lib/experiments/results.ts";
-import { devOffsets, evalOffsets, evaluateSAE } from "../lib/experiments/sae_eval.ts";
+import { getProfile, PROFILES, saeLayer } from "../lib/experiments/shared/profile.ts";
+import { NotebookResults } from "../lib/experiments/shared/results.ts";
+import { devOffsets, evalOffsets, evaluateSAE } from "../lib/experiments/zoo/sae_eval.ts";
 import {
   specLabel,
   spreadWindows,
   storeSequences,
   trainedSAE,
-} from "../lib/experiments/sae_zoo.ts";
-import { spreadOffsets } from "../lib/experiments/directional.ts";
-import type { Workspace } from "../lib/experiments/workspace.ts";
+} from "../lib/experiments/zoo/sae_zoo.ts";
+import { spreadOffsets } from "../lib/experiments/01_directional/directional.ts";
+import type { Workspace } from "../lib/experiments/shared/workspace.ts";
 import { withSmokeWorkspace } from "./fixtures/smoke_workspace.ts";
 
 Deno.test("profiles: unknown names are errors; the SAE layer sits about three quarters in", () => {

@@ -11,7 +11,7 @@ import {
   FigureRenderer,
   type FigureSpec,
   renderFigures,
-} from "../lib/figures.ts";
+} from "../lib/pipeline/figures.ts";
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 

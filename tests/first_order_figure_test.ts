@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
-import type { FirstOrderResult } from "../lib/experiments/first_order.ts";
-import { firstOrderFigure, firstOrderScatter } from "../lib/experiments/first_order_figure.ts";
-import { summariseFirstOrder } from "../lib/experiments/first_order_summary.ts";
+import type { FirstOrderResult } from "../lib/experiments/02_first_order/first_order.ts";
+import {
+  firstOrderFigure,
+  firstOrderScatter,
+} from "../lib/experiments/02_first_order/first_order_figure.ts";
+import { summariseFirstOrder } from "../lib/experiments/02_first_order/first_order_summary.ts";
 
 /** A result with two hooks and two magnitudes; samples scale with the magnitude. */
 function fake(seed: number, spearmanFirstOrder: number): FirstOrderResult {

@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
-import type { FirstOrderPoint, FirstOrderResult } from "../lib/experiments/first_order.ts";
+import type {
+  FirstOrderPoint,
+  FirstOrderResult,
+} from "../lib/experiments/02_first_order/first_order.ts";
 import {
   firstOrderClaims,
   firstOrderMetrics,
   firstOrderTable,
   summariseFirstOrder,
-} from "../lib/experiments/first_order_summary.ts";
+} from "../lib/experiments/02_first_order/first_order_summary.ts";
 
 const FRACTIONS = [0.01, 0.1, 0.3, 1];
 

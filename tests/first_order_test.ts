@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
-import { initBackend } from "../lib/backend.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
 import type { GPT2Config } from "../lib/gpt2/config.ts";
 import { GPT2 } from "../lib/gpt2/model.ts";
 import { mean, std } from "../lib/metrics/mod.ts";
-import { Rng } from "../lib/random.ts";
-import { jitteredOffsets } from "../lib/experiments/directional.ts";
-import { firstOrderVsNorm, perturbationRadius } from "../lib/experiments/first_order.ts";
+import { Rng } from "../lib/tensor/random.ts";
+import { jitteredOffsets } from "../lib/experiments/01_directional/directional.ts";
+import {
+  firstOrderVsNorm,
+  perturbationRadius,
+} from "../lib/experiments/02_first_order/first_order.ts";
 import { TINY_CONFIG } from "./fixtures/tiny_workspace.ts";
 
 await initBackend();

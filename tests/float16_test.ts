@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "../lib/float16.ts";
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "../lib/io/float16.ts";
 
 Deno.test("f16 known values", () => {
   assert.equal(f16ToF32(0x3c00), 1);

@@ -12,11 +12,11 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { initBackend } from "../lib/backend.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
 import { loadGPT2, saveGPT2 } from "../lib/gpt2/checkpoint.ts";
 import type { GPT2Config } from "../lib/gpt2/config.ts";
 import { GPT2 } from "../lib/gpt2/model.ts";
-import { Rng } from "../lib/random.ts";
+import { Rng } from "../lib/tensor/random.ts";
 
 await initBackend();
 

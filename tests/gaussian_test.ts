@@ -1,15 +1,15 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { initBackend } from "../lib/backend.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
 import { GPT2 } from "../lib/gpt2/model.ts";
-import { Rng } from "../lib/random.ts";
+import { Rng } from "../lib/tensor/random.ts";
 import {
   cholesky,
   empiricalGaussian,
   type Gaussian,
   gaussianSampler,
   sampleGaussian,
-} from "../lib/experiments/gaussian.ts";
+} from "../lib/experiments/shared/gaussian.ts";
 import { TINY_CONFIG } from "./fixtures/tiny_workspace.ts";
 
 await initBackend();

@@ -1,11 +1,11 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { initBackend } from "../lib/backend.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
 import { loadGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { GPT2 } from "../lib/gpt2/model.ts";
 import type { GPT2Config } from "../lib/gpt2/config.ts";
-import { readSafetensors } from "../lib/safetensors.ts";
-import { namedGrads } from "../lib/optim.ts";
+import { readSafetensors } from "../lib/io/safetensors.ts";
+import { namedGrads } from "../lib/tensor/optim.ts";
 
 await initBackend();
 

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { initBackend } from "../lib/backend.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
 import { createSAE, disposeSAE } from "../lib/sae/mod.ts";
 import {
   chooseTourLatent,
   examplesTable,
   probeLatent,
   promotedLine,
-} from "../lib/experiments/latent_probe.ts";
+} from "../lib/experiments/00_tour/latent_probe.ts";
 import { LETTERS, tinyWorkspace } from "./fixtures/tiny_workspace.ts";
 
 await initBackend();

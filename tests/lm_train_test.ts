@@ -1,9 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { initBackend } from "../lib/backend.ts";
-import { evaluateCE, type LMTrainConfig, trainLM } from "../lib/lm_train.ts";
-import { learningRate } from "../lib/optim.ts";
-import { Rng } from "../lib/random.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
+import { evaluateCE, type LMTrainConfig, trainLM } from "../lib/gpt2/lm_train.ts";
+import { learningRate } from "../lib/tensor/optim.ts";
+import { Rng } from "../lib/tensor/random.ts";
 import { TINY_CONFIG } from "./fixtures/tiny_workspace.ts";
 
 await initBackend();

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { initBackend } from "../lib/backend.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
 import { LatentStats, maxDecoderCosine } from "../lib/metrics/latents.ts";
 import { activationFrequency } from "../lib/metrics/reconstruction.ts";
 import { close } from "./metrics_fixtures.ts";

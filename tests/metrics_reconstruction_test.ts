@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { initBackend } from "../lib/backend.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
 import { fvu, l0, mse, normalisedMse, ReconstructionStats } from "../lib/metrics/reconstruction.ts";
 import { close } from "./metrics_fixtures.ts";
 

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { initBackend } from "../lib/backend.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
 import { GPT2 } from "../lib/gpt2/model.ts";
 import { addSpliceSums, spliceMetrics, summariseSplice } from "../lib/metrics/splice.ts";
 import { TINY_CONFIG } from "./fixtures/tiny_workspace.ts";

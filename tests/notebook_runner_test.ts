@@ -15,10 +15,10 @@ import {
   failedPathFor,
   NotebookCellError,
   runNotebook,
-} from "../lib/notebook_runner.ts";
+} from "../lib/pipeline/notebook_runner.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
-const FIGURES_URL = new URL("../lib/figures.ts", import.meta.url).href;
+const FIGURES_URL = new URL("../lib/pipeline/figures.ts", import.meta.url).href;
 
 /** What a cell must show: its kind and the text that identifies it. */
 interface Expected {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { AdamW } from "../lib/optim.ts";
-import { Rng } from "../lib/random.ts";
+import { AdamW } from "../lib/tensor/optim.ts";
+import { Rng } from "../lib/tensor/random.ts";
 
 /** Two named parameters (a matrix that decays and a bias that does not) and their gradients. */
 function setup(seed: number) {

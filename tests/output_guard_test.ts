@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { REPO_ROOT } from "../lib/embedded_models.ts";
+import { REPO_ROOT } from "../lib/gpt2/embedded_models.ts";
 import {
   checkWritable,
   guardCommitted,
   holdsCommittedResults,
   OutputGuardError,
-} from "../lib/output_guard.ts";
+} from "../lib/io/output_guard.ts";
 
 const MODEL_DIR = `${REPO_ROOT}/outputs/models/sotu-2x64`;
 

@@ -7,7 +7,7 @@ import {
   pairedGain,
   pairedValues,
   select,
-} from "../lib/experiments/pareto_compare.ts";
+} from "../lib/experiments/03_pareto/pareto_compare.ts";
 import { point, synthetic } from "./pareto_fixtures.ts";
 
 Deno.test("interpolateFrontier is exact on a power law in log-log, and extrapolates", () => {

@@ -4,7 +4,7 @@ import {
   CONTROL_CONDITIONS,
   controlsFigure,
   seriesName,
-} from "../lib/experiments/pareto_figures.ts";
+} from "../lib/experiments/03_pareto/pareto_figures.ts";
 import { point, synthetic } from "./pareto_fixtures.ts";
 
 Deno.test("seriesName names an architecture in an evaluation mode", () => {

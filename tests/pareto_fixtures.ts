@@ -1,5 +1,5 @@
 /** Synthetic Pareto points shared by the Pareto tests. */
-import type { ParetoPoint } from "../lib/experiments/pareto.ts";
+import type { ParetoPoint } from "../lib/experiments/03_pareto/pareto.ts";
 
 /** A point with defaults; `deltaCe`, `kl` and `fvu` follow a power law in k unless given. */
 export function point(

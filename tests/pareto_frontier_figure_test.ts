@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { paretoFigure } from "../lib/experiments/pareto_frontier_figure.ts";
+import { paretoFigure } from "../lib/experiments/03_pareto/pareto_frontier_figure.ts";
 import { point, synthetic } from "./pareto_fixtures.ts";
 
 Deno.test("paretoFigure: a line per frontier, seed spreads, further points, a panel per metric", () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CONTROL_CONDITIONS } from "../lib/experiments/pareto_figures.ts";
+import { CONTROL_CONDITIONS } from "../lib/experiments/03_pareto/pareto_figures.ts";
 import {
   betaSweepTable,
   buysAndCosts,
@@ -7,10 +7,10 @@ import {
   paretoClaims,
   pointsTable,
   recordParetoMetrics,
-} from "../lib/experiments/pareto_report.ts";
-import { PROFILES } from "../lib/experiments/profile.ts";
-import { NotebookResults } from "../lib/experiments/results.ts";
-import type { Workspace } from "../lib/experiments/workspace.ts";
+} from "../lib/experiments/03_pareto/pareto_report.ts";
+import { PROFILES } from "../lib/experiments/shared/profile.ts";
+import { NotebookResults } from "../lib/experiments/shared/results.ts";
+import type { Workspace } from "../lib/experiments/shared/workspace.ts";
 import { point, synthetic } from "./pareto_fixtures.ts";
 
 Deno.test("paretoClaims computes each verdict from the numbers", () => {

@@ -6,10 +6,10 @@ import {
   furtherArchitectures,
   gatedL1,
   mainKComparison,
-} from "../lib/experiments/pareto.ts";
-import { select } from "../lib/experiments/pareto_compare.ts";
-import { paretoClaims } from "../lib/experiments/pareto_report.ts";
-import { trainedSAE } from "../lib/experiments/sae_zoo.ts";
+} from "../lib/experiments/03_pareto/pareto.ts";
+import { select } from "../lib/experiments/03_pareto/pareto_compare.ts";
+import { paretoClaims } from "../lib/experiments/03_pareto/pareto_report.ts";
+import { trainedSAE } from "../lib/experiments/zoo/sae_zoo.ts";
 import { withSmokeWorkspace } from "./fixtures/smoke_workspace.ts";
 
 Deno.test("the experiment runs end to end on a tiny budget and shares its SAEs", async () => {

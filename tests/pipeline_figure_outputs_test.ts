@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { FigureRenderer } from "../lib/figures.ts";
+import { FigureRenderer } from "../lib/pipeline/figures.ts";
 import {
   copyFiles,
   embedFigurePngs,

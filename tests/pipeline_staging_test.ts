@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { NotebookResultsJson } from "../lib/experiments/results.ts";
+import type { NotebookResultsJson } from "../lib/experiments/shared/results.ts";
 import {
   figureNameOf,
   readStagedFigures,

@@ -15,7 +15,7 @@ import {
 } from "../lib/pipeline/check.ts";
 import { discoverNotebooks } from "../lib/pipeline/notebooks.ts";
 import { runPipeline } from "../lib/pipeline/run.ts";
-import { formatDuration } from "../lib/progress.ts";
+import { formatDuration } from "../lib/io/progress.ts";
 
 Deno.test("reproduce --profile smoke: every notebook end to end, checked against the reference", async () => {
   const dir = await Deno.makeTempDir({ prefix: "gsae_smoke_" });

@@ -2,10 +2,10 @@
 // gradients, firing counts, and parameters after trainer steps, with and without dead latents.
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { initBackend } from "../lib/backend.ts";
-import { loadBlas } from "../lib/blas.ts";
-import { namedGrads } from "../lib/optim.ts";
-import { Rng } from "../lib/random.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
+import { loadBlas } from "../lib/tensor/blas.ts";
+import { namedGrads } from "../lib/tensor/optim.ts";
+import { Rng } from "../lib/tensor/random.ts";
 import { l0, type SAE, type SAETrainContext } from "../lib/sae/base.ts";
 import { fusedLossFor, readSAEArrays } from "../lib/sae/fused.ts";
 import { createGSAE } from "../lib/sae/gsae.ts";

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../lib/backend.ts";
-import { namedGrads } from "../lib/optim.ts";
-import { Rng } from "../lib/random.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
+import { namedGrads } from "../lib/tensor/optim.ts";
+import { Rng } from "../lib/tensor/random.ts";
 import { batchFVU, l0, preActivations, type SAE } from "../lib/sae/base.ts";
 import { createGated, gatedPreActivations } from "../lib/sae/gated.ts";
 import { createJumpReLU, jumpRelu, THRESHOLD_IN_FILE, thresholdStep } from "../lib/sae/jumprelu.ts";

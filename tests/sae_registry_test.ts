@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { evaluateSAE } from "../lib/experiments/sae_eval.ts";
-import { trainedSAE } from "../lib/experiments/sae_zoo.ts";
+import { evaluateSAE } from "../lib/experiments/zoo/sae_eval.ts";
+import { trainedSAE } from "../lib/experiments/zoo/sae_zoo.ts";
 import {
   decodeLinear,
   l0,

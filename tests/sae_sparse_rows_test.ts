@@ -1,6 +1,6 @@
 // Sparse code products (lib/sae/sparse_rows.ts) against dense float64 reference computations.
 import assert from "node:assert/strict";
-import { Rng } from "../lib/random.ts";
+import { Rng } from "../lib/tensor/random.ts";
 import { decodeEntries, entryBackward, transpose } from "../lib/sae/sparse_rows.ts";
 
 const [n, f, d, k] = [5, 9, 4, 3];

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../lib/backend.ts";
-import { Rng } from "../lib/random.ts";
-import { AdamW } from "../lib/optim.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
+import { Rng } from "../lib/tensor/random.ts";
+import { AdamW } from "../lib/tensor/optim.ts";
 import { preActivations, type SAE, type SAETrainContext } from "../lib/sae/base.ts";
 import { topkOverBatch, topkPerColumn, topkPerRow } from "../lib/sae/select.ts";
 import { createTopK, defaultAuxK } from "../lib/sae/topk.ts";

@@ -2,7 +2,7 @@
 // e2e-TopK trains through the frozen model, and every architecture survives a save/load.
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { initBackend } from "../lib/backend.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
 import { GPT2 } from "../lib/gpt2/model.ts";
 import {
   architectureOf,

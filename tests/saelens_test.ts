@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { initBackend } from "../lib/backend.ts";
-import { readSafetensors, SafetensorsError, writeSafetensors } from "../lib/safetensors.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
+import { readSafetensors, SafetensorsError, writeSafetensors } from "../lib/io/safetensors.ts";
 import {
   type BaseSAEConfig,
   decodeLinear,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { parseSafetensors, serializeSafetensors, withChecksum } from "../lib/safetensors.ts";
-import { SafetensorsReader } from "../lib/safetensors_stream.ts";
+import { parseSafetensors, serializeSafetensors, withChecksum } from "../lib/io/safetensors.ts";
+import { SafetensorsReader } from "../lib/io/safetensors_stream.ts";
 
 const TENSORS = {
   w: { shape: [2, 3], data: new Float32Array([1, 2, 3, 4, 5, 6]) },

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "../lib/float16.ts";
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "../lib/io/float16.ts";
 import {
   CHECKSUM_KEY,
   parseSafetensors,
@@ -9,7 +9,7 @@ import {
   serializeSafetensors,
   withChecksum,
   writeSafetensors,
-} from "../lib/safetensors.ts";
+} from "../lib/io/safetensors.ts";
 
 const SOURCE = "fixture.safetensors";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SCALING_VARIANTS } from "../lib/experiments/scaling.ts";
+import { SCALING_VARIANTS } from "../lib/experiments/07_scaling/scaling.ts";
 import {
   betaMarkdown,
   differencesTable,
@@ -8,7 +8,7 @@ import {
   scalingFigure,
   scalingMetrics,
   scalingTable,
-} from "../lib/experiments/scaling_report.ts";
+} from "../lib/experiments/07_scaling/scaling_report.ts";
 import { syntheticScaling } from "./fixtures/scaling.ts";
 
 const RESULT = syntheticScaling({

@@ -6,7 +6,7 @@ import {
   SCALING_VARIANTS,
   scalingStudy,
   scalingVerdict,
-} from "../lib/experiments/scaling.ts";
+} from "../lib/experiments/07_scaling/scaling.ts";
 import { syntheticScaling } from "./fixtures/scaling.ts";
 import { withSmokeWorkspace } from "./fixtures/smoke_workspace.ts";
 

@@ -8,7 +8,7 @@ import {
   rowOf,
   spread,
   verdictOf,
-} from "../lib/experiments/seed_spread.ts";
+} from "../lib/experiments/shared/seed_spread.ts";
 
 Deno.test("spread: mean, sample std, range; one seed has std 0; no seeds is an error", () => {
   const s = spread([1, 2, 3]);

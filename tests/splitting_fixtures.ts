@@ -1,6 +1,6 @@
 /** Synthetic splitting runs shared by the splitting tests. */
-import type { ComparedArchitecture } from "../lib/experiments/compared.ts";
-import type { SplittingRun } from "../lib/experiments/splitting.ts";
+import type { ComparedArchitecture } from "../lib/experiments/zoo/compared.ts";
+import type { SplittingRun } from "../lib/experiments/05_splitting/splitting.ts";
 
 /**
  * 100 latents with max cosine i/100; latents 0–9 never fire (dead, lowest cosines). The

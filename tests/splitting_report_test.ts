@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { splittingTable } from "../lib/experiments/splitting.ts";
+import { splittingTable } from "../lib/experiments/05_splitting/splitting.ts";
 import {
   maxCosineFigure,
   splittingClaims,
   splittingMarkdown,
   splittingMetrics,
   tailFigure,
-} from "../lib/experiments/splitting_report.ts";
+} from "../lib/experiments/05_splitting/splitting_report.ts";
 import { run, RUNS } from "./splitting_fixtures.ts";
 
 Deno.test("splittingTable, markdown, metrics and claims follow the numbers", () => {

@@ -1,14 +1,14 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { initBackend } from "../lib/backend.ts";
-import type { SAEEvaluation } from "../lib/experiments/sae_eval.ts";
-import type { TrainedSAE } from "../lib/experiments/sae_zoo.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
+import type { SAEEvaluation } from "../lib/experiments/zoo/sae_eval.ts";
+import type { TrainedSAE } from "../lib/experiments/zoo/sae_zoo.ts";
 import {
   splittingRun,
   splittingTable,
   tailGroups,
   tailStats,
-} from "../lib/experiments/splitting.ts";
+} from "../lib/experiments/05_splitting/splitting.ts";
 import { createSAE, disposeSAE } from "../lib/sae/mod.ts";
 import { RUNS } from "./splitting_fixtures.ts";
 

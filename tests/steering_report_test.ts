@@ -6,9 +6,9 @@ import {
   steeringMetrics,
   steeringSetup,
   steeringTable,
-} from "../lib/experiments/steering_report.ts";
-import { STEERED, summariseSteering } from "../lib/experiments/steering_study.ts";
-import { makeTokenizer } from "../lib/tokenizer.ts";
+} from "../lib/experiments/06_steering/steering_report.ts";
+import { STEERED, summariseSteering } from "../lib/experiments/06_steering/steering_study.ts";
+import { makeTokenizer } from "../lib/data/tokenizer.ts";
 import { syntheticComparison } from "./fixtures/steering.ts";
 
 const CMP = syntheticComparison({

@@ -6,7 +6,7 @@ import {
   steeringComparison,
   steeringVerdict,
   summariseSteering,
-} from "../lib/experiments/steering_study.ts";
+} from "../lib/experiments/06_steering/steering_study.ts";
 import { syntheticComparison } from "./fixtures/steering.ts";
 import { withSmokeWorkspace } from "./fixtures/smoke_workspace.ts";
 

@@ -1,9 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { initBackend } from "../lib/backend.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
 import type { GPT2Config } from "../lib/gpt2/config.ts";
 import { GPT2 } from "../lib/gpt2/model.ts";
-import { Rng } from "../lib/random.ts";
+import { Rng } from "../lib/tensor/random.ts";
 import {
   associatedSets,
   decoderDirections,
@@ -14,7 +14,7 @@ import {
   steerDirections,
   steeringContexts,
   topIndices,
-} from "../lib/experiments/steering.ts";
+} from "../lib/experiments/06_steering/steering.ts";
 import { TINY_CONFIG } from "./fixtures/tiny_workspace.ts";
 
 await initBackend();

@@ -1,12 +1,12 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { initBackend } from "../lib/backend.ts";
-import { REPO_ROOT } from "../lib/embedded_models.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
+import { REPO_ROOT } from "../lib/gpt2/embedded_models.ts";
 import { GPT2 } from "../lib/gpt2/model.ts";
 import type { GPT2Config } from "../lib/gpt2/config.ts";
-import { windows } from "../lib/lm_train.ts";
-import { Rng } from "../lib/random.ts";
+import { windows } from "../lib/gpt2/lm_train.ts";
+import { Rng } from "../lib/tensor/random.ts";
 import {
   buildStore,
   type BuildStoreOptions,

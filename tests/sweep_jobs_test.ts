@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { notebookNeeds } from "../lib/experiments/needs.ts";
-import { PARETO_SETTINGS } from "../lib/experiments/pareto.ts";
-import { PROFILES } from "../lib/experiments/profile.ts";
+import { notebookNeeds } from "../lib/experiments/zoo/needs.ts";
+import { PARETO_SETTINGS } from "../lib/experiments/03_pareto/pareto.ts";
+import { PROFILES } from "../lib/experiments/shared/profile.ts";
 import { gridJobs, jobKey, jobName, profileJobs } from "../lib/sweep/jobs.ts";
 
 Deno.test("gridJobs: every combination; k skips Gated, β only gradient-aware ones", () => {

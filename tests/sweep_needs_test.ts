@@ -1,21 +1,21 @@
 /**
- * The sweep's list of what the notebooks need (`lib/experiments/needs.ts`) against the notebooks'
+ * The sweep's list of what the notebooks need (`lib/experiments/zoo/needs.ts`) against the notebooks'
  * own section functions: after the sweep's jobs ran, the sections train and evaluate nothing.
  */
 import assert from "node:assert/strict";
-import { chooseBeta, mainSAE } from "../lib/experiments/compared.ts";
-import { densityRuns } from "../lib/experiments/density.ts";
+import { chooseBeta, mainSAE } from "../lib/experiments/zoo/compared.ts";
+import { densityRuns } from "../lib/experiments/04_density/density.ts";
 import {
   betaSweep,
   frontiers,
   furtherArchitectures,
   mainKComparison,
   PARETO_SETTINGS,
-} from "../lib/experiments/pareto.ts";
-import { evaluateSAE } from "../lib/experiments/sae_eval.ts";
-import { scalingStudy } from "../lib/experiments/scaling.ts";
-import { splittingRuns } from "../lib/experiments/splitting.ts";
-import { steeringComparison } from "../lib/experiments/steering_study.ts";
+} from "../lib/experiments/03_pareto/pareto.ts";
+import { evaluateSAE } from "../lib/experiments/zoo/sae_eval.ts";
+import { scalingStudy } from "../lib/experiments/07_scaling/scaling.ts";
+import { splittingRuns } from "../lib/experiments/05_splitting/splitting.ts";
+import { steeringComparison } from "../lib/experiments/06_steering/steering_study.ts";
 import { profileJobs } from "../lib/sweep/jobs.ts";
 import { runJob, WorkspacePool } from "../lib/sweep/run_job.ts";
 import { withSmokeWorkspace } from "./fixtures/smoke_workspace.ts";

@@ -6,7 +6,7 @@ import {
   ensureDenoKernelSpec,
   installCommand,
   missingDebianPackages,
-} from "../lib/system_deps.ts";
+} from "../lib/pipeline/system_deps.ts";
 import { packagesFor, purposesFor } from "../pipelines/setup.ts";
 
 const NO_SUCH_PACKAGE = "gsae-no-such-package";

@@ -9,7 +9,7 @@ import {
   UNK_TEXT,
   VOCAB_MAP_FORMAT,
   VocabMap,
-} from "../lib/tokenizer.ts";
+} from "../lib/data/tokenizer.ts";
 
 const HELLO = "Hello world, this is GPT-2.";
 const HELLO_IDS = [15496, 995, 11, 428, 318, 402, 11571, 12, 17, 13];

@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
-import { initBackend } from "../lib/backend.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
 import { createSAE, disposeSAE } from "../lib/sae/mod.ts";
-import type { SAEEvaluation } from "../lib/experiments/sae_eval.ts";
-import type { TrainedSAE } from "../lib/experiments/sae_zoo.ts";
+import type { SAEEvaluation } from "../lib/experiments/zoo/sae_eval.ts";
+import type { TrainedSAE } from "../lib/experiments/zoo/sae_zoo.ts";
 import {
   modelCard,
   saeCard,
   showToken,
   tokenGradients,
   tokenGradientTable,
-} from "../lib/experiments/tour.ts";
+} from "../lib/experiments/00_tour/tour.ts";
 import { tinyWorkspace } from "./fixtures/tiny_workspace.ts";
 
 await initBackend();

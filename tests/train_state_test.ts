@@ -1,10 +1,10 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { initBackend } from "../lib/backend.ts";
-import { AdamW } from "../lib/optim.ts";
-import { CHECKSUM_KEY, readSafetensors } from "../lib/safetensors.ts";
-import { loadTrainState, saveTrainState } from "../lib/train_state.ts";
-import { variableFrom } from "../lib/variables.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
+import { AdamW } from "../lib/tensor/optim.ts";
+import { CHECKSUM_KEY, readSafetensors } from "../lib/io/safetensors.ts";
+import { loadTrainState, saveTrainState } from "../lib/io/train_state.ts";
+import { variableFrom } from "../lib/tensor/variables.ts";
 
 await initBackend();
 

@@ -2,8 +2,8 @@
 // leak they exist to prevent).
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { initBackend } from "../lib/backend.ts";
-import { assignFrom, variableFrom } from "../lib/variables.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
+import { assignFrom, variableFrom } from "../lib/tensor/variables.ts";
 
 await initBackend();
 

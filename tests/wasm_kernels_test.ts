@@ -1,11 +1,17 @@
-// The fused wasm kernels (lib/wasm_kernels.ts) against the stock tfjs formulation of the same
-// ops (lib/ops.ts with the kernels switched off): values and gradients.
+// The fused wasm kernels (lib/tensor/wasm_kernels.ts) against the stock tfjs formulation of the same
+// ops (lib/tensor/ops.ts with the kernels switched off): values and gradients.
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { initBackend } from "../lib/backend.ts";
-import { causalSoftmax, crossEntropy, embeddingLookup, geluNew, splitHeads } from "../lib/ops.ts";
-import { Rng } from "../lib/random.ts";
-import { hasKernel, KERNELS, setWasmKernelsEnabled } from "../lib/wasm_kernels.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
+import {
+  causalSoftmax,
+  crossEntropy,
+  embeddingLookup,
+  geluNew,
+  splitHeads,
+} from "../lib/tensor/ops.ts";
+import { Rng } from "../lib/tensor/random.ts";
+import { hasKernel, KERNELS, setWasmKernelsEnabled } from "../lib/tensor/wasm_kernels.ts";
 
 await initBackend();
 const ON_WASM = tf.getBackend() === "wasm";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describeAdapter, isSoftwareAdapter } from "../lib/webgpu_adapter.ts";
+import { describeAdapter, isSoftwareAdapter } from "../lib/tensor/webgpu_adapter.ts";
 
 Deno.test("isSoftwareAdapter: llvmpipe as Deno reports it, and by name or vendor alone", () => {
   // What Deno 2.9.6 reports on this project's GPU-less machine.

@@ -5,13 +5,13 @@
 // skipped, with the reason printed, where Deno offers none.
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { type BackendName, initBackend } from "../lib/backend.ts";
-import { loadBlas } from "../lib/blas.ts";
+import { type BackendName, initBackend } from "../lib/tensor/backend.ts";
+import { loadBlas } from "../lib/tensor/blas.ts";
 import { GPT2 } from "../lib/gpt2/model.ts";
-import { Rng } from "../lib/random.ts";
+import { Rng } from "../lib/tensor/random.ts";
 import { createSAE, disposeSAE } from "../lib/sae/mod.ts";
 import { type ActivationData, trainSAE } from "../lib/sae/trainer.ts";
-import { requestWebGPUAdapter } from "../lib/webgpu_adapter.ts";
+import { requestWebGPUAdapter } from "../lib/tensor/webgpu_adapter.ts";
 import { TINY_CONFIG } from "./fixtures/tiny_workspace.ts";
 
 const adapter = await requestWebGPUAdapter();

@@ -12,13 +12,13 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { writeFileAtomic, writeJsonAtomic } from "../atomic_write.ts";
-import { SafetensorsError, serializeSafetensors } from "../safetensors.ts";
-import { SafetensorsReader } from "../safetensors_stream.ts";
-import type { TensorEntry, TensorToWrite } from "../safetensors.ts";
-import { makeTokenizer, VocabMap } from "../tokenizer.ts";
-import type { Tokenizer } from "../tokenizer.ts";
-import { variableFrom } from "../variables.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../io/atomic_write.ts";
+import { SafetensorsError, serializeSafetensors } from "../io/safetensors.ts";
+import { SafetensorsReader } from "../io/safetensors_stream.ts";
+import type { TensorEntry, TensorToWrite } from "../io/safetensors.ts";
+import { makeTokenizer, VocabMap } from "../data/tokenizer.ts";
+import type { Tokenizer } from "../data/tokenizer.ts";
+import { variableFrom } from "../tensor/variables.ts";
 import { type GPT2Config, parseGPT2Config } from "./config.ts";
 import { GPT2 } from "./model.ts";
 import { expectedShapes } from "./params.ts";

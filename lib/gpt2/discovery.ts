@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { callerPath } from "../caller_path.ts";
-import { DEFAULT_MODEL, LM_PRESETS, REPO_ROOT } from "../embedded_models.ts";
+import { callerPath } from "../io/caller_path.ts";
+import { DEFAULT_MODEL, LM_PRESETS, REPO_ROOT } from "./embedded_models.ts";
 
 /** Where a model spec led. */
 export interface ResolvedModel {

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { makeTempPath, writeFileAtomic } from "../atomic_write.ts";
-import { Progress } from "../progress.ts";
-import { SafetensorsError } from "../safetensors.ts";
-import { SafetensorsReader } from "../safetensors_stream.ts";
+import { makeTempPath, writeFileAtomic } from "../io/atomic_write.ts";
+import { Progress } from "../io/progress.ts";
+import { SafetensorsError } from "../io/safetensors.ts";
+import { SafetensorsReader } from "../io/safetensors_stream.ts";
 import { parseGPT2Config } from "./config.ts";
 import { hubRepoDir } from "./discovery.ts";
 

@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { Rng } from "../random.ts";
+import { Rng } from "../tensor/random.ts";
 import type { GPT2 } from "./model.ts";
 
 /**

@@ -27,7 +27,7 @@ import {
   linear,
   matMul,
   splitHeads,
-} from "../ops.ts";
+} from "../tensor/ops.ts";
 import type { GPT2Config } from "./config.ts";
 import {
   HOOK_KINDS,

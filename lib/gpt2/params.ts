@@ -6,8 +6,8 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { Rng } from "../random.ts";
-import { variableFrom } from "../variables.ts";
+import { Rng } from "../tensor/random.ts";
+import { variableFrom } from "../tensor/variables.ts";
 import type { GPT2Config } from "./config.ts";
 
 /** A LayerNorm's or a Conv1D layer's parameters (Conv1D applies as x·weight + bias). */

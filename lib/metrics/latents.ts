@@ -6,7 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { matMul } from "../ops.ts";
+import { matMul } from "../tensor/ops.ts";
 import { median } from "./stats.ts";
 
 /** Row-normalised copy of W_dec [d_sae, d_in] (zero rows stay zero). */

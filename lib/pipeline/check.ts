@@ -6,11 +6,11 @@
  *
  * @module
  */
-import { REPO_ROOT } from "../embedded_models.ts";
-import type { MetricRecord } from "../experiments/results.ts";
+import { REPO_ROOT } from "../gpt2/embedded_models.ts";
+import type { MetricRecord } from "../experiments/shared/results.ts";
 import { flattenMetrics, type PipelineMetrics } from "./metrics.ts";
 import { formatNumber } from "./report.ts";
-import { readTextIfExists } from "../atomic_write.ts";
+import { readTextIfExists } from "../io/atomic_write.ts";
 
 /** The format tag of reference files. */
 export const REFERENCE_FORMAT = "gsae-reference/1";

@@ -9,8 +9,8 @@
  */
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
-import { writeFileAtomic } from "../atomic_write.ts";
-import type { FigureRenderer, NamedFigure } from "../figures.ts";
+import { writeFileAtomic } from "../io/atomic_write.ts";
+import type { FigureRenderer, NamedFigure } from "./figures.ts";
 import { figureNameOf } from "./staging.ts";
 
 /** The formats every figure is written in. */

@@ -6,8 +6,12 @@
  *
  * @module
  */
-import type { ClaimRecord, MetricRecord, NotebookResultsJson } from "../experiments/results.ts";
-import { readTextIfExists } from "../atomic_write.ts";
+import type {
+  ClaimRecord,
+  MetricRecord,
+  NotebookResultsJson,
+} from "../experiments/shared/results.ts";
+import { readTextIfExists } from "../io/atomic_write.ts";
 
 /** The format tag of `metrics.json`. */
 export const METRICS_FORMAT = "gsae-metrics/1";

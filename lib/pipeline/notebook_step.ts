@@ -7,9 +7,9 @@
  * @module
  */
 import { join } from "node:path";
-import { writeFileAtomic } from "../atomic_write.ts";
-import type { FigureRenderer } from "../figures.ts";
-import { NotebookCellError, runNotebook, type RunNotebookResult } from "../notebook_runner.ts";
+import { writeFileAtomic } from "../io/atomic_write.ts";
+import type { FigureRenderer } from "./figures.ts";
+import { NotebookCellError, runNotebook, type RunNotebookResult } from "./notebook_runner.ts";
 import {
   copyFiles,
   embedFigurePngs,

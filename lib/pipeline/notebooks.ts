@@ -5,7 +5,7 @@
  * @module
  */
 import { basename, join } from "node:path";
-import { REPO_ROOT } from "../embedded_models.ts";
+import { REPO_ROOT } from "../gpt2/embedded_models.ts";
 
 /** The project's notebooks folder. */
 export const NOTEBOOKS_DIR = `${REPO_ROOT}/notebooks`;

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { formatDuration } from "../progress.ts";
+import { formatDuration } from "../io/progress.ts";
 
 /** Options of {@link PipelineProgress}. */
 export interface PipelineProgressOptions {

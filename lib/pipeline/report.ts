@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { formatDuration } from "../progress.ts";
+import { formatDuration } from "../io/progress.ts";
 import type { NotebookEntry, PipelineMetrics } from "./metrics.ts";
 import { verdictCounts } from "./metrics.ts";
 

@@ -1,6 +1,6 @@
 /**
  * The headless pipeline behind `deno task reproduce`: runs the notebooks in order through real
- * Jupyter (`lib/notebook_runner.ts`), each with its own staging run folder, then renders its
+ * Jupyter (`lib/pipeline/notebook_runner.ts`), each with its own staging run folder, then renders its
  * figures (HTML, PNG, SVG; one browser per run), adds the PNGs to the executed notebook, and
  * only then moves everything into the out folder:
  *
@@ -14,11 +14,11 @@
  * @module
  */
 import { join, resolve } from "node:path";
-import { callerPath } from "../caller_path.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../atomic_write.ts";
-import { REPO_ROOT } from "../embedded_models.ts";
-import { getProfile, type ProfileName } from "../experiments/profile.ts";
-import { FigureRenderer } from "../figures.ts";
+import { callerPath } from "../io/caller_path.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../io/atomic_write.ts";
+import { REPO_ROOT } from "../gpt2/embedded_models.ts";
+import { getProfile, type ProfileName } from "../experiments/shared/profile.ts";
+import { FigureRenderer } from "./figures.ts";
 import { resolveModel } from "../gpt2/discovery.ts";
 import {
   emptyMetrics,
@@ -32,7 +32,7 @@ import { discoverNotebooks, NOTEBOOKS_DIR, selectNotebooks } from "./notebooks.t
 import { runNotebookStep } from "./notebook_step.ts";
 import { PipelineProgress } from "./progress.ts";
 import { makeStagingDir } from "./staging.ts";
-import { stopRunningNotebooks } from "../notebook_runner.ts";
+import { stopRunningNotebooks } from "./notebook_runner.ts";
 import { renderReport } from "./report.ts";
 
 export { PipelineNotebookError } from "./notebook_step.ts";

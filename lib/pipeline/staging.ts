@@ -7,9 +7,9 @@
  */
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import type { FigureSpec, NamedFigure } from "../figures.ts";
-import type { NotebookResultsJson, Verdict } from "../experiments/results.ts";
-import { FIGURE_META_KEY } from "../experiments/results.ts";
+import type { FigureSpec, NamedFigure } from "./figures.ts";
+import type { NotebookResultsJson, Verdict } from "../experiments/shared/results.ts";
+import { FIGURE_META_KEY } from "../experiments/shared/results.ts";
 
 /** Prefix of a run's staging folder in the temporary directory; the pid follows. */
 export const STAGING_PREFIX = "gsae_reproduce_";

@@ -10,9 +10,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { GPT2, HookState } from "../gpt2/model.ts";
-import { matMul } from "../ops.ts";
-import { Rng } from "../random.ts";
-import { variableFrom } from "../variables.ts";
+import { matMul } from "../tensor/ops.ts";
+import { Rng } from "../tensor/random.ts";
+import { variableFrom } from "../tensor/variables.ts";
 
 /** Options every architecture has. Architecture modules extend this with their own fields. */
 export interface BaseSAEConfig {

@@ -7,7 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { GPT2 } from "../gpt2/model.ts";
-import { Rng } from "../random.ts";
+import { Rng } from "../tensor/random.ts";
 import type { SAEBatch } from "./base.ts";
 
 /** What batching needs from the training config. */

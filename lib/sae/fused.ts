@@ -13,10 +13,10 @@
  *
  * @module
  */
-import { tensorsOnHost } from "../backend.ts";
-import { type Blas, loadBlas } from "../blas.ts";
-import type { AdamW } from "../optim.ts";
-import { assignFrom } from "../variables.ts";
+import { tensorsOnHost } from "../tensor/backend.ts";
+import { type Blas, loadBlas } from "../tensor/blas.ts";
+import type { AdamW } from "../tensor/optim.ts";
+import { assignFrom } from "../tensor/variables.ts";
 import {
   normaliseRowsInPlace,
   removeParallelComponentInPlace,

@@ -17,7 +17,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { matMul } from "../ops.ts";
+import { matMul } from "../tensor/ops.ts";
 import {
   decodeLinear,
   l0,

@@ -14,7 +14,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { matMul } from "../ops.ts";
+import { matMul } from "../tensor/ops.ts";
 import { baseFields, parseConfig, z } from "./config.ts";
 import type { Architecture } from "./registry.ts";
 import {

@@ -6,7 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { assignFrom } from "../variables.ts";
+import { assignFrom } from "../tensor/variables.ts";
 import type { BaseSAEConfig, SAE } from "./base.ts";
 import { architectureOf, parseSAEConfig } from "./registry.ts";
 import { loadSAEFolder } from "./saelens.ts";

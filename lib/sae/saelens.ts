@@ -20,13 +20,13 @@
  * @module
  */
 import { join } from "node:path";
-import { writeDirAtomic } from "../atomic_write.ts";
+import { writeDirAtomic } from "../io/atomic_write.ts";
 import {
   readSafetensors,
   requireTensor,
   serializeSafetensors,
   type TensorToWrite,
-} from "../safetensors.ts";
+} from "../io/safetensors.ts";
 import type { BaseSAEConfig, SAE } from "./base.ts";
 import { architectureOf, type SaelensArchitecture } from "./registry.ts";
 

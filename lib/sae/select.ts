@@ -14,8 +14,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { activeBackend, tensorsOnHost } from "../backend.ts";
-import { constantOf } from "../ops.ts";
+import { activeBackend, tensorsOnHost } from "../tensor/backend.ts";
+import { constantOf } from "../tensor/ops.ts";
 
 /** Shape of a score matrix and the per-row budget. */
 export interface PerRowOptions {

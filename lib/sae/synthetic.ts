@@ -10,8 +10,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { AdamW } from "../optim.ts";
-import { Rng } from "../random.ts";
+import { AdamW } from "../tensor/optim.ts";
+import { Rng } from "../tensor/random.ts";
 import { normaliseRowsInPlace, type SAE, type SAETrainContext } from "./base.ts";
 import type { DecoderBiasInit } from "./config.ts";
 import { initialiseDecoderBias } from "./topk.ts";

@@ -10,9 +10,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { tensorsOnHost } from "../backend.ts";
-import { constantOf, matMul } from "../ops.ts";
-import { assignFrom } from "../variables.ts";
+import { tensorsOnHost } from "../tensor/backend.ts";
+import { constantOf, matMul } from "../tensor/ops.ts";
+import { assignFrom } from "../tensor/variables.ts";
 import {
   type BaseSAEConfig,
   batchFVU,

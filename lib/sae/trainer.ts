@@ -9,9 +9,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { AdamW, learningRate, namedGrads } from "../optim.ts";
-import { Progress } from "../progress.ts";
-import { loadTrainState, saveTrainState } from "../train_state.ts";
+import { AdamW, learningRate, namedGrads } from "../tensor/optim.ts";
+import { Progress } from "../io/progress.ts";
+import { loadTrainState, saveTrainState } from "../io/train_state.ts";
 import { initialiseDecoderBias } from "./topk.ts";
 import type { SAE, SAEBatch, SAETrainContext } from "./base.ts";
 import { l0 } from "./base.ts";

@@ -7,11 +7,11 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
-import { writeFileAtomic, writeJsonAtomic } from "../atomic_write.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../io/atomic_write.ts";
 import type { GPT2 } from "../gpt2/model.ts";
-import { windows } from "../lm_train.ts";
-import { Progress } from "../progress.ts";
-import { serializeSafetensors } from "../safetensors.ts";
+import { windows } from "../gpt2/lm_train.ts";
+import { Progress } from "../io/progress.ts";
+import { serializeSafetensors } from "../io/safetensors.ts";
 import {
   chunkProblem,
   IDENTITY,

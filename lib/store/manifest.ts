@@ -7,7 +7,7 @@
  * @module
  */
 import { join } from "node:path";
-import { REPO_ROOT } from "../embedded_models.ts";
+import { REPO_ROOT } from "../gpt2/embedded_models.ts";
 
 /** Format tag of `manifest.json`. */
 export const STORE_FORMAT = "gsae-store/1";

@@ -6,8 +6,8 @@
  * @module
  */
 import { join } from "node:path";
-import { Rng } from "../random.ts";
-import { parseSafetensors, requireTensor } from "../safetensors.ts";
+import { Rng } from "../tensor/random.ts";
+import { parseSafetensors, requireTensor } from "../io/safetensors.ts";
 import {
   chunkProblem,
   MANIFEST,

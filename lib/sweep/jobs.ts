@@ -24,8 +24,8 @@ import {
   needKey,
   type NeedSpec,
   notebookNeeds,
-} from "../experiments/needs.ts";
-import { getProfile, type ProfileName } from "../experiments/profile.ts";
+} from "../experiments/zoo/needs.ts";
+import { getProfile, type ProfileName } from "../experiments/shared/profile.ts";
 import { type ArchitectureName, architectureOf, ARCHITECTURES } from "../sae/mod.ts";
 
 /** One job of a sweep: one SAE, trained once and evaluated in every mode listed. */

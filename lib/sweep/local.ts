@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { REPO_ROOT } from "../embedded_models.ts";
+import { REPO_ROOT } from "../gpt2/embedded_models.ts";
 import { clearStatus, readStatus, taskLog } from "./state.ts";
 import { tallyLine, type TaskState } from "./tally.ts";
 

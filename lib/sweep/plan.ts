@@ -9,7 +9,7 @@
  */
 import { KNOWN_GPT2_MODELS } from "../gpt2/config.ts";
 import { resolveModel } from "../gpt2/discovery.ts";
-import { getProfile } from "../experiments/profile.ts";
+import { getProfile } from "../experiments/shared/profile.ts";
 import { architectureOf } from "../sae/mod.ts";
 import type { SweepJob } from "./jobs.ts";
 import { jobCached, type WorkspacePool } from "./run_job.ts";

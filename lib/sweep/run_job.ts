@@ -9,11 +9,11 @@
  * @module
  */
 import { dirname } from "node:path";
-import { chooseBeta } from "../experiments/compared.ts";
-import type { EvalNeed, NeedSpec } from "../experiments/needs.ts";
-import { gatedL1 } from "../experiments/pareto.ts";
-import type { EvalOptions } from "../experiments/sae_eval.ts";
-import { evaluateSAE, isEvaluated } from "../experiments/sae_eval.ts";
+import { chooseBeta } from "../experiments/zoo/compared.ts";
+import type { EvalNeed, NeedSpec } from "../experiments/zoo/needs.ts";
+import { gatedL1 } from "../experiments/03_pareto/pareto.ts";
+import type { EvalOptions } from "../experiments/zoo/sae_eval.ts";
+import { evaluateSAE, isEvaluated } from "../experiments/zoo/sae_eval.ts";
 import { architectureOf } from "../sae/mod.ts";
 import {
   isSAECached,
@@ -23,8 +23,8 @@ import {
   trainedSAE,
   trainStore,
   trainStoreDir,
-} from "../experiments/sae_zoo.ts";
-import { closeWorkspace, openWorkspace, type Workspace } from "../experiments/workspace.ts";
+} from "../experiments/zoo/sae_zoo.ts";
+import { closeWorkspace, openWorkspace, type Workspace } from "../experiments/shared/workspace.ts";
 import { resolveModel } from "../gpt2/discovery.ts";
 import type { SweepJob } from "./jobs.ts";
 import { withLock } from "./lock.ts";

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { REPO_ROOT } from "../embedded_models.ts";
+import { REPO_ROOT } from "../gpt2/embedded_models.ts";
 import { taskCommand } from "./local.ts";
 import { readStatus, taskLog } from "./state.ts";
 import { arrayRanges, tallyLine, type TaskState } from "./tally.ts";

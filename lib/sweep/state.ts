@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { writeJsonAtomic } from "../atomic_write.ts";
+import { writeJsonAtomic } from "../io/atomic_write.ts";
 import type { SweepJob } from "./jobs.ts";
 import type { JobOutcome } from "./run_job.ts";
 

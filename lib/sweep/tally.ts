@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { formatDuration } from "../progress.ts";
+import { formatDuration } from "../io/progress.ts";
 
 /** One task's state; `reason` says why a task failed (e.g. `CANCELLED`, `exit 1`). */
 export interface TaskState {

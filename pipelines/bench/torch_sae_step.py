@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch CPU reference for one SAE training step: row (a) of `deno task bench`.
 
-Mirrors lib/sae/trainer.ts + lib/sae/topk.ts / gsae.ts + lib/optim.ts at the benchmark sizes:
+Mirrors lib/sae/trainer.ts + lib/sae/topk.ts / gsae.ts + lib/tensor/optim.ts at the benchmark sizes:
 
   batch     rows gathered from a preallocated activation (and gradient) tensor of 8 * batch rows
             through a seeded per-epoch permutation (the trainer's batchIndices + gatherRows)
@@ -68,7 +68,7 @@ def main():
     torch.manual_seed(a.seed)
     n, d, m = 8 * a.batch, a.d, a.latents
 
-    # Preallocated "store": activations N(0, 1), gradients N(0, 1e-3) (lib/bench.ts benchActivations).
+    # Preallocated "store": activations N(0, 1), gradients N(0, 1e-3) (lib/bench/bench.ts benchActivations).
     data_x = torch.randn(n, d)
     data_g = torch.randn(n, d) * 1e-3 if a.arch == "gsae" else None
 

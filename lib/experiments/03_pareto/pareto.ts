@@ -1,0 +1,277 @@
+/**
+ * Experiment 3, the paper's Pareto frontiers: L0 against ΔCE (CE loss added by splicing the
+ * reconstruction in) and against FVU, for TopK, g-SAE and e2e-TopK across the profile's k, with
+ * the g-SAE β sweep, a spread over seeds at the main k, two controls and further architectures.
+ *
+ * Every point is one trained SAE ({@link trainedSAE}, shared with the other notebooks) evaluated
+ * on the validation split ({@link evaluateSAE}) in one of four modes ({@link EvalMode}). g-SAE
+ * chooses latents with the gradient of the loss at the *true* next token, which a deployed SAE
+ * does not have, so beside the paper's mode we evaluate:
+ * - `plain`: no gradient, so g-SAE falls back to TopK selection (what the dictionary alone buys);
+ * - `sampled`: the gradient at a next token sampled from the model's own prediction (label-free);
+ * - `selection`: a plain TopK SAE's weights with g-SAE selection of the chosen β (what the
+ *   selection rule alone buys, without gradient-aware training).
+ *
+ * The comparisons and verdicts built on these points are in `pareto_compare.ts`, the figures in
+ * `pareto_figures.ts`, the tables, claims and metrics in `pareto_report.ts`.
+ *
+ * @module
+ */
+import { type ArchitectureName, architectureOf } from "../../sae/mod.ts";
+import { chooseBeta, COMPARED, mainSAE } from "../zoo/compared.ts";
+import { evaluateSAE, type SAEEvaluation } from "../zoo/sae_eval.ts";
+import { type TrainedSAE, trainedSAE, trainStore } from "../zoo/sae_zoo.ts";
+import type { Workspace } from "../shared/workspace.ts";
+
+/**
+ * How an SAE's encoder is run at evaluation: `true` (the true next token's gradient; the paper's
+ * evaluation; no effect on gradient-free SAEs), `plain` (no gradient: plain TopK selection),
+ * `sampled` (gradient at a sampled next token), `selection` (TopK weights, g-SAE selection).
+ */
+export type EvalMode = "true" | "plain" | "sampled" | "selection";
+
+/** Where one evaluated SAE sits on the frontiers. */
+export interface ParetoPoint {
+  /** The SAE's label, e.g. `gsae-k32-b0.5-s1`. */
+  label: string;
+  /**
+   * A name that does not change when a re-run chooses another β or Gated's λ moves with the
+   * activation scale (metric names): the label without β, Gated as `gated-x<multiple>-s<seed>`.
+   */
+  name: string;
+  /** Its architecture. */
+  architecture: ArchitectureName;
+  /** k (null for Gated, whose sparsity comes from its L1 coefficient). */
+  k: number | null;
+  /** g-SAE β of training (or of the selection control), else null. */
+  beta: number | null;
+  /** Seed. */
+  seed: number;
+  /** How it was evaluated. */
+  mode: EvalMode;
+  /** The split the numbers are measured on. */
+  split: "val" | "dev";
+  /** Mean active latents per token at evaluation. */
+  l0: number;
+  /** CE with x̂ spliced in − clean CE, nats. */
+  deltaCe: number;
+  /** Mean KL(clean ‖ spliced), nats. */
+  kl: number;
+  /** Fraction of variance unexplained. */
+  fvu: number;
+  /** Fraction of CE recovered relative to mean-ablation. */
+  fracRecoveredMean: number;
+  /** Fraction of CE recovered relative to zero-ablation. */
+  fracRecoveredZero: number;
+  /** Clean CE of the evaluation tokens. */
+  ceClean: number;
+  /** Latents dead at the end of training (the trainer's window). */
+  deadTrain: number;
+  /** Latents that never fired on the evaluation tokens, as a fraction of d_sae. */
+  deadFraction: number;
+  /** Training wall-clock seconds (when it was trained). */
+  trainSeconds: number;
+}
+
+/** Evaluates `trained` in `mode` and flattens the result into a {@link ParetoPoint}. */
+export async function evaluatePoint(
+  ws: Workspace,
+  trained: TrainedSAE,
+  options: { mode?: EvalMode; split?: "val" | "dev"; selectionBeta?: number } = {},
+): Promise<ParetoPoint> {
+  const mode = options.mode ?? "true", split = options.split ?? "val";
+  if (mode === "selection" && options.selectionBeta === undefined) {
+    throw new Error("evaluatePoint: mode selection needs selectionBeta");
+  }
+  // Gradient-free encoders ignore the gradient: their plain evaluation is the (shared, cached)
+  // true-gradient one.
+  const usesGradient = architectureOf(trained.spec.architecture).usesGradient;
+  const gradient = mode === "plain" && usesGradient
+    ? "none"
+    : mode === "sampled"
+    ? "sampled"
+    : "true";
+  const e: SAEEvaluation = await evaluateSAE(ws, trained, {
+    gradient,
+    split,
+    ...(mode === "selection" ? { selectionBeta: options.selectionBeta } : {}),
+  });
+  return {
+    label: trained.label,
+    name: trained.label.replace(/-b[\d.]+(?=-s\d)/, ""),
+    architecture: trained.spec.architecture,
+    k: trained.spec.k ?? null,
+    beta: mode === "selection" ? options.selectionBeta! : trained.spec.beta ?? null,
+    seed: trained.spec.seed,
+    mode,
+    split,
+    l0: e.l0,
+    deltaCe: e.deltaCe,
+    kl: e.kl,
+    fvu: e.fvu,
+    fracRecoveredMean: e.fracRecoveredMean,
+    fracRecoveredZero: e.fracRecoveredZero,
+    ceClean: e.ceClean,
+    deadTrain: trained.dead,
+    deadFraction: e.frequency.deadFraction,
+    trainSeconds: trained.seconds,
+  };
+}
+
+/** One β of the sweep: development numbers (which choose β) beside validation numbers. */
+export interface BetaSweepRow {
+  /** g-SAE β (0: the TopK SAE of the same seed, for reference). */
+  beta: number;
+  /** Development windows, true-token gradient (what chooses β). */
+  dev: ParetoPoint;
+  /** Validation, true-token gradient. */
+  val: ParetoPoint;
+  /** Validation, plain TopK selection. */
+  valPlain: ParetoPoint;
+}
+
+/** The β sweep at the main k, first seed. */
+export interface BetaSweep {
+  /** The β with the lowest development ΔCE ({@link chooseBeta}). */
+  chosen: number;
+  /** TopK (β = 0) first, then the profile's β values in order. */
+  rows: BetaSweepRow[];
+}
+
+/** Runs (or reads from the caches) the β sweep: every β on dev and val, TopK as β = 0. */
+export async function betaSweep(ws: Workspace): Promise<BetaSweep> {
+  const { mainK: k, seeds: [seed] } = ws.profile;
+  const choice = await chooseBeta(ws);
+  const row = async (beta: number, t: TrainedSAE): Promise<BetaSweepRow> => ({
+    beta,
+    dev: await evaluatePoint(ws, t, { split: "dev" }),
+    val: await evaluatePoint(ws, t),
+    valPlain: await evaluatePoint(ws, t, { mode: "plain" }),
+  });
+  const rows = [await row(0, await trainedSAE(ws, { architecture: "topk", k, seed }))];
+  for (const beta of ws.profile.betas) {
+    rows.push(await row(beta, await trainedSAE(ws, { architecture: "gsae", k, seed, beta })));
+  }
+  return { chosen: choice.beta, rows };
+}
+
+/**
+ * The frontiers: TopK, g-SAE (β chosen) and e2e-TopK at every k of the profile, first seed;
+ * g-SAE also with plain selection.
+ */
+export async function frontiers(ws: Workspace, beta: number): Promise<ParetoPoint[]> {
+  const seed = ws.profile.seeds[0], points: ParetoPoint[] = [];
+  for (const architecture of COMPARED) {
+    for (const k of ws.profile.ks) {
+      const t = await mainSAE(ws, architecture, seed, { beta, k });
+      points.push(await evaluatePoint(ws, t));
+      if (architecture === "gsae") points.push(await evaluatePoint(ws, t, { mode: "plain" }));
+    }
+  }
+  return points;
+}
+
+/**
+ * Every seed at the main k: TopK, g-SAE (true, plain, sampled), the selection control on TopK,
+ * and e2e-TopK when `e2e` (its training runs the LM each step, the costliest of the three).
+ */
+export async function mainKComparison(
+  ws: Workspace,
+  options: { beta: number; e2e: boolean },
+): Promise<ParetoPoint[]> {
+  const points: ParetoPoint[] = [];
+  for (const seed of ws.profile.seeds) {
+    const topk = await mainSAE(ws, "topk", seed);
+    points.push(await evaluatePoint(ws, topk));
+    points.push(
+      await evaluatePoint(ws, topk, { mode: "selection", selectionBeta: options.beta }),
+    );
+    const gsae = await mainSAE(ws, "gsae", seed, { beta: options.beta });
+    for (const mode of ["true", "plain", "sampled"] as const) {
+      points.push(await evaluatePoint(ws, gsae, { mode }));
+    }
+    if (options.e2e) points.push(await evaluatePoint(ws, await mainSAE(ws, "e2e_topk", seed)));
+  }
+  return points;
+}
+
+/**
+ * What notebook 03 trains beyond the profile's lists, kept here so that the notebook and the sweep
+ * (`lib/experiments/zoo/needs.ts`) read the same settings.
+ */
+export const PARETO_SETTINGS: {
+  /**
+   * Gated's λ as multiples of its default trade-off rescaled to our activation norm (larger is
+   * sparser; see {@link gatedL1}); chosen so that its L0 lands near the profile's ks on the default
+   * model.
+   */
+  readonly gatedMultiples: readonly number[];
+  /**
+   * Batch-choice architectures at the main k. Feature Choice and gradient Feature Choice, the
+   * costliest to train, are left out of the default run to keep it within its time budget; add
+   * them for the full comparison.
+   */
+  readonly furtherArchitectures: readonly ArchitectureName[];
+  /** e2e-TopK at every seed of the main k (its training runs the language model every step). */
+  readonly e2eAllSeeds: boolean;
+} = {
+  gatedMultiples: [2],
+  furtherArchitectures: ["mutual_choice", "gradient_mutual_choice"],
+  e2eAllSeeds: true,
+};
+
+/** The further architectures at the main k (first seed): batch choices and Gated. */
+export const FURTHER: readonly ArchitectureName[] = [
+  "mutual_choice",
+  "gradient_mutual_choice",
+  "feature_choice",
+  "gradient_feature_choice",
+];
+
+/**
+ * Gated's λ for a multiple of its default trade-off. Gated's default 5/√d_in assumes activations
+ * scaled to E‖x‖² = 1, and our activations are not rescaled: its loss is ‖x − x̂‖² + λ·L1 with
+ * the squared error scaling as ‖x‖² and the L1 as ‖x‖, so the same trade-off at our scale is
+ * λ = multiple · 5/√d_in · √E‖x‖² (E over the training store). Rounded to 3 significant digits
+ * (it names the cached SAE).
+ */
+export async function gatedL1(ws: Workspace, multiple: number): Promise<number> {
+  const rows = await trainStore(ws);
+  let sum = 0;
+  for (let i = 0; i < rows.x.length; i++) sum += rows.x[i] * rows.x[i];
+  const rms = Math.sqrt(sum / rows.n), d = rows.x.length / rows.n;
+  return Number((multiple * 5 / Math.sqrt(d) * rms).toPrecision(3));
+}
+
+/**
+ * Gated SAEs (one per multiple of the default λ, see {@link gatedL1}) and batch-choice
+ * architectures (default {@link FURTHER}) at the main k, first seed; the gradient-aware ones (β as
+ * given) also with plain selection.
+ */
+export async function furtherArchitectures(
+  ws: Workspace,
+  options: {
+    beta: number;
+    gatedMultiples: readonly number[];
+    architectures?: readonly ArchitectureName[];
+  },
+): Promise<ParetoPoint[]> {
+  const { mainK: k, seeds: [seed] } = ws.profile, points: ParetoPoint[] = [];
+  for (const multiple of options.gatedMultiples) {
+    const l1_coefficient = await gatedL1(ws, multiple);
+    const t = await trainedSAE(ws, { architecture: "gated", seed, options: { l1_coefficient } });
+    points.push({ ...(await evaluatePoint(ws, t)), name: `gated-x${multiple}-s${seed}` });
+  }
+  for (const architecture of options.architectures ?? FURTHER) {
+    const gradient = architectureOf(architecture).usesGradient;
+    const t = await trainedSAE(ws, {
+      architecture,
+      k,
+      seed,
+      ...(gradient ? { beta: options.beta } : {}),
+    });
+    points.push(await evaluatePoint(ws, t));
+    if (gradient) points.push(await evaluatePoint(ws, t, { mode: "plain" }));
+  }
+  return points;
+}

@@ -1,0 +1,266 @@
+/**
+ * The Pareto notebook's tables, claims and metrics, computed from the points of `pareto.ts`: the
+ * verdicts come from the numbers ({@link improvementVerdict}), never from the text.
+ *
+ * @module
+ */
+import type { ClaimRecord, NotebookResults } from "../shared/results.ts";
+import type { BetaSweep, ParetoPoint } from "./pareto.ts";
+import {
+  frontierGaps,
+  type FrontierMetric,
+  improvementVerdict,
+  pairedValues,
+  select,
+  type Selector,
+} from "./pareto_compare.ts";
+import { CONTROL_CONDITIONS, seriesName } from "./pareto_figures.ts";
+import { describeOutcome, formatSpread, type Outcome, spread } from "../shared/seed_spread.ts";
+
+const f4 = (v: number) => v.toFixed(4);
+const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
+const pm = (values: number[], digits = 4) => formatSpread(spread(values), { digits });
+
+/** A markdown table of points: one row each, with L0, ΔCE, KL, FVU, CE recovered and dead latents. */
+export function pointsTable(points: readonly ParetoPoint[]): string {
+  const head = "| SAE | evaluation | L0 | ΔCE | KL | FVU | CE recovered (mean abl.) | dead " +
+    "(eval) | train s |\n|---|---|--:|--:|--:|--:|--:|--:|--:|";
+  const rows = points.map((p) =>
+    `| ${p.label} | ${seriesName(p.architecture, p.mode)} | ${p.l0.toFixed(1)} | ` +
+    `${f4(p.deltaCe)} | ${f4(p.kl)} | ${f4(p.fvu)} | ${pct(p.fracRecoveredMean)} | ` +
+    `${pct(p.deadFraction)} | ${p.trainSeconds.toFixed(0)} |`
+  );
+  return [head, ...rows].join("\n");
+}
+
+/** The β sweep as a table: dev and val ΔCE/KL, val FVU, val ΔCE with plain selection. */
+export function betaSweepTable(sweep: BetaSweep): string {
+  const head = "| β | dev ΔCE | dev KL | val ΔCE | val KL | val FVU | val ΔCE, plain selection | " +
+    "val KL, plain selection |\n|--:|--:|--:|--:|--:|--:|--:|--:|";
+  const rows = sweep.rows.map((r) =>
+    `| ${r.beta === 0 ? "0 (TopK)" : r.beta}${r.beta === sweep.chosen ? " **(chosen)**" : ""} | ` +
+    `${f4(r.dev.deltaCe)} | ${f4(r.dev.kl)} | ${f4(r.val.deltaCe)} | ${f4(r.val.kl)} | ` +
+    `${f4(r.val.fvu)} | ${f4(r.valPlain.deltaCe)} | ${f4(r.valPlain.kl)} |`
+  );
+  return [head, ...rows].join("\n");
+}
+
+/** Mean ± sd over seeds at the main k for every condition of the controls. */
+export function mainKTable(points: readonly ParetoPoint[]): string {
+  const head = "| condition | seeds | L0 | ΔCE | KL | FVU | CE recovered (mean abl.) |\n" +
+    "|---|--:|--:|--:|--:|--:|--:|";
+  const rows = CONTROL_CONDITIONS.map((c) => select(points, c)).filter((p) => p.length).map(
+    (p) =>
+      `| ${seriesName(p[0].architecture, p[0].mode)} | ${p.length} | ` +
+      `${spread(p.map((q) => q.l0)).mean.toFixed(1)} | ${pm(p.map((q) => q.deltaCe))} | ` +
+      `${pm(p.map((q) => q.kl))} | ${pm(p.map((q) => q.fvu))} | ` +
+      `${pm(p.map((q) => 100 * q.fracRecoveredMean), 1)} % |`,
+  );
+  return [head, ...rows].join("\n");
+}
+
+/**
+ * "What the gradient buys and what it costs", in words from the numbers: each condition of the
+ * controls against TopK at the main k, as the mean over seeds of the paired relative change in
+ * ΔCE, KL and FVU (negative: lower than TopK), with its range over seeds.
+ */
+export function buysAndCosts(points: readonly ParetoPoint[]): string {
+  const metrics = [["deltaCe", "ΔCE"], ["kl", "KL"], ["fvu", "FVU"]] as const;
+  const lines = CONTROL_CONDITIONS.slice(1).filter((c) => select(points, c).length).map((c) => {
+    const parts = metrics.map(([m, name]) => {
+      const v = pairedValues(points, c, T, m);
+      const rel = spread(v.candidate.map((x, i) => x / v.reference[i] - 1));
+      const f = (x: number) => `${x >= 0 ? "+" : ""}${(100 * x).toFixed(1)} %`;
+      return `${name} ${f(rel.mean)} (${f(rel.min)} … ${f(rel.max)})`;
+    });
+    return `- **${seriesName(c.architecture, c.mode)}**: ${parts.join(", ")}`;
+  });
+  return [
+    `Relative to TopK at k = ${points[0]?.k}, paired by seed (mean, and range over seeds; ` +
+    `negative is better):`,
+    "",
+    ...lines,
+  ].join("\n");
+}
+
+/** One comparison behind a claim: candidate against reference on one metric. */
+interface Comparison {
+  id: string;
+  paper: string;
+  candidate: Selector;
+  reference: Selector;
+  metric: FrontierMetric;
+  /** Whether the frontier across k enters the verdict (only when both have seed-0 frontiers). */
+  useFrontier: boolean;
+}
+
+const G: Selector = { architecture: "gsae" }, T: Selector = { architecture: "topk" };
+
+const COMPARISONS: Comparison[] = [
+  {
+    id: "pareto-delta-ce",
+    paper: "g-SAE improves ΔCE (CE loss added) at a given L0 and expansion factor over TopK " +
+      "(Pareto frontiers; g-SAE evaluated with the true next token's gradient).",
+    candidate: G,
+    reference: T,
+    metric: "deltaCe",
+    useFrontier: true,
+  },
+  {
+    id: "pareto-kl-label-free",
+    paper: "(label-free check, ours) the improvement shows in KL(clean ‖ spliced), which does " +
+      "not single out the true next token.",
+    candidate: G,
+    reference: T,
+    metric: "kl",
+    useFrontier: true,
+  },
+  {
+    id: "pareto-plain-selection",
+    paper: "(label-free check, ours) the g-SAE dictionary alone, run with plain TopK selection " +
+      "(no gradient at inference), improves ΔCE over TopK.",
+    candidate: { architecture: "gsae", mode: "plain" },
+    reference: T,
+    metric: "deltaCe",
+    useFrontier: true,
+  },
+  {
+    id: "control-sampled-gradient",
+    paper: "(control, ours) g-SAE selecting with the gradient at a next token sampled from the " +
+      "model (no label) still improves ΔCE over TopK.",
+    candidate: { architecture: "gsae", mode: "sampled" },
+    reference: T,
+    metric: "deltaCe",
+    useFrontier: false,
+  },
+  {
+    id: "control-topk-selection",
+    paper: "(control, ours) gradient-aware training matters: g-SAE beats a plain TopK SAE that " +
+      "is given g-SAE selection (true-token gradient, same β) only at evaluation.",
+    candidate: G,
+    reference: { architecture: "topk", mode: "selection" },
+    metric: "deltaCe",
+    useFrontier: false,
+  },
+];
+
+const FRONTIER_WORDS: Record<Outcome, string> = {
+  holds: "better at every k",
+  leans: "better at most k",
+  against: "worse at most k",
+  contradicts: "worse at every k",
+  tie: "even",
+};
+
+/** What the claims are computed from. */
+export interface ClaimInputs {
+  /** Seed-0 frontiers across k. */
+  frontier: ParetoPoint[];
+  /** Every seed at the main k. */
+  mainK: ParetoPoint[];
+}
+
+/**
+ * The notebook's claims: each compares a candidate with a reference by per-seed paired gains at
+ * the main k and, where both have frontiers, the candidate's gaps to the reference frontier at
+ * equal L0 across k; the verdict is {@link improvementVerdict}'s.
+ */
+export function paretoClaims(data: ClaimInputs): ClaimRecord[] {
+  return COMPARISONS.map((c) => {
+    const v = pairedValues(data.mainK, c.candidate, c.reference, c.metric);
+    const gains = v.reference.map((r, i) => r - v.candidate[i]);
+    const gaps = c.useFrontier
+      ? frontierGaps(
+        select(data.frontier, c.candidate),
+        select(data.frontier, c.reference),
+        c.metric,
+      )
+      : undefined;
+    const { verdict, outcomes } = improvementVerdict(
+      v.candidate,
+      v.reference,
+      gaps?.map((g) => g.gap),
+    );
+    const name = (s: Selector) => seriesName(s.architecture, s.mode);
+    const wins = gains.filter((g) => g > 0).length;
+    let result = `${c.metric === "kl" ? "KL" : "ΔCE"} at k = ${data.mainK[0]?.k}, mean ± sd ` +
+      `over ${v.seeds.length} seeds: ${name(c.candidate)} ${pm(v.candidate)} vs ` +
+      `${name(c.reference)} ${pm(v.reference)} nats; paired gain ${pm(gains)} nats ` +
+      `(${wins}/${v.seeds.length} seeds favour ${name(c.candidate)}: ` +
+      `${describeOutcome(outcomes[0])}).`;
+    if (gaps) {
+      result += ` First-seed frontier relative to ${name(c.reference)} at equal L0: ` +
+        gaps.map((g) => `k=${g.k} ${g.gap >= 0 ? "+" : ""}${(100 * g.gap).toFixed(1)} %`)
+          .join(", ") +
+        ` (${FRONTIER_WORDS[outcomes[1]]}).`;
+    }
+    return { id: c.id, paper: c.paper, result, verdict };
+  });
+}
+
+/** Metric tolerances: a re-run on other hardware trains like another seed. */
+function tolerance(points: readonly ParetoPoint[], metric: FrontierMetric): number {
+  const s = spread(points.map((p) => p[metric]));
+  return Math.max(0.1, points.length > 1 ? 3 * s.std / Math.abs(s.mean) : 0.1);
+}
+
+/**
+ * Records the notebook's metrics: every point of the frontiers (seed 0), the main-k means over
+ * seeds per condition, the β sweep and the chosen β. Relative tolerances are three times the
+ * seed spread of the same condition at the main k (at least 10 %).
+ */
+export function recordParetoMetrics(
+  results: NotebookResults,
+  data: ClaimInputs & { sweep: BetaSweep; further: ParetoPoint[] },
+): void {
+  const tol = new Map<string, number>();
+  const keyOf = (p: ParetoPoint, m: FrontierMetric) => `${p.architecture}/${p.mode}/${m}`;
+  for (const c of CONTROL_CONDITIONS) {
+    const pts = select(data.mainK, c);
+    if (!pts.length) continue;
+    for (const m of ["deltaCe", "kl", "fvu"] as const) {
+      const rel = tolerance(pts, m);
+      tol.set(keyOf(pts[0], m), rel);
+      const tag = `${c.architecture}${c.mode && c.mode !== "true" ? `_${c.mode}` : ""}`;
+      results.metric(`${m}_${tag}_k${pts[0].k}_mean`, spread(pts.map((p) => p[m])).mean, {
+        description: `${m} (val) of ${seriesName(c.architecture, c.mode)} at the main k, ` +
+          `mean over ${pts.length} seeds`,
+        rel,
+        abs: 1e-3,
+      });
+    }
+  }
+  const unit = { deltaCe: " nats", kl: " nats", fvu: "" };
+  for (const p of [...data.frontier, ...data.further]) {
+    for (const m of ["deltaCe", "kl", "fvu"] as const) {
+      results.metric(`${m}_${p.name}${p.mode === "true" ? "" : `_${p.mode}`}`, p[m], {
+        description: `${m}${unit[m]} (val) of ${p.label}, ${seriesName(p.architecture, p.mode)}`,
+        rel: tol.get(keyOf(p, m)) ?? 0.2,
+        abs: 1e-3,
+      });
+    }
+  }
+  for (const r of data.sweep.rows) {
+    results.metric(`deltaCe_dev_beta${r.beta}`, r.dev.deltaCe, {
+      description: `ΔCE nats on dev windows, ${r.beta === 0 ? "TopK" : `g-SAE β=${r.beta}`}`,
+      rel: tol.get(`gsae/true/deltaCe`) ?? 0.2,
+      abs: 1e-3,
+    });
+  }
+  for (const c of COMPARISONS) {
+    const v = pairedValues(data.mainK, c.candidate, c.reference, c.metric);
+    const gain = spread(v.reference.map((r, i) => r - v.candidate[i]));
+    // A gain can be near zero: its tolerance is absolute, three seed standard deviations.
+    results.metric(`gain_${c.id}`, gain.mean, {
+      description: `${c.metric} nats (val) of the reference minus the candidate at the main k, ` +
+        `mean over ${v.seeds.length} paired seeds (claim ${c.id})`,
+      rel: 0.1,
+      abs: Math.max(1e-3, 3 * gain.std),
+    });
+  }
+  results.metric("beta_chosen", data.sweep.chosen, {
+    description: "g-SAE β chosen on dev (lowest dev ΔCE); a neighbouring β is within tolerance",
+    rel: 1,
+    abs: 0,
+  });
+}

@@ -1,0 +1,265 @@
+/**
+ * What the density notebook shows and records: the table as markdown, the dead-latent and
+ * frequency-CDF figures, the metrics, and the paper's claims with verdicts computed from the
+ * seeds (see `density.ts` for the measurements and `seed_spread.ts` for the verdict rules).
+ *
+ * @module
+ */
+import type { FigureSpec } from "../../pipeline/figures.ts";
+import type { ComparedArchitecture } from "../zoo/compared.ts";
+import {
+  type DeadCurve,
+  type DensityRow,
+  type DensityRun,
+  type DensityTable,
+  empiricalCdf,
+  PAPER_MEDIAN_FREQUENCY,
+  PAPER_THRESHOLDS,
+} from "./density.ts";
+import type { ClaimRecord } from "../shared/results.ts";
+import {
+  ARCH_STYLE,
+  compareSeeds,
+  formatSpread,
+  judgeOutcomes,
+  rowOf,
+  type Spread,
+} from "../shared/seed_spread.ts";
+
+const count = (n: number) => n.toLocaleString("en");
+const pct = (s: Spread, digits = 2) => formatSpread(s, { scale: 100, digits, unit: "%" });
+
+/** The density table as markdown (mean ± std over seeds). */
+export function densityMarkdown(table: DensityTable): string {
+  const r0 = table.rows[0];
+  const head = [
+    "architecture",
+    "L0",
+    `dead, end of training (N = ${count(r0.deadWindowTokens)} tokens)`,
+    `never fired on val (${count(r0.evalTokens)} tokens)`,
+    "median frequency",
+    "mean frequency (L0 / latents)",
+    ...table.thresholds.map((t) => `latents > ${t * 100} %`),
+    "paper median (GPT-2 small, L0 = 32)",
+  ];
+  const lines = table.rows.map((r) =>
+    [
+      ARCH_STYLE[r.architecture].name,
+      formatSpread(r.l0, { digits: 1 }),
+      pct(r.deadAtEnd),
+      pct(r.deadOnVal),
+      pct(r.medianFrequency, 3),
+      `${((r.l0.mean / r.dSae) * 100).toFixed(2)} %`,
+      ...r.above.map((s) => pct(s, 1)),
+      `${(PAPER_MEDIAN_FREQUENCY[r.architecture] * 100).toFixed(2)} %`,
+    ].join(" | ")
+  );
+  return [
+    `| ${head.join(" | ")} |`,
+    `|${head.map(() => "---").join("|")}|`,
+    ...lines.map((l) => `| ${l} |`),
+    "",
+    `Mean ± std over seeds ${r0.seeds.join(", ")}; ${r0.dSae} latents each.`,
+  ].join("\n");
+}
+
+/** Dead latents over training (mean over seeds, band = range), % of latents. */
+export function deadLatentsFigure(curves: DeadCurve[]): FigureSpec {
+  const data: Record<string, unknown>[] = [];
+  for (const c of curves) {
+    const { name, color } = ARCH_STYLE[c.architecture];
+    const band = { x: c.tokens, mode: "lines", line: { width: 0, color }, hoverinfo: "skip" };
+    data.push({ ...band, type: "scatter", y: c.min.map((v) => v * 100), showlegend: false });
+    data.push({
+      ...band,
+      type: "scatter",
+      y: c.max.map((v) => v * 100),
+      fill: "tonexty",
+      fillcolor: translucent(color, 0.2),
+      showlegend: false,
+    });
+    const y = c.mean.map((v) => v * 100);
+    data.push({ type: "scatter", mode: "lines", name, x: c.tokens, y, line: { color, width: 2 } });
+  }
+  const window = curves[0]?.window ?? 0;
+  return {
+    data,
+    layout: {
+      title: {
+        text: `Dead latents during training (no activation in the last ${count(window)} tokens)`,
+      },
+      // Filled bands reverse Plotly's default legend order.
+      legend: { traceorder: "normal" },
+      xaxis: { title: { text: "training tokens" } },
+      yaxis: { title: { text: "dead latents (% of latents)" }, rangemode: "tozero" },
+    },
+  };
+}
+
+/**
+ * Activation-frequency CDFs on validation tokens, one line per SAE, log x. Latents that never
+ * fired cannot sit on a log axis: each curve starts at the share of latents that never fired.
+ */
+export function frequencyCdfFigure(
+  runs: DensityRun[],
+  options: { thresholds?: readonly number[]; points?: number } = {},
+): FigureSpec {
+  const seen = new Set<string>();
+  const data = runs.map((r) => {
+    const { name, color } = ARCH_STYLE[r.architecture];
+    const cdf = empiricalCdf(r.frequencies, { points: options.points });
+    const keep = cdf.value.map((v, i) => [v, cdf.fraction[i]]).filter(([v]) => v > 0);
+    const first = !seen.has(r.architecture);
+    seen.add(r.architecture);
+    return {
+      type: "scatter",
+      mode: "lines",
+      name,
+      legendgroup: r.architecture,
+      showlegend: first,
+      line: { color, width: 1.5, shape: "hv" },
+      x: keep.map(([v]) => v * 100),
+      y: keep.map(([, f]) => f),
+      hovertext: r.label,
+    };
+  });
+  const shapes = (options.thresholds ?? PAPER_THRESHOLDS).map((t) => ({
+    type: "line",
+    xref: "x",
+    yref: "paper",
+    x0: t * 100,
+    x1: t * 100,
+    y0: 0,
+    y1: 1,
+    line: { dash: "dot", color: "#888" },
+  }));
+  // The median is where a curve crosses one half.
+  shapes.push({ ...shapes[0], xref: "paper", yref: "y", x0: 0, x1: 1, y0: 0.5, y1: 0.5 });
+  return {
+    data,
+    layout: {
+      title: { text: "Latent activation frequency on validation tokens (CDF over latents)" },
+      xaxis: { title: { text: "activation frequency (% of tokens)" }, type: "log" },
+      yaxis: { title: { text: "fraction of latents ≤ frequency" }, range: [0, 1] },
+      shapes,
+    },
+  };
+}
+
+/** Metrics of the density notebook: per architecture, the mean over seeds. */
+export function densityMetrics(
+  table: DensityTable,
+): { name: string; value: number; description: string; abs: number; rel: number }[] {
+  return table.rows.flatMap((r) => {
+    const a = r.architecture;
+    return [
+      {
+        name: `dead_end_fraction_${a}`,
+        value: r.deadAtEnd.mean,
+        description: `${a}: dead fraction at the end of training (window ${r.deadWindowTokens})`,
+        abs: 0.02,
+        rel: 0.2,
+      },
+      {
+        name: `median_frequency_${a}`,
+        value: r.medianFrequency.mean,
+        description: `${a}: median latent activation frequency on validation (fraction of tokens)`,
+        abs: 0.001,
+        rel: 0.1,
+      },
+      ...table.thresholds.map((t, i) => ({
+        name: `fraction_above_${t * 100}pct_${a}`,
+        value: r.above[i].mean,
+        description: `${a}: fraction of latents firing on more than ${t * 100} % of val tokens`,
+        abs: 0.02,
+        rel: 0.1,
+      })),
+    ];
+  });
+}
+
+/**
+ * The paper's density claims with verdicts computed from the seeds (see `seed_spread.ts`): fewer
+ * dead latents; median frequency g-SAE < TopK < e2e; fewer latents above 1 %, more above 10 %.
+ * The thresholds of `table` must include 0.01 and 0.1.
+ */
+export function densityClaims(table: DensityTable): ClaimRecord[] {
+  const row = (a: ComparedArchitecture) => rowOf(table.rows, a, "densityClaims");
+  const g = row("gsae"), t = row("topk"), e = row("e2e_topk");
+  const above = (r: DensityRow, th: number) => {
+    const i = table.thresholds.indexOf(th);
+    if (i < 0) throw new Error(`densityClaims: threshold ${th} not in the table`);
+    return r.above[i];
+  };
+  const judge = (parts: [string, Spread, Spread, "lower" | "higher"][]) =>
+    judgeOutcomes(
+      parts.map(([what, a, b, claim]) => [what, compareSeeds(a.values, b.values, { claim })]),
+    );
+  const named = (r: DensityRow, s: Spread, digits = 2) =>
+    `${ARCH_STYLE[r.architecture].name} ${pct(s, digits)}`;
+
+  const dead = judge([
+    ["g-SAE < TopK", g.deadAtEnd, t.deadAtEnd, "lower"],
+    ["g-SAE < e2e", g.deadAtEnd, e.deadAtEnd, "lower"],
+  ]);
+  const med = judge([
+    ["g-SAE < TopK", g.medianFrequency, t.medianFrequency, "lower"],
+    ["TopK < e2e", t.medianFrequency, e.medianFrequency, "lower"],
+  ]);
+  const a1 = judge([
+    ["vs TopK", above(g, 0.01), above(t, 0.01), "lower"],
+    ["vs e2e", above(g, 0.01), above(e, 0.01), "lower"],
+  ]);
+  const a10 = judge([
+    ["vs TopK", above(g, 0.1), above(t, 0.1), "higher"],
+    ["vs e2e", above(g, 0.1), above(e, 0.1), "higher"],
+  ]);
+  return [
+    {
+      id: "density-dead-latents",
+      paper: "g-SAEs leave fewer latents permanently inactive (dead) than TopK and e2e SAEs.",
+      result:
+        `Dead at the end of training (no activation in the last ${
+          count(g.deadWindowTokens)
+        } tokens): ${[g, t, e].map((r) => named(r, r.deadAtEnd)).join(", ")}; never fired on ${
+          count(g.evalTokens)
+        } validation tokens: ${
+          [g, t, e].map((r) => named(r, r.deadOnVal)).join(", ")
+        }. ${dead.why}.` +
+        ([g, t, e].every((r) => r.deadAtEnd.max === 0)
+          ? " No SAE had a dead latent at the end of training, so there were none to have fewer of."
+          : ""),
+      verdict: dead.verdict,
+    },
+    {
+      id: "density-median-frequency",
+      paper: "At L0 = 32, median latent frequency 0.24 % (g-SAE) < 0.43 % (TopK) < 1.10 % (e2e).",
+      result: `Median frequency at L0 = ${g.l0.mean.toFixed(0)}: ${
+        [g, t, e].map((r) => named(r, r.medianFrequency, 3)).join(", ")
+      }. ${med.why}.`,
+      verdict: med.verdict,
+    },
+    {
+      id: "density-above-1pct",
+      paper: "g-SAEs have fewer latents firing on more than 1 % of tokens.",
+      result: `Latents above 1 %: ${
+        [g, t, e].map((r) => named(r, above(r, 0.01), 1)).join(", ")
+      }. ${a1.why}.`,
+      verdict: a1.verdict,
+    },
+    {
+      id: "density-above-10pct",
+      paper: "g-SAEs have more latents firing on more than 10 % of tokens.",
+      result: `Latents above 10 %: ${
+        [g, t, e].map((r) => named(r, above(r, 0.1), 1)).join(", ")
+      }. ${a10.why}.`,
+      verdict: a10.verdict,
+    },
+  ];
+}
+
+/** `#rrggbb` as `rgba(r, g, b, alpha)`. */
+function translucent(hex: string, alpha: number): string {
+  const n = parseInt(hex.slice(1), 16);
+  return `rgba(${n >> 16}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
+}

@@ -1,0 +1,160 @@
+/**
+ * What a notebook reports: named metrics (with the tolerance `deno task check` compares them
+ * within), claims (the paper's statement beside this run's result and a verdict) and figures.
+ *
+ * A notebook creates one {@link NotebookResults}, records into it, and calls `save()` in its
+ * last cell. Everything goes under the workspace's run folder:
+ * - `results/<notebook>.json`: metrics and claims ({@link NotebookResultsJson});
+ * - `figures/<name>.json`: each figure's Plotly spec, which the pipeline renders to HTML, PNG and
+ *   SVG with one browser per run and adds as a static PNG to the executed notebook's display.
+ *
+ * In a notebook, figures and tables are displayed inline through `Deno.jupyter`; outside Jupyter
+ * (tests, scripts) display is skipped.
+ *
+ * @module
+ */
+import { writeJsonAtomic } from "../../io/atomic_write.ts";
+import { figureBundle, type FigureSpec } from "../../pipeline/figures.ts";
+import type { Workspace } from "./workspace.ts";
+
+/** A metric and the tolerance a re-run must agree within: |a − b| ≤ abs + rel·|reference|. */
+export interface MetricRecord {
+  /** The value measured in this run. */
+  value: number;
+  /** Absolute tolerance (default 1e-4). */
+  abs: number;
+  /** Relative tolerance (default 0.02). */
+  rel: number;
+  /** What it is, with its unit. */
+  description: string;
+}
+
+/** Verdict of a claim on this run. */
+export type Verdict = "reproduced" | "partly reproduced" | "not reproduced" | "inconclusive";
+
+/** One paper claim beside this run's result. */
+export interface ClaimRecord {
+  /** Short id, e.g. `pareto-delta-ce`. */
+  id: string;
+  /** The paper's statement (or figure/table reference and its numbers). */
+  paper: string;
+  /** This run's result in words, with numbers and their spread over seeds. */
+  result: string;
+  /** Whether the claim held. */
+  verdict: Verdict;
+}
+
+/** The `results/<notebook>.json` file. */
+export interface NotebookResultsJson {
+  /** Notebook stem, e.g. `03_pareto`. */
+  notebook: string;
+  /** Profile, model, hook and backend of the run. */
+  run: { profile: string; model: string; hook: string; backend: string };
+  /** Metrics by name. */
+  metrics: Record<string, MetricRecord>;
+  /** Claims, in order. */
+  claims: ClaimRecord[];
+  /** Names of the figures the notebook produced. */
+  figures: string[];
+}
+
+/** Key of the Plotly layout's `meta` that names a figure (the pipeline adds PNGs by it). */
+export const FIGURE_META_KEY = "gsae_figure";
+
+interface JupyterApi {
+  display(bundle: unknown, options: { raw: boolean }): Promise<void>;
+}
+
+/** `Deno.jupyter` inside a Jupyter kernel; undefined elsewhere (where reading it throws). */
+function jupyterApi(): JupyterApi | undefined {
+  try {
+    return (Deno as unknown as { jupyter?: JupyterApi }).jupyter;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Displays a MIME bundle inline when running in a Jupyter kernel; no-op elsewhere. */
+export async function display(bundle: Record<string, unknown>): Promise<void> {
+  await jupyterApi()?.display(bundle, { raw: true });
+}
+
+/** Displays markdown inline in Jupyter, or prints it elsewhere. */
+export async function showMarkdown(markdown: string): Promise<void> {
+  if (jupyterApi()) await display({ "text/markdown": markdown, "text/plain": markdown });
+  else console.log(markdown);
+}
+
+/** Collects one notebook's metrics, claims and figures. */
+export class NotebookResults {
+  readonly #ws: Workspace;
+  readonly #json: NotebookResultsJson;
+
+  /** Results of `notebook` (its file stem) in workspace `ws`. */
+  constructor(ws: Workspace, notebook: string) {
+    this.#ws = ws;
+    this.#json = {
+      notebook,
+      run: { profile: ws.profile.name, model: ws.modelName, hook: ws.hook, backend: ws.backend },
+      metrics: {},
+      claims: [],
+      figures: [],
+    };
+  }
+
+  /** Records a metric (a non-finite value is an error: it would hide a failed computation). */
+  metric(
+    name: string,
+    value: number,
+    options: { description: string; abs?: number; rel?: number },
+  ): number {
+    if (!Number.isFinite(value)) {
+      throw new Error(`${this.#json.notebook}: metric ${name} is ${value}`);
+    }
+    this.#json.metrics[name] = {
+      value,
+      abs: options.abs ?? 1e-4,
+      rel: options.rel ?? 0.02,
+      description: options.description,
+    };
+    return value;
+  }
+
+  /** Records a claim; returns it for display. */
+  claim(claim: ClaimRecord): ClaimRecord {
+    this.#json.claims.push(claim);
+    return claim;
+  }
+
+  /** Shows `spec` inline and saves it as figure `name` (a file stem, e.g. `fig2_directional`). */
+  async figure(name: string, spec: FigureSpec): Promise<void> {
+    if (!/^[\w.-]+$/.test(name)) throw new Error(`figure name "${name}" must be a file stem`);
+    const named: FigureSpec = {
+      ...spec,
+      layout: { ...(spec.layout ?? {}), meta: { [FIGURE_META_KEY]: name } },
+    };
+    await writeJsonAtomic(`${this.#ws.runDir}/figures/${name}.json`, named);
+    if (!this.#json.figures.includes(name)) this.#json.figures.push(name);
+    await display(figureBundle(named));
+  }
+
+  /** The claims as a markdown table (for the notebook's last cell). */
+  claimsMarkdown(): string {
+    const esc = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
+    const rows = this.#json.claims.map((c) =>
+      `| ${esc(c.id)} | ${esc(c.paper)} | ${esc(c.result)} | **${c.verdict}** |`
+    );
+    return ["| claim | paper | this run | verdict |", "|---|---|---|---|", ...rows].join("\n");
+  }
+
+  /** The collected results. */
+  toJSON(): NotebookResultsJson {
+    return structuredClone(this.#json);
+  }
+
+  /** Writes `results/<notebook>.json` (atomically) and shows the claims table. */
+  async save(): Promise<void> {
+    await writeJsonAtomic(`${this.#ws.runDir}/results/${this.#json.notebook}.json`, this.#json);
+    await showMarkdown(this.claimsMarkdown());
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The SAEs the notebooks compare, defined once so that notebooks 03–07 share them: TopK, g-SAE and
+ * e2e-TopK at the profile's main k, one per seed, with g-SAE's β chosen on development windows of
+ * the training split (never on the validation split the notebooks report).
+ *
+ * @module
+ */
+import { evaluateSAE } from "./sae_eval.ts";
+import { type TrainedSAE, trainedSAE } from "./sae_zoo.ts";
+import type { Workspace } from "../shared/workspace.ts";
+
+/** The architectures every comparison shows (the paper's three). */
+export const COMPARED = ["topk", "gsae", "e2e_topk"] as const;
+
+/** One of {@link COMPARED}. */
+export type ComparedArchitecture = typeof COMPARED[number];
+
+/** One β of the sweep, measured on the development windows. */
+export interface BetaPoint {
+  /** g-SAE selection strength. */
+  beta: number;
+  /** ΔCE on the development windows (true-token gradient at evaluation), nats. */
+  deltaCe: number;
+  /** KL(clean ‖ spliced) on the development windows. */
+  kl: number;
+}
+
+/** The β sweep on development windows and the β it chooses. */
+export interface BetaChoice {
+  /** The β with the lowest development ΔCE. */
+  beta: number;
+  /** Every β of the profile's sweep. */
+  sweep: BetaPoint[];
+}
+
+/**
+ * Chooses g-SAE's β: trains a g-SAE (k = main k, first seed) for each β of the profile and picks
+ * the lowest ΔCE on development windows. SAEs and evaluations are cached, so this is cheap after
+ * the first notebook that calls it.
+ */
+export async function chooseBeta(ws: Workspace): Promise<BetaChoice> {
+  const sweep: BetaPoint[] = [];
+  for (const beta of ws.profile.betas) {
+    const t = await trainedSAE(ws, {
+      architecture: "gsae",
+      k: ws.profile.mainK,
+      seed: ws.profile.seeds[0],
+      beta,
+    });
+    const e = await evaluateSAE(ws, t, { split: "dev" });
+    sweep.push({ beta, deltaCe: e.deltaCe, kl: e.kl });
+  }
+  const best = sweep.reduce((a, b) => (b.deltaCe < a.deltaCe ? b : a));
+  return { beta: best.beta, sweep };
+}
+
+/**
+ * The SAE of `architecture` at the profile's main k and `seed` (g-SAE with the chosen β, or with
+ * `options.beta`).
+ */
+export async function mainSAE(
+  ws: Workspace,
+  architecture: ComparedArchitecture,
+  seed: number,
+  options: { beta?: number; k?: number } = {},
+): Promise<TrainedSAE> {
+  const k = options.k ?? ws.profile.mainK;
+  if (architecture !== "gsae") return await trainedSAE(ws, { architecture, k, seed });
+  const beta = options.beta ?? (await chooseBeta(ws)).beta;
+  return await trainedSAE(ws, { architecture, k, seed, beta });
+}

