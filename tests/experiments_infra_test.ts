@@ -93,7 +93,8 @@ Deno.test("NotebookResults records metrics, claims and named figure specs", asyn
     assert.throws(() => r.metric("bad", NaN, { description: "x" }), /bad is NaN/);
     r.metric("delta_ce", 0.25, { description: "nats", rel: 0.1 });
     r.claim({ id: "c1", paper: "p | q", result: "r", verdict: "reproduced" });
-    await r.figure("fig_a", { data: [{ type: "scatter", x: [1], y: [2] }] });
+    await r.figure("99_fig_a", { data: [{ type: "scatter", x: [1], y: [2] }] });
+    await assert.rejects(() => r.figure("fig_a", { data: [] }), /must start with "99_"/);
     await assert.rejects(() => r.figure("../escape", { data: [] }));
     await r.save();
     const saved = JSON.parse(await Deno.readTextFile(`${dir}/results/99_test.json`));
@@ -103,9 +104,9 @@ Deno.test("NotebookResults records metrics, claims and named figure specs", asyn
       rel: 0.1,
       description: "nats",
     });
-    assert.deepStrictEqual(saved.figures, ["fig_a"]);
-    const spec = JSON.parse(await Deno.readTextFile(`${dir}/figures/fig_a.json`));
-    assert.deepStrictEqual(spec.layout.meta.gsae_figure, "fig_a");
+    assert.deepStrictEqual(saved.figures, ["99_fig_a"]);
+    const spec = JSON.parse(await Deno.readTextFile(`${dir}/figures/99_fig_a.json`));
+    assert.deepStrictEqual(spec.layout.meta.gsae_figure, "99_fig_a");
     assert(r.claimsMarkdown().includes("p \\| q"));
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -60,7 +60,7 @@ Deno.test("runPipeline: outputs, merging with --only, --force and a failing cell
     assert.deepEqual(files("notebooks"), ["00_intro.ipynb", "01_alpha.ipynb", "02_beta.ipynb"]);
     assert.deepEqual(
       files("figures"),
-      ["alpha_squares", "beta_bars", "beta_line"].flatMap((f) =>
+      ["01_alpha_squares", "02_beta_bars", "02_beta_line"].flatMap((f) =>
         ["html", "png", "svg"].map((x) => `${f}.${x}`)
       ).concat("plotly.min.js").sort(),
     );
@@ -71,7 +71,7 @@ Deno.test("runPipeline: outputs, merging with --only, --force and a failing cell
     assert.equal(metrics.notebooks["01_alpha"].metrics.sum_of_squares.value, 30);
     assert.equal(metrics.notebooks["01_alpha"].metrics.fresh.value, 0);
     assert.equal(metrics.notebooks["01_alpha"].title, "Alpha fixture");
-    assert.deepEqual(metrics.notebooks["02_beta"].figures, ["beta_bars", "beta_line"]);
+    assert.deepEqual(metrics.notebooks["02_beta"].figures, ["02_beta_bars", "02_beta_line"]);
     assert.match(metrics.notebooks["00_intro"].warnings[0], /saved no results/);
     for (const stem of ["01_alpha", "02_beta"]) {
       const figs = await plotlyOutputs(join(out, "notebooks", `${stem}.ipynb`));
@@ -80,7 +80,7 @@ Deno.test("runPipeline: outputs, merging with --only, --force and a failing cell
     }
     const report = await Deno.readTextFile(join(out, "REPORT.md"));
     assert.match(report, /\| sum-is-30 \| the sum is 30 \| the sum is 30 \| \*\*reproduced\*\* \|/);
-    assert.match(report, /!\[beta_line\]\(figures\/beta_line.png\)/);
+    assert.match(report, /!\[02_beta_line\]\(figures\/02_beta_line.png\)/);
     assert.match(report, /\| profile \| `smoke` \|/);
 
     // 2. A failing cell: named, partial notebook kept, earlier outputs untouched.
@@ -107,11 +107,11 @@ Deno.test("runPipeline: outputs, merging with --only, --force and a failing cell
     assert.equal(clash.cellIndex, null);
     assert.match(
       clash.message,
-      /02_beta\.ipynb ran, but its figure name alpha_squares is already used by 01_alpha/,
+      /02_beta\.ipynb ran, but its figure name 01_alpha_squares is already used by 01_alpha/,
     );
     await Deno.stat(clash.failedPath!);
     assert.equal(await Deno.readTextFile(join(out, "metrics.json")), before);
-    assert.ok((await Deno.stat(join(out, "figures", "alpha_squares.png"))).size > 0);
+    assert.ok((await Deno.stat(join(out, "figures", "01_alpha_squares.png"))).size > 0);
 
     // 3. --only merges; --force reaches the kernels; a success clears the failed notebook.
     const intro = metrics.notebooks["00_intro"];

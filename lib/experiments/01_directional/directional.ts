@@ -1,5 +1,5 @@
 /**
- * Experiment 1, the paper's Fig. 2: is the loss more sensitive along "feature-like" directions
+ * Notebook 01, the paper's Fig. 2: is the loss more sensitive along "feature-like" directions
  * than along random ones? For every scored token t (every position but each sequence's last,
  * whose gradient is 0) with gradient g_t = ∇ₓL at a hook, we draw one fresh unit direction of
  * each kind and record |g_t·u|:

@@ -1,5 +1,5 @@
 /**
- * Experiment 2, the paper's Fig. 3: does the first-order estimate ∇L·δ predict the loss change
+ * Notebook 02, the paper's Fig. 3: does the first-order estimate ∇L·δ predict the loss change
  * ΔL of a perturbation δ better than its norm ‖δ‖ does?
  *
  * At a hook (e.g. `blocks.L.hook_mlp_out`, `blocks.L.hook_resid_post`) we add δ to one token's

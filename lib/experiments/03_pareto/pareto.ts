@@ -1,5 +1,5 @@
 /**
- * Experiment 3, the paper's Pareto frontiers: L0 against ΔCE (CE loss added by splicing the
+ * Notebook 03, the paper's Pareto frontiers: L0 against ΔCE (CE loss added by splicing the
  * reconstruction in) and against FVU, for TopK, g-SAE and e2e-TopK across the profile's k, with
  * the g-SAE β sweep, a spread over seeds at the main k, two controls and further architectures.
  *

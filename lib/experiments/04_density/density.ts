@@ -1,5 +1,5 @@
 /**
- * Experiment 4: dead latents and activation density of TopK, g-SAE and e2e-TopK at the main k.
+ * Notebook 04: dead latents and activation density of TopK, g-SAE and e2e-TopK at the main k.
  *
  * - Dead latents over training: a latent is dead at a step when it has not fired on any of the
  *   last N training tokens (N = the trainer's `deadWindowTokens`; before N tokens have passed

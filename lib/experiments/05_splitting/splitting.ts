@@ -1,5 +1,5 @@
 /**
- * Experiment 5: feature splitting, the paper's Fig. 8 (bottom) and Table 2.
+ * Notebook 05: feature splitting, the paper's Fig. 8 (bottom) and Table 2.
  *
  * - Each decoder row's maximum cosine similarity with any other row of the same SAE
  *   (`maxDecoderCosine`), a proxy for feature splitting (Braun et al.): split latents point in

@@ -1,5 +1,5 @@
 /**
- * Experiment 6, steering: does adding a latent's decoder direction to the residual stream raise
+ * Notebook 06, steering: does adding a latent's decoder direction to the residual stream raise
  * the probability of the latent's associated tokens, in a concentrated and consistent way, in
  * arbitrary contexts? The paper's steering section is cut from our copy; its conclusion is that
  * g-SAE latents "steer model outputs in a concentrated manner in arbitrary contexts by

@@ -1,5 +1,5 @@
 /**
- * Experiment 7, the paper's Fig. 9: across model sizes, at a layer about three quarters through
+ * Notebook 07, the paper's Fig. 9: across model sizes, at a layer about three quarters through
  * each model and with every hyperparameter fixed, is g-SAE's ΔCE consistently lower than TopK's?
  *
  * For each model of the profile's `scalingModels` (each opened as its own workspace, so its SAE

@@ -126,9 +126,19 @@ export class NotebookResults {
     return claim;
   }
 
-  /** Shows `spec` inline and saves it as figure `name` (a file stem, e.g. `fig2_directional`). */
+  /**
+   * Shows `spec` inline and saves it as figure `name`. Figure names follow one scheme that ties
+   * each figure to its section and, where it reproduces one, to the paper's figure or table:
+   * `<notebook number>_[fig<N>_|table<N>_]<what>`, e.g. `01_fig2_directional`, `03_pareto_fvu`.
+   */
   async figure(name: string, spec: FigureSpec): Promise<void> {
     if (!/^[\w.-]+$/.test(name)) throw new Error(`figure name "${name}" must be a file stem`);
+    const section = /^(\d\d)_/.exec(this.#json.notebook)?.[1];
+    if (section && !name.startsWith(`${section}_`)) {
+      throw new Error(
+        `figure name "${name}" of notebook ${this.#json.notebook} must start with "${section}_"`,
+      );
+    }
     const named: FigureSpec = {
       ...spec,
       layout: { ...(spec.layout ?? {}), meta: { [FIGURE_META_KEY]: name } },
