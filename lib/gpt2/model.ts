@@ -15,6 +15,10 @@
  * Parameters are kept under Hugging Face's names without the `transformer.` prefix
  * (`wte.weight`, `h.0.attn.c_attn.weight`, …), Conv1D weights as [in, out] (`params.ts`).
  *
+ * Why one module of ~350 lines: the whole model (embedding, blocks, hooks, splice, hook gradients)
+ * in one readable file, as nanoGPT keeps it; the parameters are in `params.ts` and the hook names
+ * in `hooks.ts`.
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";

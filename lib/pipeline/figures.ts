@@ -8,6 +8,9 @@
  * reference one copy of that bundle, `plotly.min.js`, written beside them: the
  * bundle is 4.6 MB, so inlining it would add that much to every figure.
  *
+ * Why one module of ~300 lines: the figure spec, its HTML page and the one headless Chromium
+ * that renders PNG and SVG share the Plotly bundle and the browser's lifetime.
+ *
  * @module
  */
 

@@ -11,6 +11,9 @@
  * {@link topkIndicesPerRow}, which reads each score once. Like EleutherAI/sparsify's fused
  * encoder, the result is checked against the plain path in `tests/sae_fused_test.ts`.
  *
+ * Why one module of ~350 lines: the fast path stays isolated in one file, forward and backward
+ * together, so it can be read against the naive path it must equal (tests/sae_fused_test.ts).
+ *
  * @module
  */
 import { tensorsOnHost } from "../tensor/backend.ts";

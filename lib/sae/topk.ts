@@ -7,6 +7,9 @@
  * latents, exactly as with Gao et al.'s ReLU(TopK(z)). The g-SAE (`gsae.ts`) and the batch
  * allocations (`batch_choice.ts`) reuse {@link SelectiveSAE} with other selection rules.
  *
+ * Why one module of ~310 lines: TopK and the shared TopK-family machinery (AuxK, decoder
+ * normalisation, the selective encoder the g-SAE and batch-choice SAEs extend) are one base.
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
