@@ -11,9 +11,9 @@
  * between equal scores the lower index wins (lower latent within a row, lower token within a
  * column, lower flat index `row·f + column` over the batch). NaN ranks below every number.
  *
- * Why one module of ~400 lines: the three rules share the heap and threshold helpers and the
- * per-row/over-batch/per-column contracts are easiest to check side by side (tests/sae_topk_test.ts compares them with a full
- * sort).
+ * Why one module of ~400 lines: the three rules share the heap and threshold helpers, and the
+ * per-row, over-batch and per-column contracts are easiest to check side by side
+ * (tests/sae_topk_test.ts compares them with a full sort).
  *
  * @module
  */
