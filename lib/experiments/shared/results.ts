@@ -14,6 +14,7 @@
  * @module
  */
 import { writeJsonAtomic } from "../../io/atomic_write.ts";
+import { z } from "../../io/json_file.ts";
 import { figureBundle, type FigureSpec } from "../../pipeline/figures.ts";
 import type { Workspace } from "./workspace.ts";
 
@@ -29,8 +30,16 @@ export interface MetricRecord {
   description: string;
 }
 
+/** The verdicts a claim may carry. */
+export const VERDICTS = [
+  "reproduced",
+  "partly reproduced",
+  "not reproduced",
+  "inconclusive",
+] as const;
+
 /** Verdict of a claim on this run. */
-export type Verdict = "reproduced" | "partly reproduced" | "not reproduced" | "inconclusive";
+export type Verdict = typeof VERDICTS[number];
 
 /** One paper claim beside this run's result. */
 export interface ClaimRecord {
@@ -57,6 +66,39 @@ export interface NotebookResultsJson {
   /** Names of the figures the notebook produced. */
   figures: string[];
 }
+
+/** {@link MetricRecord} as read back from a file (zod's number() rejects NaN and ±Infinity). */
+export const metricRecordSchema: z.ZodType<MetricRecord> = z.object({
+  value: z.number(),
+  abs: z.number(),
+  rel: z.number(),
+  description: z.string(),
+});
+
+/** {@link ClaimRecord} as read back from a file. */
+export const claimRecordSchema: z.ZodType<ClaimRecord> = z.object({
+  id: z.string(),
+  paper: z.string(),
+  result: z.string(),
+  verdict: z.enum(VERDICTS),
+});
+
+/** The `run` field of {@link NotebookResultsJson}. */
+export const runInfoSchema: z.ZodType<NotebookResultsJson["run"]> = z.object({
+  profile: z.string(),
+  model: z.string(),
+  hook: z.string(),
+  backend: z.string(),
+});
+
+/** {@link NotebookResultsJson} as read back from `results/<notebook>.json`. */
+export const notebookResultsSchema: z.ZodType<NotebookResultsJson> = z.object({
+  notebook: z.string(),
+  run: runInfoSchema,
+  metrics: z.record(z.string(), metricRecordSchema),
+  claims: z.array(claimRecordSchema),
+  figures: z.array(z.string()),
+});
 
 /** Key of the Plotly layout's `meta` that names a figure (the pipeline adds PNGs by it). */
 export const FIGURE_META_KEY = "gsae_figure";
