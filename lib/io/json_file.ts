@@ -95,7 +95,8 @@ export function describeIssues(error: z.ZodError, input: unknown): string[] {
     if (issue.code === "invalid_type") {
       // zod's number() also rejects NaN and ±Infinity (JSON.parse reads 1e999 as Infinity).
       const expected = issue.expected === "int" ? "integer" : issue.expected;
-      const got = typeof at.value === "number" ? String(at.value) : typeName(at.value);
+      const numeric = typeof at.value === "number" && ["number", "integer"].includes(expected);
+      const got = numeric ? String(at.value) : typeName(at.value);
       what = at.found ? `expected ${expected}, got ${got}` : `missing (expected ${expected})`;
     } else if (issue.code === "invalid_value") {
       const allowed = issue.values.map((v) => JSON.stringify(v)).join(", ");
@@ -106,7 +107,8 @@ export function describeIssues(error: z.ZodError, input: unknown): string[] {
     } else if (issue.code === "invalid_union") {
       what = `does not fit any of the allowed forms, got ${shown(at.value)}`;
     } else {
-      what = `${issue.message}, got ${shown(at.value)}`;
+      // zod's own words ("Too small: expected number to be >0"), in this message's lower case.
+      what = `${issue.message[0].toLowerCase()}${issue.message.slice(1)}, got ${shown(at.value)}`;
     }
     const field = fieldPath(issue.path);
     return [field ? `${field}: ${what}` : what];
