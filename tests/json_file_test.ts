@@ -3,6 +3,8 @@ import { join } from "node:path";
 import {
   checkJson,
   JsonFileError,
+  jsonText,
+  numberText,
   parseJson,
   readJsonFile,
   readJsonFileIfExists,
@@ -109,4 +111,23 @@ Deno.test("readJsonFile and readJsonFileIfExists", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("jsonText and numberText read string fields that hold JSON and numbers", () => {
+  const meta = z.object({
+    step: numberText,
+    history: jsonText(z.array(z.object({ ce: z.number() }))),
+  });
+  assert.deepEqual(checkJson({ step: "12", history: '[{"ce": 1.5}]' }, meta, { source: "m" }), {
+    step: 12,
+    history: [{ ce: 1.5 }],
+  });
+  assert.throws(
+    () => checkJson({ step: "12", history: '[{"ce": "x"}]' }, meta, { source: "m" }),
+    /^JsonFileError: m: history\[0\]\.ce: expected number, got string$/,
+  );
+  assert.throws(
+    () => checkJson({ step: "1e", history: "[" }, meta, { source: "m" }),
+    /^JsonFileError: m: step: expected a number, got "1e"; history: not valid JSON \(.*\), got "\["$/,
+  );
 });

@@ -55,7 +55,7 @@ export function parseJson<T>(text: string, schema: z.ZodType<T>, options: { sour
  * @throws JsonFileError naming `options.source` and each bad field.
  */
 export function checkJson<T>(raw: unknown, schema: z.ZodType<T>, options: { source: string }): T {
-  const result = schema.safeParse(raw);
+  const result = schema.safeParse(raw, { reportInput: true });
   if (result.success) return result.data;
   throw new JsonFileError(options.source, describeIssues(result.error, raw));
 }
@@ -84,10 +84,36 @@ export async function readJsonFileIfExists<T>(
   return parseJson(text, schema, { source: path });
 }
 
+/**
+ * A string field that holds JSON (as safetensors metadata does), parsed and checked against
+ * `schema`; text that is not JSON is an issue at that field.
+ */
+export function jsonText<T extends z.ZodType>(schema: T) {
+  return z.string().transform((text, ctx): unknown => {
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      ctx.addIssue({
+        code: "custom",
+        message: `not valid JSON (${(error as Error).message})`,
+        input: text,
+      });
+      return z.NEVER;
+    }
+  }).pipe(schema);
+}
+
+/** A string field that holds a decimal number (as safetensors metadata does). */
+export const numberText = z.string().regex(/^-?\d+(\.\d+)?(e[-+]?\d+)?$/i, "expected a number")
+  .transform(Number);
+
 /** One line per issue of `error` on `input`: `field.path: what is wrong, got what`. */
 export function describeIssues(error: z.ZodError, input: unknown): string[] {
   return error.issues.flatMap((issue) => {
-    const at = valueAt(input, issue.path);
+    // The value zod saw (reportInput), which inside a transform (`jsonText`) is not in `input`.
+    const at = "input" in issue
+      ? { found: issue.input !== undefined, value: issue.input }
+      : valueAt(input, issue.path);
     if (issue.code === "unrecognized_keys") {
       return issue.keys.map((key) => `${fieldPath([...issue.path, key])}: unknown field`);
     }
