@@ -15,6 +15,7 @@
  */
 import { writeJsonAtomic } from "../../io/atomic_write.ts";
 import { z } from "../../io/json_file.ts";
+import { escapeCell, mdTable } from "../../io/markdown_table.ts";
 import { figureBundle, type FigureSpec } from "../../pipeline/figures.ts";
 import type { Workspace } from "./workspace.ts";
 
@@ -100,6 +101,16 @@ export const notebookResultsSchema: z.ZodType<NotebookResultsJson> = z.object({
   figures: z.array(z.string()),
 });
 
+/** Claims as a table: id, the paper's statement, this run's result and the verdict in bold. */
+export function claimsTable(claims: readonly ClaimRecord[]): string {
+  return mdTable(
+    ["claim", "paper", "this run", "verdict"],
+    claims.map((
+      c,
+    ) => [escapeCell(c.id), escapeCell(c.paper), escapeCell(c.result), `**${c.verdict}**`]),
+  );
+}
+
 /** Key of the Plotly layout's `meta` that names a figure (the pipeline adds PNGs by it). */
 export const FIGURE_META_KEY = "gsae_figure";
 
@@ -182,11 +193,7 @@ export class NotebookResults {
 
   /** The claims as a markdown table (for the notebook's last cell). */
   claimsMarkdown(): string {
-    const esc = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
-    const rows = this.#json.claims.map((c) =>
-      `| ${esc(c.id)} | ${esc(c.paper)} | ${esc(c.result)} | **${c.verdict}** |`
-    );
-    return ["| claim | paper | this run | verdict |", "|---|---|---|---|", ...rows].join("\n");
+    return claimsTable(this.#json.claims);
   }
 
   /** The collected results. */
