@@ -8,7 +8,6 @@
  */
 import { dirname, join } from "node:path";
 import { callerPath } from "../lib/io/caller_path.ts";
-import { parseArgs } from "node:util";
 import { writeJsonAtomic } from "../lib/io/atomic_write.ts";
 import { getProfile, PROFILE_NAMES } from "../lib/experiments/shared/profile.ts";
 import { checkWritable, guardCommitted } from "../lib/io/output_guard.ts";
@@ -22,55 +21,68 @@ import {
 } from "../lib/pipeline/check.ts";
 import { type PipelineMetrics, readMetrics } from "../lib/pipeline/metrics.ts";
 import { runPipeline } from "../lib/pipeline/run.ts";
-import { backendFlagHelp, takeBackendFlag } from "../lib/tensor/backend_flag.ts";
+import { backendOption } from "../lib/tensor/backend_flag.ts";
+import { gsaeCommand, InvalidArgumentError, parseCommandLine } from "../lib/io/cli.ts";
 
-const HELP = `Usage: deno task check [options]
+/** The command line: `--profile P --metrics FILE --update ...` (see `--help`). */
+interface CheckOptions {
+  profile?: string;
+  metrics?: string;
+  reference?: string;
+  update?: boolean;
+  force?: boolean;
+  keep?: boolean;
+  notebooks?: string;
+  json?: boolean;
+}
 
-Re-runs the whole pipeline for a profile into a temporary folder with fresh caches (nothing
-cached is reused), then compares every metric with the committed reference
-outputs/reference/<profile>.json: a metric passes when |this run - reference| <= abs + rel *
-|reference|, with the tolerance the notebook recorded for it. Prints a table (metric, reference,
-this run, tolerance, pass/fail); exits 1 on any failure, or a metric missing from either side.
+function command() {
+  return gsaeCommand("check", {
+    description:
+      "Re-runs the whole pipeline for a profile into a temporary folder with fresh caches (nothing\n" +
+      "cached is reused), then compares every metric with the committed reference\n" +
+      "outputs/reference/<profile>.json: a metric passes when |this run - reference| <= abs + rel *\n" +
+      "|reference|, with the tolerance the notebook recorded for it. Prints a table (metric, reference,\n" +
+      "this run, tolerance, pass/fail); exits 1 on any failure, or a metric missing from either side.",
+    after: "Refresh the committed reference after a deliberate change:\n" +
+      "  deno task check --profile smoke --update --force\n" +
+      "  deno task check --metrics outputs/metrics.json --update --force   (default profile, no re-run)",
+  })
+    .option(
+      "--profile <P>",
+      `${PROFILE_NAMES.join(" | ")} (default: smoke; with --metrics: that file's)`,
+      (name: string) => checkedProfile(name),
+    )
+    .option(
+      "--metrics <FILE>",
+      "compare this metrics.json instead of running the pipeline " +
+        "(e.g. outputs/metrics.json after deno task reproduce)",
+    )
+    .option("--reference <FILE>", "the reference (default: outputs/reference/<profile>.json)")
+    .option(
+      "--update",
+      "write the reference from this run (or --metrics FILE) instead of failing on differences; " +
+        "the comparison with the old reference is still printed. A committed reference is only " +
+        "overwritten with --force (or --reference naming it); the check refuses before running " +
+        "anything otherwise",
+    )
+    .option("--force", "with --update: allow overwriting the committed reference")
+    .option(
+      "--keep",
+      "keep the temporary run folder (it is kept anyway when the check fails)",
+    )
+    .option("--notebooks <DIR>", "the notebooks folder (default: notebooks/)")
+    .option("--json", "the comparison as JSON on stdout (progress to stderr)")
+    .addOption(backendOption());
+}
 
-Options:
-  --profile P      ${PROFILE_NAMES.join(" | ")} (default: smoke; with --metrics: that file's)
-  --metrics FILE   compare this metrics.json instead of running the pipeline
-                   (e.g. outputs/metrics.json after deno task reproduce)
-  --reference FILE the reference (default: outputs/reference/<profile>.json)
-  --update         write the reference from this run (or --metrics FILE) instead of failing
-                   on differences; the comparison with the old reference is still printed.
-                   A committed reference is only overwritten with --force (or --reference
-                   naming it); the check refuses before running anything otherwise
-  --force          with --update: allow overwriting the committed reference
-  --keep           keep the temporary run folder (it is kept anyway when the check fails)
-  --notebooks DIR  the notebooks folder (default: notebooks/)
-  --json           the comparison as JSON on stdout (progress to stderr)
-${backendFlagHelp(19)}
-  --help           this text
-
-Refresh the committed reference after a deliberate change:
-  deno task check --profile smoke --update --force
-  deno task check --metrics outputs/metrics.json --update --force   (default profile, no re-run)`;
-
-function parse(args: string[]) {
-  const { values } = parseArgs({
-    args,
-    options: {
-      profile: { type: "string" },
-      metrics: { type: "string" },
-      reference: { type: "string" },
-      update: { type: "boolean", default: false },
-      force: { type: "boolean", default: false },
-      keep: { type: "boolean", default: false },
-      notebooks: { type: "string" },
-      json: { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.profile !== undefined) getProfile(values.profile);
-  return values;
+/** `name` if it is a profile, else commander's error with the profile's message. */
+function checkedProfile(name: string): string {
+  try {
+    return getProfile(name).name;
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 /** Runs the pipeline into a temporary folder with fresh caches; returns its metrics. */
@@ -92,17 +104,9 @@ async function freshRun(
 }
 
 async function main(): Promise<number> {
-  let options;
-  try {
-    options = parse(takeBackendFlag(Deno.args));
-  } catch (error) {
-    console.error(`check: ${(error as Error).message}\n(see deno task check --help)`);
-    return 1;
-  }
-  if (options.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const parsed = parseCommandLine<CheckOptions>(command(), Deno.args, { badArgumentExit: 1 });
+  if (parsed.exit !== undefined) return parsed.exit;
+  const options = parsed.options;
   const log = (line: string) => (options.json ? console.error(line) : console.log(line));
   let runDir: string | null = null;
   let ok = false;

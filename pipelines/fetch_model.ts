@@ -4,40 +4,32 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { fetchModel } from "../lib/gpt2/fetch.ts";
+import { gsaeCommand, parseCommandLine } from "../lib/io/cli.ts";
 
-const HELP = `Usage: deno task fetch-model <repo> [--revision REV] [--endpoint URL]
-
-Downloads config.json and model.safetensors of a GPT-2 checkpoint (e.g. gpt2, gpt2-medium,
-openai-community/gpt2-large) into the Hugging Face hub cache ($HF_HUB_CACHE, $HF_HOME/hub or
-~/.cache/huggingface/hub), where every gsae command then finds it by name.
-
-Options:
-  --revision REV   branch, tag or commit (default main)
-  --endpoint URL   hub address (default $HF_ENDPOINT or https://huggingface.co)
-  --help           this text`;
+function command() {
+  return gsaeCommand("fetch-model", {
+    usage: "<repo> [--revision REV] [--endpoint URL]",
+    description:
+      "Downloads config.json and model.safetensors of a GPT-2 checkpoint (e.g. gpt2, gpt2-medium,\n" +
+      "openai-community/gpt2-large) into the Hugging Face hub cache ($HF_HUB_CACHE, $HF_HOME/hub or\n" +
+      "~/.cache/huggingface/hub), where every gsae command then finds it by name.",
+  })
+    .argument("<repo>", "the hub repository, e.g. gpt2")
+    .option("--revision <REV>", "branch, tag or commit (default main)")
+    .option("--endpoint <URL>", "hub address (default $HF_ENDPOINT or https://huggingface.co)");
+}
 
 if (import.meta.main) {
-  const { values, positionals } = parseArgs({
-    args: Deno.args,
-    allowPositionals: true,
-    options: {
-      revision: { type: "string" },
-      endpoint: { type: "string" },
-      help: { type: "boolean", default: false },
-    },
-  });
-  if (values.help || positionals.length !== 1) {
-    console.log(HELP);
-    Deno.exit(values.help ? 0 : 2);
-  }
+  const parsed = parseCommandLine<{ revision?: string; endpoint?: string }>(command(), Deno.args);
+  if (parsed.exit !== undefined) Deno.exit(parsed.exit);
+  const [repo] = parsed.args;
   try {
-    const dir = await fetchModel(positionals[0], {
-      revision: values.revision,
-      endpoint: values.endpoint,
+    const dir = await fetchModel(repo, {
+      revision: parsed.options.revision,
+      endpoint: parsed.options.endpoint,
     });
-    console.log(`fetch-model: ${positionals[0]} is in ${dir}`);
+    console.log(`fetch-model: ${repo} is in ${dir}`);
   } catch (err) {
     console.error(`fetch-model: ${(err as Error).message}`);
     Deno.exit(1);

@@ -7,9 +7,9 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { describeBackend, initBackend } from "../lib/tensor/backend.ts";
-import { backendFlagHelp, takeBackendFlag } from "../lib/tensor/backend_flag.ts";
+import { backendOption } from "../lib/tensor/backend_flag.ts";
+import { choiceArg, gsaeCommand, intArg, parseCommandLine } from "../lib/io/cli.ts";
 import { summarise, timeHookGradient } from "../lib/bench/bench.ts";
 import { configJson, loadGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { type GPT2Config, KNOWN_GPT2_MODELS } from "../lib/gpt2/config.ts";
@@ -21,23 +21,47 @@ import { saeLayer } from "../lib/experiments/shared/profile.ts";
 
 const SIZES = Object.keys(KNOWN_GPT2_MODELS);
 
-const HELP = `Usage: deno task make-gpt2-shaped --out DIR [options] SIZE...
+function command() {
+  return gsaeCommand("make-gpt2-shaped", {
+    usage: "--out DIR [options] SIZE...",
+    description: `Writes DIR/<SIZE>-shaped/{config.json,model.safetensors} for each SIZE in
+${SIZES.join(", ")}: GPT-2's shapes (vocabulary 50,257, context 1,024)
+with random weights (normal, std 0.02; layer norms 1 and 0). Never commit them: small is 0.5 GB
+in F32, xl 6.2 GB. Building one holds about twice its F32 size in memory.`,
+  })
+    .argument("<SIZE...>", `one or more of ${SIZES.join(", ")}`)
+    .requiredOption("--out <DIR>", "parent folder (required)")
+    .option("--dtype <T>", "F32 | F16", choiceArg("dtype", ["F32", "F16"] as const), "F32")
+    .option("--seed <N>", "seed of the weights", intArg("seed", { min: 0 }), 0)
+    .option(
+      "--measure",
+      "then time the forward pass + hook gradient at the paper profile's layer on " +
+        "[batch, 1024] random ids (prints tokens/s)",
+    )
+    .option(
+      "--batch <N>",
+      "sequences per timed step with --measure",
+      intArg("batch", { min: 1 }),
+      1,
+    )
+    .option(
+      "--steps <N>",
+      "timed steps with --measure, after 1 warmup step",
+      intArg("steps", { min: 1 }),
+      2,
+    )
+    .addOption(backendOption());
+}
 
-Writes DIR/<SIZE>-shaped/{config.json,model.safetensors} for each SIZE in
-${SIZES.join(", ")}: GPT-2's shapes (vocabulary 50,257, context 1,024) with random
-weights (normal, std 0.02; layer norms 1 and 0). Never commit them: small is 0.5 GB
-in F32, xl 6.2 GB. Building one holds about twice its F32 size in memory.
-
-Options:
-  --out DIR        parent folder (required)
-  --dtype T        F32 | F16 (default F32)
-  --seed N         (default 0)
-  --measure        then time the forward pass + hook gradient at the paper profile's
-                   layer on [batch, 1024] random ids (prints tokens/s)
-  --batch N        sequences per timed step with --measure (default 1)
-  --steps N        timed steps with --measure, after 1 warmup step (default 2)
-${backendFlagHelp(19)}
-  --help           this text`;
+/** The command line (see `--help`). */
+interface ShapedOptions {
+  out: string;
+  dtype: "F32" | "F16";
+  seed: number;
+  measure?: boolean;
+  batch: number;
+  steps: number;
+}
 
 /** The config of a GPT-2 size with GPT-2's vocabulary and context. */
 export function gpt2ShapedConfig(size: string): GPT2Config {
@@ -68,33 +92,11 @@ export function randomGPT2Tensors(config: GPT2Config, seed: number): Record<stri
   return tensors;
 }
 
-async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: takeBackendFlag(Deno.args),
-    options: {
-      out: { type: "string" },
-      dtype: { type: "string", default: "F32" },
-      seed: { type: "string", default: "0" },
-      measure: { type: "boolean", default: false },
-      batch: { type: "string", default: "1" },
-      steps: { type: "string", default: "2" },
-      help: { type: "boolean", default: false },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (values.help) return console.log(HELP);
-  if (!values.out) throw new Error("--out DIR is required (see --help)");
-  if (positionals.length === 0) throw new Error(`name at least one size: ${SIZES.join(", ")}`);
-  const dtype = values.dtype;
-  if (dtype !== "F32" && dtype !== "F16") throw new Error(`--dtype wants F32 or F16, not ${dtype}`);
-  const int = (v: string, what: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`${what} wants a whole number, not "${v}"`);
-    return n;
-  };
-  const seed = int(values.seed!, "--seed"), batch = int(values.batch!, "--batch");
-  const steps = int(values.steps!, "--steps");
+async function main(): Promise<number> {
+  const parsed = parseCommandLine<ShapedOptions>(command(), Deno.args, { badArgumentExit: 1 });
+  if (parsed.exit !== undefined) return parsed.exit;
+  const { options: values, args: positionals } = parsed;
+  const { dtype, seed, batch, steps } = values;
   const configs = positionals.map(gpt2ShapedConfig); // every size checked before any work
   for (const [i, size] of positionals.entries()) {
     const dir = `${values.out}/${size}-shaped`;
@@ -112,6 +114,7 @@ async function main(): Promise<void> {
     );
     if (values.measure) await measure(dir, { batch, steps });
   }
+  return 0;
 }
 
 async function measure(dir: string, options: { batch: number; steps: number }): Promise<void> {
@@ -131,7 +134,7 @@ async function measure(dir: string, options: { batch: number; steps: number }): 
 
 if (import.meta.main) {
   try {
-    await main();
+    Deno.exit(await main());
   } catch (err) {
     console.error(`make-gpt2-shaped: ${(err as Error).message}`);
     Deno.exit(1);

@@ -5,83 +5,76 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { PROFILE_NAMES } from "../lib/experiments/shared/profile.ts";
 import { verdictCounts } from "../lib/pipeline/metrics.ts";
 import { PipelineNotebookError, runPipeline } from "../lib/pipeline/run.ts";
-import { backendFlagHelp, takeBackendFlag } from "../lib/tensor/backend_flag.ts";
+import { backendOption } from "../lib/tensor/backend_flag.ts";
+import { gsaeCommand, numberArg, parseCommandLine } from "../lib/io/cli.ts";
 
-const HELP = `Usage: deno task reproduce [options]
-
-Runs the notebooks notebooks/NN_*.ipynb in order through Jupyter (Deno kernel) and writes
+function command() {
+  return gsaeCommand("reproduce", {
+    description:
+      `Runs the notebooks notebooks/NN_*.ipynb in order through Jupyter (Deno kernel) and writes
   <out>/notebooks/NN_name.ipynb   executed notebooks (figures also as static PNGs)
   <out>/figures/NAME.{html,png,svg}
   <out>/metrics.json              every number, per notebook, with its check tolerance
-  <out>/REPORT.md                 per claim: the paper, this run, the verdict; times; figures
-
-Options:
-  --profile P      ${PROFILE_NAMES.join(" | ")} (default: default)
-  --model M        model overriding the profile's: an embedded name, a folder, or a
-                   Hugging Face name in the local hub cache
-  --only IDS       only these notebooks, comma-separated ids or stems (--only 03,05);
-                   merged into the out folder's metrics.json and REPORT.md
-  --force          rebuild cached stores, SAEs and evaluations made before this run
-  --out DIR        out folder (default: outputs/ for default, outputs/paper for paper,
-                   .cache/runs/smoke for smoke; .cache/runs/<profile>-<model> with --model)
-  --notebooks DIR  the notebooks folder (default: notebooks/)
-  --cell-timeout S seconds one cell may run (default: smoke 1800, default 14400, paper none;
-                   0: no limit)
-  --json           progress to stderr, one JSON summary to stdout
-${backendFlagHelp(19)}
-  --help           this text
-
-A failing cell stops the run (exit 1) naming the notebook and the cell; the partial notebook
+  <out>/REPORT.md                 per claim: the paper, this run, the verdict; times; figures`,
+    after:
+      `A failing cell stops the run (exit 1) naming the notebook and the cell; the partial notebook
 is kept as <out>/notebooks/NN_name.failed.ipynb and earlier notebooks' outputs stay as they are.
-Compare a run with the committed reference: deno task check --help.`;
+Compare a run with the committed reference: deno task check --help.`,
+  })
+    .option("--profile <P>", PROFILE_NAMES.join(" | "), "default")
+    .option(
+      "--model <M>",
+      "model overriding the profile's: an embedded name, a folder, or a Hugging Face name in " +
+        "the local hub cache",
+    )
+    .option(
+      "--only <IDS>",
+      "only these notebooks, comma-separated ids or stems (--only 03,05); merged into the out " +
+        "folder's metrics.json and REPORT.md",
+    )
+    .option("--force", "rebuild cached stores, SAEs and evaluations made before this run")
+    .option(
+      "--out <DIR>",
+      "out folder (default: outputs/ for default, outputs/paper for paper, .cache/runs/smoke " +
+        "for smoke; .cache/runs/<profile>-<model> with --model)",
+    )
+    .option("--notebooks <DIR>", "the notebooks folder (default: notebooks/)")
+    .option(
+      "--cell-timeout <S>",
+      "seconds one cell may run (default: smoke 1800, default 14400, paper none; 0: no limit)",
+      numberArg("cell-timeout", { min: 0 }),
+    )
+    .option("--json", "progress to stderr, one JSON summary to stdout")
+    .addOption(backendOption());
+}
 
-/** Parses the command line; unknown options and stray arguments are errors. */
-function parse(args: string[]) {
-  const { values } = parseArgs({
-    args,
-    options: {
-      profile: { type: "string", default: "default" },
-      model: { type: "string" },
-      only: { type: "string" },
-      force: { type: "boolean", default: false },
-      out: { type: "string" },
-      notebooks: { type: "string" },
-      "cell-timeout": { type: "string" },
-      json: { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  const timeout = values["cell-timeout"];
-  if (timeout !== undefined && !(Number(timeout) >= 0)) {
-    throw new Error(`--cell-timeout wants seconds (0: no limit), not "${timeout}"`);
-  }
-  return { ...values, cellTimeout: timeout === undefined ? undefined : Number(timeout) };
+/** The command line (see `--help`). */
+interface ReproduceOptions {
+  profile: string;
+  model?: string;
+  only?: string;
+  force?: boolean;
+  out?: string;
+  notebooks?: string;
+  cellTimeout?: number;
+  json?: boolean;
 }
 
 async function main(): Promise<number> {
-  let options;
-  try {
-    options = parse(takeBackendFlag(Deno.args));
-  } catch (error) {
-    console.error(`reproduce: ${(error as Error).message}\n(see deno task reproduce --help)`);
-    return 1;
-  }
-  if (options.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const parsed = parseCommandLine<ReproduceOptions>(command(), Deno.args, {
+    badArgumentExit: 1,
+  });
+  if (parsed.exit !== undefined) return parsed.exit;
+  const options = parsed.options;
   const log = options.json
     ? (line: string) => console.error(line)
     : (line: string) => console.log(line);
   try {
     const result = await runPipeline({
-      profile: options.profile!,
+      profile: options.profile,
       model: options.model,
       only: options.only,
       force: options.force,

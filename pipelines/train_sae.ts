@@ -6,11 +6,11 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { dirname } from "node:path";
-import { parseArgs } from "node:util";
 import { writeJsonAtomic } from "../lib/io/atomic_write.ts";
 import { describeBackend, initBackend } from "../lib/tensor/backend.ts";
 import { callerPath } from "../lib/io/caller_path.ts";
-import { intOption, numberOption } from "../lib/io/cli_numbers.ts";
+import { intOption } from "../lib/io/cli_numbers.ts";
+import { choiceArg, gsaeCommand, intArg, numberArg, parseCommandLine } from "../lib/io/cli.ts";
 import { checkWritable, guardCommitted } from "../lib/io/output_guard.ts";
 import { loadCorpus } from "../lib/data/corpus.ts";
 import { REPO_ROOT } from "../lib/gpt2/embedded_models.ts";
@@ -31,7 +31,7 @@ import type { ArchitectureName } from "../lib/sae/mod.ts";
 import { trainSAE } from "../lib/sae/trainer.ts";
 import { buildStore, openStore, storeDirFor } from "../lib/store/mod.ts";
 import { toModelIds } from "../lib/data/tokenizer.ts";
-import { backendFlagHelp, takeBackendFlag } from "../lib/tensor/backend_flag.ts";
+import { backendOption } from "../lib/tensor/backend_flag.ts";
 
 /** Most tokens the activation+gradient store holds (more training tokens reuse it). */
 const STORE_TOKENS = 500_000;
@@ -42,87 +42,113 @@ const BATCH_SIZE = 4096;
 /** The learning rates of the default profile, chosen on held-out store rows. */
 const DEFAULT_SAE = PROFILES.default.sae;
 
-const HELP = `Usage: deno task train-sae --hook HOOK --architecture ARCH [options]
+function command() {
+  return gsaeCommand("train-sae", {
+    usage: "--hook HOOK --architecture ARCH [options]",
+    description:
+      "Builds the activation+gradient store (training split) for --model and --hook if missing, trains\n" +
+      "one SAE, evaluates it on validation sequences and saves it (SAELens layout) to --out.",
+    after:
+      "Every option is checked before the store is built: numbers and ranges (k between 1 and the\n" +
+      "latent count, expansion >= 1, lr > 0, tokens >= one batch, evaluation sequences >= 1, integer\n" +
+      "seeds), the model's config.json and weights, and --out (by a test write).",
+  })
+    .option("--model <NAME>", "default | embedded name | folder | hub name", "default")
+    .requiredOption("--hook <HOOK>", "e.g. blocks.2.hook_resid_post (required)")
+    .requiredOption(
+      "--architecture <A>",
+      `${ARCHITECTURES.join(" | ")} (required)`,
+      choiceArg("architecture", ARCHITECTURES),
+    )
+    // Its range (1 to the latent count) is known once the model is loaded.
+    .option("--k <N>", "active latents per token, TopK family", "32")
+    .option(
+      "--expansion <N>",
+      "latents = N × d_model",
+      intArg("expansion", { min: 1, max: 1024 }),
+      8,
+    )
+    .option(
+      "--beta <X>",
+      "g-SAE selection strength (default: the architecture's)",
+      numberArg("beta", { min: 0 }),
+    )
+    .option(
+      "--tokens <N>",
+      `training tokens; the store holds min(N, ${STORE_TOKENS.toLocaleString("en-US")})`,
+      intArg("tokens", { min: BATCH_SIZE }),
+      1_000_000,
+    )
+    .option(
+      "--lr <X>",
+      `peak learning rate (default ${DEFAULT_SAE.lr}, e2e_topk ${DEFAULT_SAE.e2eLr}: the default ` +
+        "profile's, chosen on held-out store rows; see lib/experiments/shared/profile.ts)",
+      numberArg("lr", { above: 0, max: 1 }),
+    )
+    .option(
+      "--seed <N>",
+      "seed of the weights and batches",
+      intArg("seed", { min: 0, max: 2 ** 32 - 1 }),
+      0,
+    )
+    .option(
+      "--eval-sequences <N>",
+      "validation sequences for ΔCE/KL",
+      intArg("eval-sequences", { min: 1 }),
+      32,
+    )
+    .option(
+      "--out <DIR>",
+      "(default outputs/saes/<model>/<hook>/<architecture>-k<k>); replaced as a whole, so a " +
+        "folder that exists and is not an SAE folder needs --force",
+    )
+    .option(
+      "--resume",
+      "continue an interrupted training run into the same --out (its checkpoint is kept per " +
+        "--out; without one, training starts over and says so)",
+    )
+    .option(
+      "--force",
+      "rebuild the activation store even when a cached one is corrupt or was made with other " +
+        "settings (e.g. the model changed in place), and allow --out to replace a folder that is " +
+        "not an SAE folder or holds committed files",
+    )
+    .addOption(backendOption());
+}
 
-Builds the activation+gradient store (training split) for --model and --hook if missing, trains
-one SAE, evaluates it on validation sequences and saves it (SAELens layout) to --out.
+/** The command line (see `--help`). */
+interface TrainSAEOptions {
+  model: string;
+  hook: string;
+  architecture: ArchitectureName;
+  k: string;
+  expansion: number;
+  beta?: number;
+  tokens: number;
+  lr?: number;
+  seed: number;
+  evalSequences: number;
+  out?: string;
+  resume?: boolean;
+  force?: boolean;
+}
 
-Options:
-  --model NAME        default | embedded name | folder | hub name (default: default)
-  --hook HOOK         e.g. blocks.2.hook_resid_post (required)
-  --architecture A    ${ARCHITECTURES.join(" | ")} (required)
-  --k N               active latents per token, TopK family (default 32)
-  --expansion N       latents = N × d_model (default 8)
-  --beta X            g-SAE selection strength (default: the architecture's)
-  --tokens N          training tokens (default 1,000,000); the store holds min(N, 500,000)
-  --lr X              peak learning rate (default ${DEFAULT_SAE.lr}, e2e_topk ${DEFAULT_SAE.e2eLr}: the
-                      default profile's, chosen on held-out store rows; see lib/experiments/shared/profile.ts)
-  --seed N            (default 0)
-  --eval-sequences N  validation sequences for ΔCE/KL (default 32)
-  --out DIR           (default outputs/saes/<model>/<hook>/<architecture>-k<k>); replaced as a
-                      whole, so a folder that exists and is not an SAE folder needs --force
-  --resume            continue an interrupted training run into the same --out (its checkpoint
-                      is kept per --out; without one, training starts over and says so)
-  --force             rebuild the activation store even when a cached one is corrupt or was made
-                      with other settings (e.g. the model changed in place), and allow --out to
-                      replace a folder that is not an SAE folder or holds committed files
-${backendFlagHelp(22)}
-  --help
-
-Every option is checked before the store is built: numbers and ranges (k between 1 and the
-latent count, expansion >= 1, lr > 0, tokens >= one batch, evaluation sequences >= 1, integer
-seeds), the model's config.json and weights, and --out (by a test write).`;
-
-async function main(): Promise<void> {
-  const { values: v } = parseArgs({
-    args: takeBackendFlag(Deno.args),
-    options: {
-      model: { type: "string", default: "default" },
-      hook: { type: "string" },
-      architecture: { type: "string" },
-      k: { type: "string", default: "32" },
-      expansion: { type: "string", default: "8" },
-      beta: { type: "string" },
-      tokens: { type: "string", default: "1000000" },
-      lr: { type: "string" },
-      seed: { type: "string", default: "0" },
-      "eval-sequences": { type: "string", default: "32" },
-      out: { type: "string" },
-      resume: { type: "boolean", default: false },
-      force: { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
-    },
-  });
-  if (v.help) return console.log(HELP);
-  if (!v.hook || !v.architecture) {
-    throw new Error("--hook and --architecture are required (see --help)");
-  }
-  const architecture = v.architecture as ArchitectureName;
-  if (!ARCHITECTURES.includes(architecture)) {
-    throw new Error(`unknown --architecture ${architecture}`);
-  }
-  // Every number is checked before any work (loading the model comes first only because the
-  // ranges of k and the evaluation size depend on it).
-  const expansion = intOption(v.expansion!, "expansion", { min: 1, max: 1024 });
-  const seed = intOption(v.seed!, "seed", { min: 0, max: 2 ** 32 - 1 });
-  const tokens = intOption(v.tokens!, "tokens", { min: BATCH_SIZE });
-  const lr = v.lr !== undefined ? numberOption(v.lr, "lr", { above: 0, max: 1 }) : undefined;
-  const beta = v.beta !== undefined ? numberOption(v.beta, "beta", { min: 0 }) : undefined;
-  const evalSequences = intOption(v["eval-sequences"]!, "eval-sequences", { min: 1 });
+async function main(v: TrainSAEOptions): Promise<void> {
+  const { architecture, expansion, seed, tokens, lr, beta, evalSequences } = v;
   const backend = await initBackend();
   console.log(describeBackend(backend));
-  const resolved = await resolveModel(v.model!);
+  const resolved = await resolveModel(v.model);
   const { model, vocabMap } = await loadGPT2(resolved.dir);
   model.parseHook(v.hook);
   const d = model.config.n_embd, dSae = expansion * d;
-  const k = intOption(v.k!, "k", { min: 1, max: dSae });
+  const k = intOption(v.k, "k", { min: 1, max: dSae });
   checkTrainingMemory(d, dSae, Math.min(tokens, STORE_TOKENS));
   const out = v.out !== undefined
     ? callerPath(v.out)
     : `${REPO_ROOT}/outputs/saes/${
       resolved.name.replaceAll("/", "_")
     }/${v.hook}/${architecture}-k${k}`;
-  await guardSAEOut(out, { explicit: v.out !== undefined, force: v.force! });
+  await guardSAEOut(out, { explicit: v.out !== undefined, force: v.force ?? false });
   await checkWritable(dirname(out), { flag: "--out's parent" });
   const corpus = await loadCorpus({ log: console.log });
   const train = toModelIds(corpus.train, vocabMap), val = toModelIds(corpus.val, vocabMap);
@@ -131,7 +157,7 @@ async function main(): Promise<void> {
   if (evalSequences > maxEval) {
     throw new RangeError(
       `--eval-sequences must be an integer between 1 and ${maxEval} (the validation split ` +
-        `holds ${maxEval} sequences of ${seq} tokens), got "${v["eval-sequences"]}"`,
+        `holds ${maxEval} sequences of ${seq} tokens), got "${evalSequences}"`,
     );
   }
 
@@ -284,8 +310,10 @@ async function guardSAEOut(out: string, options: { explicit: boolean; force: boo
 }
 
 if (import.meta.main) {
+  const parsed = parseCommandLine<TrainSAEOptions>(command(), Deno.args, { badArgumentExit: 1 });
+  if (parsed.exit !== undefined) Deno.exit(parsed.exit);
   try {
-    await main();
+    await main(parsed.options);
   } catch (err) {
     console.error(`train-sae: ${(err as Error).message}`);
     Deno.exit(1);

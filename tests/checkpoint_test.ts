@@ -167,7 +167,7 @@ Deno.test("malformed checkpoints give errors naming the file and the problem", a
           `${d}/config.json`,
           JSON.stringify({ ...CONFIG, layer_norm_epsilon: -1e-5 }),
         ),
-      /config\.json: "layer_norm_epsilon" must be a positive number, got -0\.00001/,
+      /config\.json: layer_norm_epsilon: too small: expected number to be >0, got -0\.00001$/,
     ],
     [
       "layer_norm_epsilon not a number",
@@ -176,7 +176,7 @@ Deno.test("malformed checkpoints give errors naming the file and the problem", a
           `${d}/config.json`,
           JSON.stringify({ ...CONFIG, layer_norm_epsilon: "abc" }),
         ),
-      /"layer_norm_epsilon" must be a positive number, got "abc"/,
+      /config\.json: layer_norm_epsilon: expected number, got string$/,
     ],
     [
       "config.json edited to another valid config",

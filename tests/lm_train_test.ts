@@ -4,6 +4,7 @@ import { initBackend } from "../lib/tensor/backend.ts";
 import { evaluateCE, type LMTrainConfig, trainLM } from "../lib/gpt2/lm_train.ts";
 import { learningRate } from "../lib/tensor/optim.ts";
 import { Rng } from "../lib/tensor/random.ts";
+import { CHECKSUM_KEY, readSafetensors, writeSafetensors } from "../lib/io/safetensors.ts";
 import { TINY_CONFIG } from "./fixtures/tiny_workspace.ts";
 
 await initBackend();
@@ -68,6 +69,24 @@ Deno.test("resuming with a different config is refused", async () => {
   await assert.rejects(
     () => trainLM({ ...CONFIG, lr: 5e-3 }, DATA, { workDir: dir, log: quiet, resume: true }),
     /checkpoint was made with a different config/,
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a checkpoint whose history was edited is refused, naming the field", async () => {
+  const dir = await Deno.makeTempDir();
+  (await trainLM(CONFIG, DATA, { workDir: dir, log: quiet, stopAfterSteps: 9 })).model.dispose();
+  const path = `${dir}/state.safetensors`;
+  const file = await readSafetensors(path);
+  const { [CHECKSUM_KEY]: _, ...metadata } = file.metadata;
+  const history = JSON.parse(metadata.history);
+  history[0].valCE = "low";
+  await writeSafetensors(path, Object.fromEntries(file.tensors), {
+    metadata: { ...metadata, history: JSON.stringify(history) },
+  });
+  await assert.rejects(
+    () => trainLM(CONFIG, DATA, { workDir: dir, log: quiet, resume: true }),
+    (e: Error) => e.message === `${path} (metadata): history[0].valCE: expected number, got string`,
   );
   await Deno.remove(dir, { recursive: true });
 });

@@ -73,10 +73,22 @@ Deno.test("readReference and referencePath", async () => {
   try {
     assert.equal(await readReference(join(dir, "none.json")), null);
     await Deno.writeTextFile(join(dir, "bad.json"), "{}");
-    await assert.rejects(readReference(join(dir, "bad.json")), /not a gsae-reference\/1/);
+    await assert.rejects(
+      readReference(join(dir, "bad.json")),
+      /bad\.json: format: missing \(expected "gsae-reference\/1"\)/,
+    );
     const ref = referenceFromMetrics(run({ x: 1 }));
     await Deno.writeTextFile(join(dir, "ref.json"), JSON.stringify(ref));
     assert.deepEqual(await readReference(join(dir, "ref.json")), ref);
+    const [metric] = Object.keys(ref.metrics);
+    const edited = { ...ref, metrics: { [metric]: { ...ref.metrics[metric], rel: null } } };
+    await Deno.writeTextFile(join(dir, "edited.json"), JSON.stringify(edited));
+    await assert.rejects(
+      readReference(join(dir, "edited.json")),
+      (error: Error) =>
+        error.message ===
+          `${join(dir, "edited.json")}: metrics.${metric}.rel: expected number, got null`,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -73,12 +73,28 @@ Deno.test("readMetrics: null when absent, an error when foreign", async () => {
   try {
     assert.equal(await readMetrics(join(dir, "metrics.json")), null);
     await Deno.writeTextFile(join(dir, "bad.json"), `{"format": "other"}`);
-    await assert.rejects(readMetrics(join(dir, "bad.json")), /not a gsae-metrics\/1/);
+    await assert.rejects(
+      readMetrics(join(dir, "bad.json")),
+      /bad\.json: format: expected "gsae-metrics\/1", got "other"; profile: missing/,
+    );
     await Deno.writeTextFile(join(dir, "broken.json"), `{`);
     await assert.rejects(readMetrics(join(dir, "broken.json")), /not valid JSON/);
     const metrics = withEntry(emptyMetrics("s", "m"), "01_a", entry(1));
     await Deno.writeTextFile(join(dir, "ok.json"), JSON.stringify(metrics));
     assert.deepEqual(await readMetrics(join(dir, "ok.json")), metrics);
+    // A hand edit that turns a number into a string names the file and the field.
+    const edited = structuredClone(metrics) as unknown as {
+      notebooks: Record<string, { metrics: Record<string, { value: unknown }> }>;
+    };
+    const [name] = Object.keys(edited.notebooks["01_a"].metrics);
+    edited.notebooks["01_a"].metrics[name].value = "0.5";
+    await Deno.writeTextFile(join(dir, "edited.json"), JSON.stringify(edited));
+    await assert.rejects(
+      readMetrics(join(dir, "edited.json")),
+      new RegExp(
+        `edited\\.json: notebooks\\.01_a\\.metrics\\.${name}\\.value: expected number, got string$`,
+      ),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -190,9 +190,17 @@ Deno.test("reproduce and check command lines: help and clear errors, exit 1", as
       ["--notebooks", "/nonexistent/nb"],
       /notebooks folder \/nonexistent\/nb does not exist/,
     ],
-    ["reproduce.ts", ["--bogus"], /Unknown option '--bogus'/],
-    ["reproduce.ts", ["stray"], /Unexpected argument 'stray'/],
-    ["reproduce.ts", ["--cell-timeout", "soon"], /--cell-timeout wants seconds/],
+    [
+      "reproduce.ts",
+      ["--bogus"],
+      /^reproduce: unknown option '--bogus'\n\(see deno task reproduce --help\)/,
+    ],
+    ["reproduce.ts", ["stray"], /too many arguments. Expected 0 arguments but got 1/],
+    [
+      "reproduce.ts",
+      ["--cell-timeout", "soon"],
+      /--cell-timeout must be a number >= 0, got "soon"/,
+    ],
     [
       "reproduce.ts",
       ["--notebooks", FIXTURES, "--model", "no-such-model"],

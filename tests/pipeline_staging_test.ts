@@ -6,7 +6,6 @@ import {
   readStagedFigures,
   readStagedResults,
   removeStaleStaging,
-  resultsProblems,
   STAGING_PREFIX,
 } from "../lib/pipeline/staging.ts";
 
@@ -37,23 +36,27 @@ Deno.test("readStagedResults: reads, validates, and names a mismatched stem", as
       ...RESULTS,
       claims: [{ ...RESULTS.claims[0], verdict: "sort of" }],
     });
-    await assert.rejects(readStagedResults(dir, "05_x"), /verdict "sort of" is not one of/);
+    await assert.rejects(
+      readStagedResults(dir, "05_x"),
+      /05_x\.json: claims\[0\]\.verdict: expected one of "reproduced", .*, got "sort of"$/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("resultsProblems flags non-finite numbers and missing arrays", () => {
-  assert.deepEqual(resultsProblems(RESULTS), []);
-  const bad = {
-    ...RESULTS,
-    metrics: { m: { value: null, abs: 0, rel: 0, description: "" } },
-    figures: undefined,
-  } as unknown as NotebookResultsJson;
-  assert.deepEqual(resultsProblems(bad), [
-    "metric m: value is not a finite number",
-    "no figures array",
-  ]);
+Deno.test("readStagedResults names non-finite numbers and missing arrays", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "gsae_stage_" });
+  try {
+    const bad = { ...RESULTS, metrics: { m: { value: null, abs: 0, rel: 0, description: "" } } };
+    await write(join(dir, "results/03_pareto.json"), { ...bad, figures: undefined });
+    await assert.rejects(
+      readStagedResults(dir, "03_pareto"),
+      /03_pareto\.json: metrics\.m\.value: expected number, got null; figures: missing/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("readStagedFigures reads specs sorted by name; figureNameOf reads layout.meta", async () => {
@@ -69,7 +72,7 @@ Deno.test("readStagedFigures reads specs sorted by name; figureNameOf reads layo
     assert.equal(figureNameOf(figures[1].spec), "b_fig");
     assert.equal(figureNameOf(figures[0].spec), null);
     await write(join(dir, "figures/c.json"), { layout: {} });
-    await assert.rejects(readStagedFigures(dir), /c.json is not a Plotly spec/);
+    await assert.rejects(readStagedFigures(dir), /c\.json: data: missing \(expected array\)$/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -252,7 +252,15 @@ Deno.test("malformed folders give errors naming the file and the problem", async
   );
   await assertLoadError((dir) => editCfg(dir, (c) => (c.d_sae = 0)), {
     file: "cfg.json",
-    problem: /"d_sae" must be a positive integer, got 0/,
+    problem: /cfg\.json: d_sae: too small: expected number to be >0, got 0$/,
+  });
+  await assertLoadError((dir) => editCfg(dir, (c) => (c.hook_name = 7, c.prepend_bos = "no")), {
+    file: "cfg.json",
+    problem: /cfg\.json: hook_name: expected string, got number; prepend_bos: expected boolean/,
+  });
+  await assertLoadError((dir) => editCfg(dir, (c) => (c.gsae = [1])), {
+    file: "cfg.json",
+    problem: /cfg\.json: gsae: expected record, got array$/,
   });
   await assertLoadError(
     (dir) =>

@@ -179,6 +179,13 @@ Deno.test("a store built with other settings is refused unless forced", async ()
       /fingerprint/,
     );
     await assert.rejects(build(dir, { offset: 1 }), /source: stored/);
+    const manifest = JSON.parse(await Deno.readTextFile(join(dir, "manifest.json")));
+    manifest.chunks[0].bytes = "1024";
+    await Deno.writeTextFile(join(dir, "manifest.json"), JSON.stringify(manifest));
+    await assert.rejects(
+      openStore(dir),
+      /manifest\.json: chunks\[0\]\.bytes: expected number, got string; the store is corrupt/,
+    );
     await Deno.writeTextFile(join(dir, "manifest.json"), "{ not json");
     await assert.rejects(build(dir), /manifest\.json: not valid JSON.*--force/);
     const rebuilt = await build(dir, { hook: "blocks.1.hook_resid_post", force: true });

@@ -45,13 +45,20 @@ Deno.test("gridJobs: defaults come from the profile; a hook is kept", () => {
 
 Deno.test("gridJobs: bad grids are errors that say what and where", () => {
   const bad: [unknown, RegExp][] = [
-    [[], /g\.json: must be a JSON object/],
-    [{ profile: "smoke", architectures: ["topk"], kz: [1] }, /unknown field "kz"/],
-    [{ profile: "nope", architectures: ["topk"] }, /unknown profile "nope"/],
-    [{ profile: "smoke" }, /"architectures" is required/],
-    [{ profile: "smoke", architectures: ["topq"] }, /"architectures" must be a non-empty list/],
-    [{ profile: "smoke", architectures: ["topk"], ks: [0] }, /"ks" must be a non-empty list/],
-    [{ profile: "smoke", architectures: ["topk"], evals: ["val", "x"] }, /"evals"/],
+    [[], /^JsonFileError: g\.json: expected object, got array$/],
+    [{ profile: "smoke", architectures: ["topk"], kz: [1] }, /g\.json: kz: unknown field$/],
+    [{ profile: "nope", architectures: ["topk"] }, /g\.json: profile: unknown profile "nope"/],
+    [{ profile: "smoke" }, /g\.json: architectures: missing \(expected array\)$/],
+    [
+      { profile: "smoke", architectures: ["topq"] },
+      /g\.json: architectures\[0\]: expected one of "topk", .*, got "topq"$/,
+    ],
+    [{ profile: "smoke", architectures: ["topk"], ks: [0] }, /g\.json: ks\[0\]: too small/],
+    [
+      { profile: "smoke", architectures: ["topk"], evals: ["val", "x"] },
+      /g\.json: evals\[1\]: expected one of "val", "dev", "none", "sampled", got "x"$/,
+    ],
+    [{ profile: "smoke", architectures: [] }, /g\.json: architectures: too small/],
   ];
   for (const [grid, message] of bad) assert.throws(() => gridJobs(grid, "g.json"), message);
 });

@@ -5,6 +5,7 @@
  */
 import type { Timing } from "./bench.ts";
 import type { StoreThroughput } from "../store/mod.ts";
+import { mdTable } from "../io/markdown_table.ts";
 
 /** One compared piece of work. */
 export interface BenchRow {
@@ -64,26 +65,30 @@ const fixed = (x: number | null, digits = 2) =>
 export function benchTables(r: BenchReport): string {
   const lines: string[] = [];
   lines.push(`\n${r.backend}; \`${r.command}\`; medians over all timed steps\n`);
-  lines.push(
-    "| work | ours ms/step | ours tokens/s | PyTorch tokens/s | ours / PyTorch " +
-      "| PyTorch sparse tokens/s | ours / PyTorch sparse |",
-  );
-  lines.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-  for (const row of r.rows) {
-    const sparse = row.torch_sparse ? int(row.torch_sparse.tokens_per_s) : "—";
-    lines.push(
-      `| ${row.work} | ${fixed(row.ours.median_s * 1000, 0)} | ${int(row.ours.tokens_per_s)} | ${
-        row.torch ? int(row.torch.tokens_per_s) : "skipped"
-      } | ${fixed(row.ratio)} | ${sparse} | ${fixed(row.ratio_sparse ?? null)} |`,
-    );
-  }
+  const rows: (string | number)[][] = r.rows.map((row) => [
+    row.work,
+    fixed(row.ours.median_s * 1000, 0),
+    int(row.ours.tokens_per_s),
+    row.torch ? int(row.torch.tokens_per_s) : "skipped",
+    fixed(row.ratio),
+    row.torch_sparse ? int(row.torch_sparse.tokens_per_s) : "—",
+    fixed(row.ratio_sparse ?? null),
+  ]);
   if (r.store) {
-    lines.push(
-      `| store build, end to end (${int(r.store.tokens)} tokens) | — | ${
-        int(r.store.buildTokensPerSecond)
-      } | — | — | — | — |`,
-    );
+    const build = int(r.store.buildTokensPerSecond);
+    rows.push([
+      `store build, end to end (${int(r.store.tokens)} tokens)`,
+      "—",
+      build,
+      "—",
+      "—",
+      "—",
+      "—",
+    ]);
   }
+  const head = ["work", "ours ms/step", "ours tokens/s", "PyTorch tokens/s", "ours / PyTorch"];
+  head.push("PyTorch sparse tokens/s", "ours / PyTorch sparse");
+  lines.push(mdTable(head, rows, { align: "-rrrrrr" }));
   const notes = [...new Set(r.rows.map((row) => row.torch_note).filter((n) => n))];
   for (const note of notes) lines.push(`\nPyTorch not run: ${note}`);
   lines.push(`\ng-SAE step time / TopK step time: ${fixed(r.gsae_over_topk_step_time)}\n`);
@@ -92,46 +97,43 @@ export function benchTables(r: BenchReport): string {
   const counted = r.rows.some((row) => row.matmul_gflop_per_step > 0);
   if (!counted) lines.push("matmul work: not counted (no OpenBLAS calls on this backend)\n");
   else {
-    lines.push(
-      "| step | matmul GFLOP/step | in sgemm | sgemm limit GFLOP/s | achieved GFLOP/s | fraction of limit |",
-    );
-    lines.push("| --- | ---: | ---: | ---: | ---: | ---: |");
+    const head = ["step", "matmul GFLOP/step", "in sgemm", "sgemm limit GFLOP/s"];
+    head.push("achieved GFLOP/s", "fraction of limit");
+    const rows = r.rows.map((row) => [
+      row.work,
+      fixed(row.matmul_gflop_per_step),
+      `${fixed(row.sgemm_seconds_per_step / row.ours.median_s * 100, 0)} %`,
+      fixed(row.limit_gflops, 1),
+      fixed(row.achieved_gflops, 1),
+      `${fixed(row.fraction_of_limit * 100, 0)} %`,
+    ]);
+    lines.push(mdTable(head, rows, { align: "-rrrrr" }));
   }
-  for (const row of counted ? r.rows : []) {
-    const share = row.sgemm_seconds_per_step / row.ours.median_s;
-    lines.push(
-      `| ${row.work} | ${fixed(row.matmul_gflop_per_step)} | ${fixed(share * 100, 0)} % | ${
-        fixed(row.limit_gflops, 1)
-      } | ${fixed(row.achieved_gflops, 1)} | ${fixed(row.fraction_of_limit * 100, 0)} % |`,
-    );
-  }
-  lines.push("\n| sgemm shape (OpenBLAS) | GFLOP/s |");
-  lines.push("| --- | ---: |");
-  for (const [name, rate] of Object.entries(r.sgemm_gflops)) {
-    lines.push(`| ${name} | ${fixed(rate, 1)} |`);
-  }
+  const sgemm = Object.entries(r.sgemm_gflops).map(([name, rate]) => [name, fixed(rate, 1)]);
+  lines.push("\n" + mdTable(["sgemm shape (OpenBLAS)", "GFLOP/s"], sgemm, { align: "-r" }));
   const s = r.store;
   if (!s) lines.push(`\nstore: ${r.store_note ?? "not measured"}`);
   else {
-    lines.push(`\n| store, d ${s.d}, ${int(s.tokens)} tokens | tokens/s |`);
-    lines.push("| --- | ---: |");
-    lines.push(`| build, end to end | ${int(s.buildTokensPerSecond)} |`);
-    lines.push(`| of which forward + hook gradient | ${int(s.computeTokensPerSecond)} |`);
-    lines.push(`| of which serialize, hash, atomic write | ${int(s.writeTokensPerSecond)} |`);
-    lines.push(`| read (read, verify checksum, parse) | ${int(s.readTokensPerSecond)} |`);
-    lines.push(`| shuffled batches of 4,096 | ${int(s.batchesTokensPerSecond)} |`);
+    const rows = [
+      ["build, end to end", int(s.buildTokensPerSecond)],
+      ["of which forward + hook gradient", int(s.computeTokensPerSecond)],
+      ["of which serialize, hash, atomic write", int(s.writeTokensPerSecond)],
+      ["read (read, verify checksum, parse)", int(s.readTokensPerSecond)],
+      ["shuffled batches of 4,096", int(s.batchesTokensPerSecond)],
+    ];
+    const head = [`store, d ${s.d}, ${int(s.tokens)} tokens`, "tokens/s"];
+    lines.push("\n" + mdTable(head, rows, { align: "-r" }));
   }
   if (r.architectures) {
     const topk = r.architectures.find((a) => a.architecture === "topk")?.median_s ?? NaN;
-    lines.push("\n| architecture | ms/step | tokens/s | step time / TopK's |");
-    lines.push("| --- | ---: | ---: | ---: |");
-    for (const a of r.architectures) {
-      lines.push(
-        `| ${a.architecture} | ${fixed(a.median_s * 1000, 0)} | ${int(a.tokens_per_s)} | ${
-          fixed(a.median_s / topk)
-        } |`,
-      );
-    }
+    const rows = r.architectures.map((a) => [
+      a.architecture,
+      fixed(a.median_s * 1000, 0),
+      int(a.tokens_per_s),
+      fixed(a.median_s / topk),
+    ]);
+    const head = ["architecture", "ms/step", "tokens/s", "step time / TopK's"];
+    lines.push("\n" + mdTable(head, rows, { align: "-rrr" }));
   }
   return lines.join("\n");
 }

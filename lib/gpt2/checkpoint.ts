@@ -20,6 +20,7 @@ import { makeTokenizer, VocabMap } from "../data/tokenizer.ts";
 import type { Tokenizer } from "../data/tokenizer.ts";
 import { variableFrom } from "../tensor/variables.ts";
 import { type GPT2Config, parseGPT2Config } from "./config.ts";
+import { JsonFileError, readJsonFile, z } from "../io/json_file.ts";
 import { GPT2 } from "./model.ts";
 import { expectedShapes } from "./params.ts";
 
@@ -43,17 +44,12 @@ const IGNORED = /^h\.\d+\.attn\.(bias|masked_bias)$/;
 export async function loadGPT2(dir: string): Promise<LoadedGPT2> {
   const configPath = `${dir}/config.json`;
   const weightsPath = `${dir}/model.safetensors`;
-  let configText: string;
-  try {
-    configText = await Deno.readTextFile(configPath);
-  } catch (err) {
-    throw new Error(`${configPath}: cannot read the model config (${(err as Error).message})`);
-  }
   let raw: unknown;
   try {
-    raw = JSON.parse(configText);
+    raw = await readJsonFile(configPath, z.unknown());
   } catch (err) {
-    throw new Error(`${configPath}: not valid JSON (${(err as Error).message})`);
+    if (err instanceof JsonFileError) throw err;
+    throw new Error(`${configPath}: cannot read the model config (${(err as Error).message})`);
   }
   const config = parseGPT2Config(raw, configPath);
   let vocabMap: VocabMap | undefined;

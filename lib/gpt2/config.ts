@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { checkJson, z } from "../io/json_file.ts";
 
 /** The fields of a Hugging Face GPT-2 `config.json` that the model uses. */
 export interface GPT2Config {
@@ -31,47 +32,28 @@ export const KNOWN_GPT2_MODELS: Record<string, Pick<GPT2Config, "n_layer" | "n_e
     "gpt2-xl": { n_layer: 48, n_embd: 1600, n_head: 25 },
   };
 
+const positiveInt = z.number().int().positive();
+
+/** The fields of `config.json` the model uses, with GPT-2's defaults; others are ignored. */
+const gpt2ConfigSchema: z.ZodType<GPT2Config, unknown> = z.object({
+  vocab_size: positiveInt,
+  n_positions: positiveInt.default(1024),
+  n_embd: positiveInt,
+  n_layer: positiveInt,
+  n_head: positiveInt,
+  layer_norm_epsilon: z.number().positive().default(1e-5),
+  activation_function: z.literal("gelu_new").default("gelu_new"),
+});
+
 /**
  * Validate a parsed `config.json`, filling GPT-2's defaults for optional fields.
  * Throws an error naming `source` and the offending field.
  */
 export function parseGPT2Config(raw: unknown, source: string): GPT2Config {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-    throw new Error(`${source}: config is not a JSON object`);
-  }
-  const obj = raw as Record<string, unknown>;
-  const positiveInt = (key: string, fallback?: number): number => {
-    const value = obj[key] ?? fallback;
-    if (typeof value !== "number" || !Number.isInteger(value) || value <= 0) {
-      throw new Error(
-        `${source}: "${key}" must be a positive integer, got ${JSON.stringify(value)}`,
-      );
-    }
-    return value;
-  };
-  const config: GPT2Config = {
-    vocab_size: positiveInt("vocab_size"),
-    n_positions: positiveInt("n_positions", 1024),
-    n_embd: positiveInt("n_embd"),
-    n_layer: positiveInt("n_layer"),
-    n_head: positiveInt("n_head"),
-    layer_norm_epsilon: positiveFinite(
-      obj.layer_norm_epsilon ?? 1e-5,
-      "layer_norm_epsilon",
-      source,
-    ),
-    activation_function: typeof obj.activation_function === "string"
-      ? obj.activation_function
-      : "gelu_new",
-  };
+  const config = checkJson(raw, gpt2ConfigSchema, { source });
   if (config.n_embd % config.n_head !== 0) {
     throw new Error(
       `${source}: n_embd ${config.n_embd} is not divisible by n_head ${config.n_head}`,
-    );
-  }
-  if (config.activation_function !== "gelu_new") {
-    throw new Error(
-      `${source}: activation_function "${config.activation_function}" is not supported (only gelu_new)`,
     );
   }
   const bytes = 4 * parameterCount(config);
@@ -97,14 +79,6 @@ export function modelMemoryLimit(): number {
 
 function gib(bytes: number): string {
   return (bytes / 2 ** 30).toPrecision(3);
-}
-
-/** `value` if it is a finite number > 0, else an error naming `key`. */
-function positiveFinite(value: unknown, key: string, source: string): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new Error(`${source}: "${key}" must be a positive number, got ${JSON.stringify(value)}`);
-  }
-  return value;
 }
 
 /** Number of parameters (tied unembedding counted once). */

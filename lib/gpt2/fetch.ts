@@ -10,6 +10,7 @@ import { Progress } from "../io/progress.ts";
 import { SafetensorsError } from "../io/safetensors.ts";
 import { SafetensorsReader } from "../io/safetensors_stream.ts";
 import { parseGPT2Config } from "./config.ts";
+import { readJsonFile, z } from "../io/json_file.ts";
 import { hubRepoDir } from "./discovery.ts";
 
 const FILES = ["config.json", "model.safetensors"] as const;
@@ -88,7 +89,7 @@ export async function fetchModel(
 /** Check a downloaded file parses before it is put in place. */
 async function validate(file: string, path: string, url: string): Promise<void> {
   if (file === "config.json") {
-    parseGPT2Config(JSON.parse(await Deno.readTextFile(path)), url);
+    parseGPT2Config(await readJsonFile(path, z.unknown()), url);
   } else {
     // Header, sizes and tiling (and a checksum, if any), without holding gigabytes in memory;
     // the tensors themselves are checked when the model loads.

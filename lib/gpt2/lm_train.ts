@@ -12,6 +12,7 @@ import { GPT2 } from "./model.ts";
 import type { GPT2Config } from "./config.ts";
 import { Progress } from "../io/progress.ts";
 import { Rng } from "../tensor/random.ts";
+import { checkJson, jsonText, numberText, z } from "../io/json_file.ts";
 
 /** Everything that defines a training run; equal configs and data give equal weights. */
 export interface LMTrainConfig {
@@ -266,10 +267,17 @@ async function restore(path: string, config: LMTrainConfig, model: GPT2, opt: Ad
     identity: { config: JSON.stringify(config) },
   });
   if (!state) return null;
-  const m = state.metadata;
-  return {
-    step: Number(m.step),
-    seconds: Number(m.seconds),
-    history: JSON.parse(m.history) as EvalPoint[],
-  };
+  return checkJson(state.metadata, stateMetadataSchema, { source: `${path} (metadata)` });
 }
+
+/** The metadata {@link save} writes beside the weights, as read back on resume. */
+const stateMetadataSchema = z.object({
+  step: numberText.pipe(z.number().int().nonnegative()),
+  seconds: numberText.pipe(z.number().nonnegative()),
+  history: jsonText(z.array(z.object({
+    step: z.number().int().nonnegative(),
+    tokens: z.number().nonnegative(),
+    valCE: z.number(),
+    trainLoss: z.number(),
+  }))),
+});

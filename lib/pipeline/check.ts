@@ -7,10 +7,10 @@
  * @module
  */
 import { REPO_ROOT } from "../gpt2/embedded_models.ts";
-import type { MetricRecord } from "../experiments/shared/results.ts";
+import { type MetricRecord, metricRecordSchema } from "../experiments/shared/results.ts";
+import { readJsonFileIfExists, z } from "../io/json_file.ts";
 import { flattenMetrics, type PipelineMetrics } from "./metrics.ts";
 import { formatNumber } from "./report.ts";
-import { readTextIfExists } from "../io/atomic_write.ts";
 
 /** The format tag of reference files. */
 export const REFERENCE_FORMAT = "gsae-reference/1";
@@ -35,6 +35,16 @@ export interface Reference {
   /** Every metric as `<notebook>/<metric>`, with its tolerance. */
   metrics: Record<string, MetricRecord>;
 }
+
+/** {@link Reference} as read back from `outputs/reference/<profile>.json`. */
+export const referenceSchema: z.ZodType<Reference> = z.object({
+  format: z.literal(REFERENCE_FORMAT),
+  profile: z.string(),
+  model: z.string(),
+  created: z.string(),
+  backends: z.array(z.string()),
+  metrics: z.record(z.string(), metricRecordSchema),
+});
 
 /** The reference for a run's `metrics.json`. */
 export function referenceFromMetrics(metrics: PipelineMetrics): Reference {
@@ -67,16 +77,10 @@ export function referenceProblems(reference: Reference): string[] {
 /**
  * Reads a reference file; null when it does not exist.
  *
- * @throws Error when it exists but is not a reference file.
+ * @throws JsonFileError when it exists but is not a reference file, naming the field.
  */
-export async function readReference(path: string): Promise<Reference | null> {
-  const text = await readTextIfExists(path);
-  if (text === null) return null;
-  const value = JSON.parse(text) as Reference;
-  if (value?.format !== REFERENCE_FORMAT || typeof value.metrics !== "object") {
-    throw new Error(`${path} is not a ${REFERENCE_FORMAT} reference file`);
-  }
-  return value;
+export function readReference(path: string): Promise<Reference | null> {
+  return readJsonFileIfExists(path, referenceSchema);
 }
 
 /** One row of the comparison. */

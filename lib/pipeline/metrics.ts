@@ -6,12 +6,15 @@
  *
  * @module
  */
-import type {
-  ClaimRecord,
-  MetricRecord,
-  NotebookResultsJson,
+import {
+  type ClaimRecord,
+  claimRecordSchema,
+  type MetricRecord,
+  metricRecordSchema,
+  type NotebookResultsJson,
+  runInfoSchema,
 } from "../experiments/shared/results.ts";
-import { readTextIfExists } from "../io/atomic_write.ts";
+import { readJsonFileIfExists, z } from "../io/json_file.ts";
 
 /** The format tag of `metrics.json`. */
 export const METRICS_FORMAT = "gsae-metrics/1";
@@ -70,6 +73,35 @@ export interface PipelineMetrics {
   notebooks: Record<string, NotebookEntry>;
 }
 
+const notebookEntrySchema: z.ZodType<NotebookEntry> = z.object({
+  title: z.string(),
+  file: z.string(),
+  finished: z.string(),
+  seconds: z.number(),
+  cells: z.number(),
+  outputs: z.number(),
+  run: runInfoSchema.nullable(),
+  metrics: z.record(z.string(), metricRecordSchema),
+  claims: z.array(claimRecordSchema),
+  figures: z.array(z.string()),
+  warnings: z.array(z.string()),
+});
+
+/** {@link PipelineMetrics} as read back from `metrics.json`. */
+export const pipelineMetricsSchema: z.ZodType<PipelineMetrics> = z.object({
+  format: z.literal(METRICS_FORMAT),
+  profile: z.string(),
+  model: z.string(),
+  updated: z.string(),
+  lastRun: z.object({
+    started: z.string(),
+    seconds: z.number(),
+    notebooks: z.array(z.string()),
+    command: z.string(),
+  }).nullable(),
+  notebooks: z.record(z.string(), notebookEntrySchema),
+});
+
 /** A fresh, empty metrics file for `profile` and `model`. */
 export function emptyMetrics(profile: string, model: string): PipelineMetrics {
   return {
@@ -85,21 +117,10 @@ export function emptyMetrics(profile: string, model: string): PipelineMetrics {
 /**
  * Reads `path`; null when it does not exist.
  *
- * @throws Error when it exists but is not a metrics file of this format.
+ * @throws JsonFileError when it exists but is not a metrics file of this format, naming the field.
  */
-export async function readMetrics(path: string): Promise<PipelineMetrics | null> {
-  const text = await readTextIfExists(path);
-  if (text === null) return null;
-  let value: PipelineMetrics;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new Error(`${path} is not valid JSON: ${(error as Error).message}`);
-  }
-  if (value?.format !== METRICS_FORMAT || typeof value.notebooks !== "object") {
-    throw new Error(`${path} is not a ${METRICS_FORMAT} metrics file`);
-  }
-  return value;
+export function readMetrics(path: string): Promise<PipelineMetrics | null> {
+  return readJsonFileIfExists(path, pipelineMetricsSchema);
 }
 
 /** A copy of `metrics` with `entry` set for `stem`, entries kept in stem order. */

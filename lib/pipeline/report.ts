@@ -9,6 +9,8 @@
 import { formatDuration } from "../io/progress.ts";
 import type { NotebookEntry, PipelineMetrics } from "./metrics.ts";
 import { verdictCounts } from "./metrics.ts";
+import { escapeCell, mdTable } from "../io/markdown_table.ts";
+import { claimsTable } from "../experiments/shared/results.ts";
 
 /** The report as markdown. */
 export function renderReport(metrics: PipelineMetrics): string {
@@ -23,17 +25,18 @@ export function renderReport(metrics: PipelineMetrics): string {
   lines.push(...runTable(metrics), "");
   lines.push(...verdictSummary(metrics), "");
   lines.push("## Notebooks", "");
-  lines.push("| notebook | wall time | cells | claims | figures | finished |");
-  lines.push("|---|--:|--:|--:|--:|---|");
-  for (const [stem, e] of entries) {
-    lines.push(
-      `| [${esc(stem)}](${e.file}) ${esc(e.title === stem ? "" : e.title)} | ` +
-        `${formatDuration(e.seconds)} | ${e.cells} | ${e.claims.length} | ${e.figures.length} | ` +
-        `${e.finished.replace("T", " ").replace(/\.\d+Z$/, " UTC")} |`,
-    );
-  }
   const total = entries.reduce((sum, [, e]) => sum + e.seconds, 0);
-  lines.push(`| **total** | **${formatDuration(total)}** | | | | |`, "");
+  const rows = entries.map(([stem, e]) => [
+    `[${esc(stem)}](${e.file}) ${esc(e.title === stem ? "" : e.title)}`,
+    formatDuration(e.seconds),
+    e.cells,
+    e.claims.length,
+    e.figures.length,
+    e.finished.replace("T", " ").replace(/\.\d+Z$/, " UTC"),
+  ]);
+  rows.push(["**total**", `**${formatDuration(total)}**`, "", "", "", ""]);
+  const head = ["notebook", "wall time", "cells", "claims", "figures", "finished"];
+  lines.push(mdTable(head, rows, { align: "-rrrr-" }), "");
   for (const [stem, entry] of entries) lines.push(...notebookSection(stem, entry), "");
   return lines.join("\n").replace(/\n{3,}/g, "\n\n").trimEnd() + "\n";
 }
@@ -60,7 +63,7 @@ function runTable(metrics: PipelineMetrics): string[] {
       ],
     );
   }
-  return ["| | |", "|---|---|", ...rows.map(([k, v]) => `| ${k} | ${esc(v)} |`)];
+  return [mdTable(["", ""], rows.map(([k, v]) => [k, esc(v)]))];
 }
 
 /** One line counting the verdicts. */
@@ -84,11 +87,7 @@ function notebookSection(stem: string, e: NotebookEntry): string[] {
   );
   for (const warning of e.warnings) lines.push(`> **Warning:** ${esc(warning)}`, "");
   if (e.claims.length > 0) {
-    lines.push("| claim | paper | this run | verdict |", "|---|---|---|---|");
-    for (const c of e.claims) {
-      lines.push(`| ${esc(c.id)} | ${esc(c.paper)} | ${esc(c.result)} | **${c.verdict}** |`);
-    }
-    lines.push("");
+    lines.push(claimsTable(e.claims), "");
   }
   for (const name of e.figures) {
     lines.push(
@@ -104,11 +103,15 @@ function notebookSection(stem: string, e: NotebookEntry): string[] {
     lines.push(
       `<details><summary>${metrics.length} metrics</summary>`,
       "",
-      "| metric | value | tolerance | description |",
-      "|---|--:|---|---|",
-      ...metrics.map(([name, m]) =>
-        `| ${esc(name)} | ${formatNumber(m.value)} | ±(${m.abs} + ${m.rel}·\\|ref\\|) | ` +
-        `${esc(m.description)} |`
+      mdTable(
+        ["metric", "value", "tolerance", "description"],
+        metrics.map(([name, m]) => [
+          esc(name),
+          formatNumber(m.value),
+          `±(${m.abs} + ${m.rel}·\\|ref\\|)`,
+          esc(m.description),
+        ]),
+        { align: "-r" },
       ),
       "",
       "</details>",
@@ -127,6 +130,4 @@ export function formatNumber(v: number): string {
 }
 
 /** Markdown table cells: no pipes or line breaks. */
-function esc(s: string): string {
-  return s.replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
-}
+const esc = escapeCell;

@@ -8,8 +8,19 @@
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import type { FigureSpec, NamedFigure } from "./figures.ts";
-import type { NotebookResultsJson, Verdict } from "../experiments/shared/results.ts";
-import { FIGURE_META_KEY } from "../experiments/shared/results.ts";
+import {
+  FIGURE_META_KEY,
+  type NotebookResultsJson,
+  notebookResultsSchema,
+} from "../experiments/shared/results.ts";
+import { readJsonFile, z } from "../io/json_file.ts";
+
+/** A Plotly spec as far as the pipeline reads it: traces, and whatever else Plotly takes. */
+const plotlySpecSchema: z.ZodType<FigureSpec> = z.looseObject({
+  data: z.array(z.record(z.string(), z.unknown())),
+  layout: z.record(z.string(), z.unknown()).optional(),
+  config: z.record(z.string(), z.unknown()).optional(),
+});
 
 /** Prefix of a run's staging folder in the temporary directory; the pid follows. */
 export const STAGING_PREFIX = "gsae_reproduce_";
@@ -54,14 +65,6 @@ async function isRunning(pid: number): Promise<boolean> {
   }
 }
 
-/** The verdicts a claim may carry. */
-export const VERDICTS: readonly Verdict[] = [
-  "reproduced",
-  "partly reproduced",
-  "not reproduced",
-  "inconclusive",
-];
-
 /**
  * The results `stem` saved in `runDir`, or null when it saved none.
  *
@@ -82,33 +85,7 @@ export async function readStagedResults(
     );
   }
   const path = join(dir, `${stem}.json`);
-  const value = JSON.parse(await Deno.readTextFile(path)) as NotebookResultsJson;
-  const problems = resultsProblems(value);
-  if (problems.length > 0) throw new Error(`${path}: ${problems.join("; ")}`);
-  return value;
-}
-
-/** What is wrong with a results object (empty when nothing). */
-export function resultsProblems(value: NotebookResultsJson): string[] {
-  const problems: string[] = [];
-  if (typeof value?.metrics !== "object" || value.metrics === null) {
-    return ["no metrics object"];
-  }
-  for (const [name, m] of Object.entries(value.metrics)) {
-    for (const key of ["value", "abs", "rel"] as const) {
-      if (typeof m?.[key] !== "number" || !Number.isFinite(m[key])) {
-        problems.push(`metric ${name}: ${key} is not a finite number`);
-      }
-    }
-  }
-  if (!Array.isArray(value.claims)) problems.push("no claims array");
-  for (const claim of value.claims ?? []) {
-    if (!VERDICTS.includes(claim?.verdict)) {
-      problems.push(`claim ${claim?.id}: verdict "${claim?.verdict}" is not one of ${VERDICTS}`);
-    }
-  }
-  if (!Array.isArray(value.figures)) problems.push("no figures array");
-  return problems;
+  return await readJsonFile(path, notebookResultsSchema);
 }
 
 /** The figure specs `runDir` holds, sorted by name. */
@@ -116,9 +93,7 @@ export async function readStagedFigures(runDir: string): Promise<NamedFigure[]> 
   const dir = join(runDir, "figures");
   const figures: NamedFigure[] = [];
   for (const name of await jsonStems(dir)) {
-    const spec = JSON.parse(await Deno.readTextFile(join(dir, `${name}.json`))) as FigureSpec;
-    if (!Array.isArray(spec?.data)) throw new Error(`${dir}/${name}.json is not a Plotly spec`);
-    figures.push({ name, spec });
+    figures.push({ name, spec: await readJsonFile(join(dir, `${name}.json`), plotlySpecSchema) });
   }
   return figures;
 }

@@ -21,6 +21,7 @@
  */
 import { join } from "node:path";
 import { writeDirAtomic } from "../io/atomic_write.ts";
+import { checkJson, JsonFileError, z } from "../io/json_file.ts";
 import {
   readSafetensors,
   requireTensor,
@@ -44,6 +45,38 @@ export const SAELENS_TENSORS: Readonly<Record<SaelensArchitecture, readonly stri
 export const CFG_FILE = "cfg.json",
   WEIGHTS_FILE = "sae_weights.safetensors",
   SPARSITY_FILE = "sparsity.safetensors";
+
+const positiveInt = z.number().int().positive();
+
+/**
+ * `cfg.json` as read back: every SAELens field the loader uses, type-checked (present fields
+ * must have their SAELens type); other fields (SAELens's, or training notes such as
+ * `training_tokens`) are kept as they are. Whether a valid value is supported (an architecture
+ * here, `apply_b_dec_to_input` true, no normalisation) is checked after, with its own message.
+ */
+export const saelensCfgSchema = z.looseObject({
+  architecture: z.string().optional().describe("SAELens architecture (default standard)"),
+  d_in: positiveInt.describe("width of the hooked activation"),
+  d_sae: positiveInt.describe("number of latents"),
+  model_name: z.string().describe("the model the SAE reads"),
+  hook_name: z.string().describe("the hook it reads"),
+  context_size: positiveInt.optional().describe("tokens per training sequence"),
+  hook_layer: z.number().int().nullable().optional().describe("layer of the hook"),
+  dataset_path: z.string().optional().describe("training corpus"),
+  prepend_bos: z.boolean().optional().describe("whether sequences began with BOS"),
+  activation_fn_str: z.string().optional().describe("activation (topk: a TopK SAE)"),
+  activation_fn: z.string().optional().describe("older SAELens's name for activation_fn_str"),
+  activation_fn_kwargs: z.looseObject({ k: positiveInt.optional() }).optional()
+    .describe("activation arguments (k of a TopK SAE)"),
+  k: positiveInt.optional().describe("k of a TopK SAE, in some SAELens versions"),
+  apply_b_dec_to_input: z.boolean().optional().describe("subtract b_dec before encoding"),
+  normalize_activations: z.string().nullable().optional().describe("activation normalisation"),
+  finetuning_scaling_factor: z.boolean().optional().describe("SAELens fine-tuning scale"),
+  gsae: z.record(z.string(), z.unknown()).optional().describe("our exact SAE config"),
+});
+
+/** `cfg.json` as {@link saelensCfgSchema} reads it. */
+export type SaelensCfg = z.output<typeof saelensCfgSchema>;
 
 /** What the SAE was trained on, written into `cfg.json` (SAELens field names). */
 export interface SAEFolderMeta {
@@ -213,6 +246,15 @@ export async function saveSAE(
   await writeDirAtomic(dir, files);
 }
 
+/** `text` as JSON, or a failure that says it is not. */
+function parseCfgText(text: string, fail: (problem: string) => never): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    return fail(`not valid JSON (${(error as Error).message})`);
+  }
+}
+
 /** Reads a file, turning "not found" into an {@link SAEFolderError} that says what is missing. */
 async function readOrFail<T>(
   path: string,
@@ -227,43 +269,26 @@ async function readOrFail<T>(
   }
 }
 
-/** A positive integer field of cfg.json, or an error naming it. */
-function positiveInt(
-  cfg: Record<string, unknown>,
-  key: string,
-  fail: (problem: string) => never,
-): number {
-  const v = cfg[key];
-  if (!Number.isInteger(v) || (v as number) <= 0) {
-    fail(`"${key}" must be a positive integer, got ${JSON.stringify(v)}`);
-  }
-  return v as number;
-}
-
 /** Our config for a folder: the `gsae` key checked against the SAELens fields, or one derived from them. */
 function ourConfig(
-  cfg: Record<string, unknown>,
+  cfg: SaelensCfg,
   arch: SaelensArchitecture,
   fail: (problem: string) => never,
 ): BaseSAEConfig {
-  const [dIn, dSae] = [positiveInt(cfg, "d_in", fail), positiveInt(cfg, "d_sae", fail)];
+  const [dIn, dSae] = [cfg.d_in, cfg.d_sae];
   const saved = cfg.gsae;
   if (saved === undefined) {
     // A foreign SAELens folder: only inference fields exist; the registry fills training defaults.
     if (arch === "standard") fail(`architecture "standard" (ReLU + L1) has no gsae implementation`);
     const base = { architecture: arch, d_in: dIn, d_sae: dSae, seed: 0 };
     if (arch !== "topk") return base;
-    const kwargs = cfg.activation_fn_kwargs as { k?: unknown } | undefined;
-    const k = kwargs?.k ?? cfg.k;
-    if (!Number.isInteger(k) || (k as number) <= 0) {
-      fail(`topk SAE needs activation_fn_kwargs.k, got ${JSON.stringify(k)}`);
-    }
+    const k = cfg.activation_fn_kwargs?.k ?? cfg.k;
+    if (k === undefined) fail(`topk SAE needs activation_fn_kwargs.k`);
     return { ...base, k } as BaseSAEConfig;
   }
-  if (!saved || typeof saved !== "object" || Array.isArray(saved)) fail(`"gsae" must be an object`);
   // Files written before the dead-latent window moved to the trainer carry an SAE field that
   // nothing read (`dead_after_tokens`); the window used is cfg.json's `dead_window_tokens`.
-  const { dead_after_tokens: _unread, ...config } = saved as BaseSAEConfig & {
+  const { dead_after_tokens: _unread, ...config } = saved as unknown as BaseSAEConfig & {
     dead_after_tokens?: unknown;
   };
   let ours: SaelensArchitecture | undefined;
@@ -301,13 +326,13 @@ export async function loadSAEFolder(dir: string): Promise<LoadedSAEFolder> {
   const fail = (problem: string): never => {
     throw new SAEFolderError(cfgPath, problem);
   };
-  let cfg: Record<string, unknown> = {};
+  let cfg: SaelensCfg;
   try {
-    cfg = JSON.parse(text);
+    cfg = checkJson(parseCfgText(text, fail), saelensCfgSchema, { source: cfgPath });
   } catch (error) {
-    fail(`not valid JSON (${(error as Error).message})`);
+    if (error instanceof JsonFileError) fail(error.problems.join("; "));
+    throw error;
   }
-  if (!cfg || typeof cfg !== "object" || Array.isArray(cfg)) fail("must hold a JSON object");
 
   let arch = (cfg.architecture ?? "standard") as SaelensArchitecture;
   // SAELens before "topk" existed stored TopK SAEs as "standard" with a topk activation.
@@ -327,11 +352,6 @@ export async function loadSAEFolder(dir: string): Promise<LoadedSAEFolder> {
   }
   if (cfg.finetuning_scaling_factor === true) fail("finetuning_scaling_factor is not supported");
   const config = ourConfig(cfg, arch, fail);
-  for (const key of ["model_name", "hook_name"]) {
-    if (typeof cfg[key] !== "string") {
-      fail(`"${key}" must be a string, got ${JSON.stringify(cfg[key])}`);
-    }
-  }
 
   const weightsPath = join(dir, WEIGHTS_FILE);
   const remedy = `delete ${dir} and train it again (deno task train-sae ` +

@@ -8,6 +8,7 @@
  */
 import { join } from "node:path";
 import { REPO_ROOT } from "../gpt2/embedded_models.ts";
+import { JsonFileError, parseJson, z } from "../io/json_file.ts";
 
 /** Format tag of `manifest.json`. */
 export const STORE_FORMAT = "gsae-store/1";
@@ -67,6 +68,43 @@ export interface StoreManifest {
   /** ISO time of the last manifest write. */
   updated_at: string;
 }
+
+const count = z.number().int().nonnegative();
+
+/** {@link StoreManifest} as read back from `manifest.json`. */
+export const storeManifestSchema: z.ZodType<StoreManifest> = z.object({
+  format: z.literal(STORE_FORMAT),
+  model: z.object({
+    id: z.string(),
+    fingerprint: z.string(),
+    n_layer: count,
+    n_embd: count,
+    vocab_size: count,
+  }),
+  hook: z.string(),
+  d: count,
+  seq_len: count,
+  dtype: z.literal("F32"),
+  gradient: z.string(),
+  requested_tokens: count,
+  sequences: count,
+  total_tokens: count,
+  stored_tokens: count,
+  chunk_sequences: count,
+  batch_sequences: count,
+  source: z.object({ split: z.string(), offset: count, data_tokens: count, sha256: z.string() }),
+  chunks: z.array(z.object({
+    file: z.string(),
+    tokens: count,
+    first_sequence: count,
+    bytes: count,
+    sha256: z.string(),
+  })),
+  complete: z.boolean(),
+  created_by: z.string(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
 
 /** A store problem (corrupt, incomplete or mismatched); the message names the file or folder. */
 export class StoreError extends Error {
@@ -135,18 +173,12 @@ export async function chunkProblem(
 export async function readManifest(dir: string): Promise<StoreManifest> {
   const path = join(dir, MANIFEST);
   const text = await Deno.readTextFile(path);
-  let m: StoreManifest;
   try {
-    m = JSON.parse(text);
+    return parseJson(text, storeManifestSchema, { source: path });
   } catch (e) {
-    throw new StoreError(`${path}: not valid JSON (${(e as Error).message}); ${REBUILD}`);
+    if (e instanceof JsonFileError) throw new StoreError(`${e.message}; ${REBUILD}`);
+    throw e;
   }
-  if (m?.format !== STORE_FORMAT || !Array.isArray(m.chunks)) {
-    throw new StoreError(
-      `${path}: not a ${STORE_FORMAT} manifest (format ${JSON.stringify(m?.format)}); ${REBUILD}`,
-    );
-  }
-  return m;
 }
 
 /** Field `k` of a manifest as compared on resume (the data's full length does not matter). */

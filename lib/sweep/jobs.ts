@@ -27,6 +27,7 @@ import {
 } from "../experiments/zoo/needs.ts";
 import { getProfile, type ProfileName } from "../experiments/shared/profile.ts";
 import { type ArchitectureName, architectureOf, ARCHITECTURES } from "../sae/mod.ts";
+import { checkJson, z } from "../io/json_file.ts";
 
 /** One job of a sweep: one SAE, trained once and evaluated in every mode listed. */
 export interface SweepJob {
@@ -63,65 +64,40 @@ const EVAL_NAMES: Record<string, EvalNeed> = {
   sampled: { gradient: "sampled" },
 };
 
-const GRID_FIELDS = [
-  "profile",
-  "models",
-  "hooks",
-  "architectures",
-  "ks",
-  "betas",
-  "seeds",
-  "evals",
-];
+/** A non-empty list of `item`s. */
+function list<T extends z.ZodType>(item: T) {
+  return z.array(item).min(1).optional();
+}
+
+/** A grid file (see the module doc); lists left out take the profile's defaults. */
+const gridSchema = z.strictObject({
+  profile: z.string().describe("profile name"),
+  models: list(z.string().min(1)).describe("model specs"),
+  hooks: list(z.string().min(1)).describe("hook names"),
+  architectures: z.array(z.enum(ARCHITECTURES as [ArchitectureName, ...ArchitectureName[]])).min(1)
+    .describe("SAE architectures"),
+  ks: list(z.number().int().positive()).describe("k values"),
+  betas: list(z.number().nonnegative()).describe("β values of gradient-aware SAEs"),
+  seeds: list(z.number().int().nonnegative()).describe("seeds"),
+  evals: list(z.enum(Object.keys(EVAL_NAMES) as [string, ...string[]])).describe("evaluations"),
+});
 
 /** The jobs of a grid (see the module doc); `where` names the file in errors. */
 export function gridJobs(grid: unknown, where = "grid"): SweepJob[] {
-  const fail = (what: string): never => {
-    throw new Error(`${where}: ${what}`);
-  };
-  if (typeof grid !== "object" || grid === null || Array.isArray(grid)) {
-    return fail("must be a JSON object");
+  const g = checkJson(grid, gridSchema, { source: where });
+  let profile;
+  try {
+    profile = getProfile(g.profile);
+  } catch (error) {
+    throw new Error(`${where}: profile: ${(error as Error).message}`);
   }
-  const g = grid as Record<string, unknown>;
-  for (const key of Object.keys(g)) {
-    if (!GRID_FIELDS.includes(key)) {
-      fail(`unknown field "${key}"; known: ${GRID_FIELDS.join(", ")}`);
-    }
-  }
-  if (typeof g.profile !== "string") fail(`"profile" must be a profile name`);
-  const profile = getProfile(g.profile as string);
-  const list = <T>(key: string, ok: (v: unknown) => boolean, what: string, dflt: T[]): T[] => {
-    const v = g[key];
-    if (v === undefined) return dflt;
-    if (!Array.isArray(v) || v.length === 0 || !v.every(ok)) {
-      fail(`"${key}" must be a non-empty list of ${what}`);
-    }
-    return v as T[];
-  };
-  const isString = (v: unknown) => typeof v === "string" && v !== "";
-  const isPositiveInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
-  const models = list<string>("models", isString, "model specs", [profile.model]);
-  const hooks = list<string | undefined>("hooks", isString, "hook names", [undefined]);
-  const architectures = list<ArchitectureName>(
-    "architectures",
-    (v) => ARCHITECTURES.includes(v as ArchitectureName),
-    `architectures (${ARCHITECTURES.join(", ")})`,
-    [],
-  );
-  if (architectures.length === 0) fail(`"architectures" is required`);
-  const ks = list<number>("ks", isPositiveInt, "positive integers", [profile.mainK]);
-  const betas = list<number | undefined>(
-    "betas",
-    (v) => typeof v === "number" && v >= 0,
-    "non-negative numbers",
-    [undefined],
-  );
-  const seeds = list<number>("seeds", (v) => Number.isInteger(v) && (v as number) >= 0, "seeds", [
-    ...profile.seeds,
-  ]);
-  const evals = list<string>("evals", (v) => (v as string) in EVAL_NAMES, "val|dev|none|sampled", [
-    "val",
-  ]).map((e) => EVAL_NAMES[e]);
+  const models = g.models ?? [profile.model];
+  const hooks = g.hooks ?? [undefined];
+  const architectures = g.architectures;
+  const ks = g.ks ?? [profile.mainK];
+  const betas = g.betas ?? [undefined];
+  const seeds = g.seeds ?? [...profile.seeds];
+  const evals = (g.evals ?? ["val"]).map((e) => EVAL_NAMES[e]);
   const jobs = new Map<string, SweepJob>();
   for (const model of models) {
     for (const hook of hooks) {

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { parseJson, z } from "../io/json_file.ts";
 
 /** Options of {@link withLock}. */
 export interface LockOptions {
@@ -28,11 +29,9 @@ export interface LockOptions {
 }
 
 /** What the lock file records. */
-interface Holder {
-  host: string;
-  pid: number;
-  since: string;
-}
+const holderSchema = z.object({ host: z.string(), pid: z.number().int(), since: z.string() });
+
+type Holder = z.output<typeof holderSchema>;
 
 const locks = new Set<string>();
 
@@ -122,14 +121,14 @@ async function inspect(
   }
   let holder: Holder | undefined;
   try {
-    holder = JSON.parse(text);
+    holder = parseJson(text, holderSchema, { source: path });
   } catch {
     // Being written right now (create and write are two steps), or garbage: only time tells.
     return { stale: Date.now() - mtime > staleMs, text };
   }
   // A holder on this host is judged by its process; one elsewhere only by its heartbeat.
-  const stale = holder!.host === Deno.hostname()
-    ? !processRuns(holder!.pid)
+  const stale = holder.host === Deno.hostname()
+    ? !processRuns(holder.pid)
     : Date.now() - mtime > staleMs;
   return { stale, text, holder };
 }

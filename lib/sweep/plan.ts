@@ -13,6 +13,7 @@ import { getProfile } from "../experiments/shared/profile.ts";
 import { architectureOf } from "../sae/mod.ts";
 import type { SweepJob } from "./jobs.ts";
 import { jobCached, type WorkspacePool } from "./run_job.ts";
+import { readJsonFile, z } from "../io/json_file.ts";
 
 /** Model sizes the estimate needs. */
 export interface ModelDims {
@@ -25,6 +26,16 @@ export interface ModelDims {
   /** Vocabulary. */
   vocab_size: number;
 }
+
+const positiveInt = z.number().int().positive();
+
+/** The sizes in a model's `config.json` (other fields ignored). */
+const modelDimsSchema: z.ZodType<ModelDims, unknown> = z.object({
+  n_layer: positiveInt,
+  n_embd: positiveInt,
+  n_positions: positiveInt.default(1024),
+  vocab_size: positiveInt,
+});
 
 /** A job with its cache state and cost. */
 export interface PlannedJob {
@@ -61,13 +72,7 @@ export function storeGflop(profile: string, dims: ModelDims): number {
 export async function modelDims(spec: string): Promise<ModelDims | null> {
   try {
     const { dir } = await resolveModel(spec);
-    const c = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
-    return {
-      n_layer: c.n_layer,
-      n_embd: c.n_embd,
-      n_positions: c.n_positions ?? 1024,
-      vocab_size: c.vocab_size,
-    };
+    return await readJsonFile(`${dir}/config.json`, modelDimsSchema);
   } catch {
     const known = KNOWN_GPT2_MODELS[spec.replace(/^openai-community\//, "")];
     return known ? { ...known, n_positions: 1024, vocab_size: 50257 } : null;

@@ -6,6 +6,9 @@
  * @module
  */
 import { writeJsonAtomic } from "../io/atomic_write.ts";
+import { readJsonFile, readJsonFileIfExists, z } from "../io/json_file.ts";
+import { PROFILE_NAMES } from "../experiments/shared/profile.ts";
+import { ARCHITECTURES } from "../sae/mod.ts";
 import type { SweepJob } from "./jobs.ts";
 import type { JobOutcome } from "./run_job.ts";
 
@@ -21,6 +24,56 @@ export interface SweepRecord {
   /** Submissions, oldest first (a `--retry` adds one). */
   submissions: { at: string; tasks: number[]; slurmJobId?: string }[];
 }
+
+const chosen = z.union([z.number(), z.literal("chosen")]);
+
+/** A {@link SweepJob} as read back from `jobs.json`. */
+export const sweepJobSchema: z.ZodType<SweepJob> = z.object({
+  profile: z.enum(PROFILE_NAMES),
+  model: z.string(),
+  hook: z.string().optional(),
+  spec: z.object({
+    architecture: z.enum(ARCHITECTURES as [SweepJob["spec"]["architecture"]]),
+    k: z.number().int().positive().optional(),
+    seed: z.number().int(),
+    beta: chosen.optional(),
+    gatedMultiple: z.number().optional(),
+    options: z.record(z.string(), z.unknown()).optional(),
+  }),
+  // Loose: evaluation options are the evaluator's to define; the known ones are type-checked.
+  evals: z.array(z.looseObject({
+    gradient: z.enum(["true", "sampled", "none"]).optional(),
+    selectionBeta: chosen.optional(),
+    seed: z.number().int().optional(),
+    split: z.enum(["val", "dev"]).optional(),
+  })),
+  notebooks: z.array(z.string()).optional(),
+});
+
+const sweepRecordSchema: z.ZodType<SweepRecord> = z.object({
+  engine: z.string(),
+  submissions: z.array(z.object({
+    at: z.string(),
+    tasks: z.array(z.number().int().nonnegative()),
+    slurmJobId: z.string().optional(),
+  })),
+});
+
+const taskStatusSchema: z.ZodType<TaskStatus> = z.discriminatedUnion("state", [
+  z.object({
+    state: z.literal("done"),
+    host: z.string(),
+    trained: z.array(z.string()),
+    label: z.string(),
+    seconds: z.number(),
+  }),
+  z.object({
+    state: z.literal("failed"),
+    host: z.string(),
+    error: z.string(),
+    seconds: z.number(),
+  }),
+]);
 
 /** Creates `<root>/sweeps/<stamp>-<name>` with its jobs; returns the folder. */
 export async function createSweepDir(
@@ -49,13 +102,13 @@ export async function latestSweepDir(root: string): Promise<string | null> {
 }
 
 /** The jobs of the sweep in `dir`. */
-export async function readJobs(dir: string): Promise<SweepJob[]> {
-  return JSON.parse(await Deno.readTextFile(`${dir}/jobs.json`));
+export function readJobs(dir: string): Promise<SweepJob[]> {
+  return readJsonFile(`${dir}/jobs.json`, z.array(sweepJobSchema));
 }
 
 /** The submission record of the sweep in `dir`. */
-export async function readRecord(dir: string): Promise<SweepRecord> {
-  return JSON.parse(await Deno.readTextFile(`${dir}/sweep.json`));
+export function readRecord(dir: string): Promise<SweepRecord> {
+  return readJsonFile(`${dir}/sweep.json`, sweepRecordSchema);
 }
 
 /** Adds a submission to the record. */
@@ -75,13 +128,12 @@ export async function writeStatus(dir: string, index: number, status: TaskStatus
   await writeJsonAtomic(`${dir}/status/${index}.json`, status);
 }
 
-/** How task `index` ended, or null (not ended, or killed). */
-export async function readStatus(dir: string, index: number): Promise<TaskStatus | null> {
-  try {
-    return JSON.parse(await Deno.readTextFile(`${dir}/status/${index}.json`));
-  } catch {
-    return null;
-  }
+/**
+ * How task `index` ended, or null (not ended, or killed). A damaged status file is an error
+ * naming it (statuses are written atomically, so it was edited or corrupted afterwards).
+ */
+export function readStatus(dir: string, index: number): Promise<TaskStatus | null> {
+  return readJsonFileIfExists(`${dir}/status/${index}.json`, taskStatusSchema);
 }
 
 /** Forgets how task `index` ended (before it runs again). */

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { InvalidArgumentError, Option } from "commander";
 import { BACKEND_NAMES, parseBackendName } from "./backend.ts";
 
 /**
@@ -53,4 +54,28 @@ export function takeBackendFlag(args: readonly string[]): string[] {
     Deno.env.set("GSAE_BACKEND", name);
   }
   return rest;
+}
+
+/**
+ * The flag as a commander option: its value is checked against the known backends and set as
+ * `GSAE_BACKEND` (as {@link takeBackendFlag} does), when the command line is parsed.
+ */
+export function backendOption(): Option {
+  return new Option(
+    "--backend <B>",
+    backendFlagHelp(0).replace(/\s*\n\s*/g, " ").replace(/^\s*--backend B\s*/, ""),
+  )
+    .argParser((value: string) => {
+      let name;
+      try {
+        name = parseBackendName(value, "--backend");
+      } catch (error) {
+        throw new InvalidArgumentError((error as Error).message);
+      }
+      if (!name) {
+        throw new InvalidArgumentError(`--backend wants a name: ${BACKEND_NAMES.join(", ")}`);
+      }
+      Deno.env.set("GSAE_BACKEND", name);
+      return name;
+    });
 }

@@ -14,6 +14,8 @@
  * @module
  */
 import { writeJsonAtomic } from "../../io/atomic_write.ts";
+import { z } from "../../io/json_file.ts";
+import { escapeCell, mdTable } from "../../io/markdown_table.ts";
 import { figureBundle, type FigureSpec } from "../../pipeline/figures.ts";
 import type { Workspace } from "./workspace.ts";
 
@@ -29,8 +31,16 @@ export interface MetricRecord {
   description: string;
 }
 
+/** The verdicts a claim may carry. */
+export const VERDICTS = [
+  "reproduced",
+  "partly reproduced",
+  "not reproduced",
+  "inconclusive",
+] as const;
+
 /** Verdict of a claim on this run. */
-export type Verdict = "reproduced" | "partly reproduced" | "not reproduced" | "inconclusive";
+export type Verdict = typeof VERDICTS[number];
 
 /** One paper claim beside this run's result. */
 export interface ClaimRecord {
@@ -56,6 +66,49 @@ export interface NotebookResultsJson {
   claims: ClaimRecord[];
   /** Names of the figures the notebook produced. */
   figures: string[];
+}
+
+/** {@link MetricRecord} as read back from a file (zod's number() rejects NaN and ±Infinity). */
+export const metricRecordSchema: z.ZodType<MetricRecord> = z.object({
+  value: z.number(),
+  abs: z.number(),
+  rel: z.number(),
+  description: z.string(),
+});
+
+/** {@link ClaimRecord} as read back from a file. */
+export const claimRecordSchema: z.ZodType<ClaimRecord> = z.object({
+  id: z.string(),
+  paper: z.string(),
+  result: z.string(),
+  verdict: z.enum(VERDICTS),
+});
+
+/** The `run` field of {@link NotebookResultsJson}. */
+export const runInfoSchema: z.ZodType<NotebookResultsJson["run"]> = z.object({
+  profile: z.string(),
+  model: z.string(),
+  hook: z.string(),
+  backend: z.string(),
+});
+
+/** {@link NotebookResultsJson} as read back from `results/<notebook>.json`. */
+export const notebookResultsSchema: z.ZodType<NotebookResultsJson> = z.object({
+  notebook: z.string(),
+  run: runInfoSchema,
+  metrics: z.record(z.string(), metricRecordSchema),
+  claims: z.array(claimRecordSchema),
+  figures: z.array(z.string()),
+});
+
+/** Claims as a table: id, the paper's statement, this run's result and the verdict in bold. */
+export function claimsTable(claims: readonly ClaimRecord[]): string {
+  return mdTable(
+    ["claim", "paper", "this run", "verdict"],
+    claims.map((
+      c,
+    ) => [escapeCell(c.id), escapeCell(c.paper), escapeCell(c.result), `**${c.verdict}**`]),
+  );
 }
 
 /** Key of the Plotly layout's `meta` that names a figure (the pipeline adds PNGs by it). */
@@ -150,11 +203,7 @@ export class NotebookResults {
 
   /** The claims as a markdown table (for the notebook's last cell). */
   claimsMarkdown(): string {
-    const esc = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
-    const rows = this.#json.claims.map((c) =>
-      `| ${esc(c.id)} | ${esc(c.paper)} | ${esc(c.result)} | **${c.verdict}** |`
-    );
-    return ["| claim | paper | this run | verdict |", "|---|---|---|---|", ...rows].join("\n");
+    return claimsTable(this.#json.claims);
   }
 
   /** The collected results. */
