@@ -131,7 +131,14 @@ export function describeIssues(error: z.ZodError, input: unknown): string[] {
         ? `expected ${expected}, got ${shown(at.value)}`
         : `missing (expected ${expected})`;
     } else if (issue.code === "invalid_union") {
-      what = `does not fit any of the allowed forms, got ${shown(at.value)}`;
+      // A discriminated union reports its input object at the discriminator's path: show the
+      // discriminator's own value.
+      const key = "discriminator" in issue ? String(issue.discriminator) : undefined;
+      const value = key !== undefined && at.value !== null && typeof at.value === "object" &&
+          key in at.value
+        ? (at.value as Record<string, unknown>)[key]
+        : at.value;
+      what = `does not fit any of the allowed forms, got ${shown(value)}`;
     } else {
       // zod's own words ("Too small: expected number to be >0"), in this message's lower case.
       what = `${issue.message[0].toLowerCase()}${issue.message.slice(1)}, got ${shown(at.value)}`;
