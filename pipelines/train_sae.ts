@@ -18,7 +18,7 @@ import { PROFILES } from "../lib/experiments/shared/profile.ts";
 import { loadGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { modelMemoryLimit } from "../lib/gpt2/config.ts";
 import { resolveModel } from "../lib/gpt2/discovery.ts";
-import { windows } from "../lib/gpt2/lm_train.ts";
+import { windows } from "../lib/data/windows.ts";
 import {
   addSpliceSums,
   spliceMetrics,

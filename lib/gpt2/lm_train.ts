@@ -12,6 +12,7 @@ import { GPT2 } from "./model.ts";
 import type { GPT2Config } from "./config.ts";
 import { Progress } from "../io/progress.ts";
 import { Rng } from "../tensor/random.ts";
+import { consecutiveOffsets, randomOffsets, windows } from "../data/windows.ts";
 
 /** Everything that defines a training run; equal configs and data give equal weights. */
 export interface LMTrainConfig {
@@ -82,18 +83,10 @@ export function totalSteps(c: LMTrainConfig): number {
 /** Sequence start offsets for `step`: a pure function of seed and step, so resume is exact. */
 export function batchOffsets(c: LMTrainConfig, step: number, dataLength: number): number[] {
   const rng = new Rng((c.seed * 1_000_003 + step * 7919 + 17) | 0);
-  const span = dataLength - c.model.n_positions;
-  if (span <= 0) {
+  if (dataLength <= c.model.n_positions) {
     throw new Error(`training data (${dataLength} tokens) is shorter than one sequence`);
   }
-  return Array.from({ length: c.batchSize }, () => rng.int(span + 1));
-}
-
-/** Stack `n_positions`-token windows starting at `offsets` into an int32 [batch, seq] tensor. */
-export function windows(data: Int32Array, offsets: number[], seq: number): tf.Tensor2D {
-  const out = new Int32Array(offsets.length * seq);
-  offsets.forEach((o, i) => out.set(data.subarray(o, o + seq), i * seq));
-  return tf.tensor2d(out, [offsets.length, seq], "int32");
+  return randomOffsets(dataLength, c.batchSize, { seqLen: c.model.n_positions, rng });
 }
 
 /** Mean next-token CE (nats) over consecutive non-overlapping windows of `data`. */
@@ -108,7 +101,7 @@ export function evaluateCE(
   const bs = options.batchSize ?? 32;
   let sum = 0, count = 0;
   for (let i = 0; i < n; i += bs) {
-    const offsets = Array.from({ length: Math.min(bs, n - i) }, (_, j) => (i + j) * seq);
+    const offsets = consecutiveOffsets(Math.min(bs, n - i), seq, i * seq);
     const loss = tf.tidy(() => {
       const ids = windows(data, offsets, seq);
       return tf.sum(model.tokenLosses(ids, model.finalResidual(ids))).dataSync()[0];

@@ -188,7 +188,7 @@ async function tryBackend(
 async function startWasm(): Promise<{ details: string } | string> {
   // The .wasm binaries ship inside the npm package; point tfjs at the local copies.
   const entry = import.meta.resolve("@tensorflow/tfjs-backend-wasm");
-  const distDir = new URL("../", entry).href;
+  const distDir = new URL("./", entry).href;
   setWasmPaths(distDir.endsWith("/") ? distDir : `${distDir}/`);
   if (!(await tf.setBackend("wasm"))) return "wasm backend did not start";
   installWasmKernels();

@@ -18,7 +18,7 @@ import * as tf from "@tensorflow/tfjs";
 import { writeJsonAtomic } from "../../io/atomic_write.ts";
 import { sampleFromLogits } from "../../gpt2/generate.ts";
 import type { GPT2 } from "../../gpt2/model.ts";
-import { windows } from "../../gpt2/lm_train.ts";
+import { spreadOffsets, windows } from "../../data/windows.ts";
 import {
   addSpliceSums,
   type FrequencySummary,
@@ -31,7 +31,6 @@ import {
 } from "../../metrics/mod.ts";
 import { Rng } from "../../tensor/random.ts";
 import { createSAE, disposeSAE, type SAE } from "../../sae/mod.ts";
-import { spreadOffsets } from "../01_directional/directional.ts";
 import { storeSequences, type TrainedSAE } from "./sae_zoo.ts";
 import type { Workspace } from "../shared/workspace.ts";
 

@@ -24,7 +24,7 @@ import {
 } from "../../sae/mod.ts";
 import { type SAETrainConfig, type SAETrainPoint, trainSAE } from "../../sae/trainer.ts";
 import { buildStore, openStore, type StoreRows } from "../../store/mod.ts";
-import { spreadOffsets } from "../01_directional/directional.ts";
+import { spreadWindows } from "../../data/windows.ts";
 import type { Workspace } from "../shared/workspace.ts";
 
 /** Bump when a change to training code invalidates cached SAEs. */
@@ -262,13 +262,4 @@ export function trainStoreDir(ws: Workspace): string {
 /** Windows in the training store (each stores seq − 1 tokens). */
 export function storeSequences(ws: Workspace): number {
   return Math.ceil(ws.profile.storeTokens / (ws.model.config.n_positions - 1));
-}
-
-/** `count` windows of `seq` tokens spread evenly over `data`, concatenated. */
-export function spreadWindows(data: Int32Array, count: number, seq: number): Int32Array {
-  const out = new Int32Array(count * seq);
-  spreadOffsets(data.length, count, seq).forEach((o, i) =>
-    out.set(data.subarray(o, o + seq), i * seq)
-  );
-  return out;
 }
