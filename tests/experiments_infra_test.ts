@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { getProfile, PROFILES, saeLayer } from "../lib/experiments/shared/profile.ts";
 import { NotebookResults } from "../lib/experiments/shared/results.ts";
-import { devOffsets, evalOffsets, evaluateSAE } from "../lib/experiments/zoo/sae_eval.ts";
+import { evaluateSAE } from "../lib/experiments/zoo/sae_eval.ts";
+import { devOffsets, evalOffsets } from "../lib/experiments/zoo/eval_reference.ts";
 import { specLabel, storeSequences, trainedSAE } from "../lib/experiments/zoo/sae_zoo.ts";
 import { spreadOffsets } from "../lib/data/windows.ts";
 import type { Workspace } from "../lib/experiments/shared/workspace.ts";

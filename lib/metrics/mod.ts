@@ -20,12 +20,17 @@ export {
 } from "./reconstruction.ts";
 export {
   addSpliceSums,
+  splicedSums,
   spliceMetrics,
   type SpliceOptions,
+  type SpliceReference,
+  spliceReference,
+  type SpliceReferenceOptions,
   type SpliceSummary,
   type SpliceSums,
   summariseSplice,
 } from "./splice.ts";
+export { referenceActivation, referenceGradient } from "./splice.ts";
 export {
   directionalDerivatives,
   type FrequencySummary,
