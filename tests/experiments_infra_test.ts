@@ -3,7 +3,8 @@ import { getProfile, PROFILES, saeLayer } from "../lib/experiments/shared/profil
 import { NotebookResults } from "../lib/experiments/shared/results.ts";
 import { evaluateSAE } from "../lib/experiments/zoo/sae_eval.ts";
 import { devOffsets, evalOffsets } from "../lib/experiments/zoo/eval_reference.ts";
-import { specLabel, storeSequences, trainedSAE } from "../lib/experiments/zoo/sae_zoo.ts";
+import { specLabel, trainedSAE } from "../lib/experiments/zoo/sae_zoo.ts";
+import { storeSequences } from "../lib/experiments/zoo/train_store.ts";
 import { spreadOffsets } from "../lib/data/windows.ts";
 import type { Workspace } from "../lib/experiments/shared/workspace.ts";
 import { withSmokeWorkspace } from "./fixtures/smoke_workspace.ts";

@@ -18,7 +18,7 @@ import type { GPT2 } from "../../gpt2/model.ts";
 import { spreadOffsets, windows } from "../../data/windows.ts";
 import { type SpliceReference, spliceReference } from "../../metrics/mod.ts";
 import { Rng } from "../../tensor/random.ts";
-import { storeSequences } from "./sae_zoo.ts";
+import { storeSequences } from "./train_store.ts";
 import type { Workspace } from "../shared/workspace.ts";
 
 /** Evaluation windows per batch. */
