@@ -3,7 +3,8 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/tensor/backend.ts";
 import { namedGrads } from "../lib/tensor/optim.ts";
 import { Rng } from "../lib/tensor/random.ts";
-import { batchFVU, l0, preActivations, type SAE } from "../lib/sae/base.ts";
+import { preActivations, type SAE } from "../lib/sae/base.ts";
+import { fvu, l0 } from "../lib/metrics/reconstruction.ts";
 import { createGated, gatedPreActivations } from "../lib/sae/gated.ts";
 import { createJumpReLU, jumpRelu, THRESHOLD_IN_FILE, thresholdStep } from "../lib/sae/jumprelu.ts";
 import {
@@ -281,7 +282,7 @@ function evaluate(sae: SAE, x: tf.Tensor2D) {
     return {
       loss: sae.loss({ x }, CTX).loss.dataSync()[0],
       l0: l0(latents).dataSync()[0],
-      fvu: batchFVU(x, sae.decode(latents)).dataSync()[0],
+      fvu: fvu(x, sae.decode(latents)).dataSync()[0],
     };
   });
 }

@@ -13,6 +13,7 @@
 export {
   activationFrequency,
   fvu,
+  fvuDenominator,
   l0,
   mse,
   normalisedMse,
@@ -38,4 +39,5 @@ export {
   maxDecoderCosine,
   unitRows,
 } from "./latents.ts";
+export { klDivergence } from "./divergence.ts";
 export { averageRanks, mean, median, quantile, spearman, std } from "./stats.ts";

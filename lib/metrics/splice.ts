@@ -14,6 +14,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { GPT2, HookState } from "../gpt2/model.ts";
+import { klDivergence } from "./divergence.ts";
 import type { SpliceSums } from "./splice_sums.ts";
 
 export {
@@ -178,7 +179,7 @@ export function splicedSums(model: GPT2, ref: SpliceReference, xHat: tf.Tensor2D
       const clean = ref.cleanLogProbs
         ? tf.tensor2d(ref.cleanLogProbs[chunk], lp.shape)
         : logProbs(model, cleanFinal!, ref, chunk);
-      kl += tf.sum(tf.mul(tf.exp(clean), tf.sub(clean, lp))).dataSync()[0];
+      kl += tf.sum(klDivergence(clean, lp)).dataSync()[0];
     });
     return { ...ref.sums, ceSpliced, kl };
   } finally {

@@ -181,20 +181,3 @@ export function decodeLinear(params: Map<string, tf.Variable>, latents: tf.Tenso
 export function sumSquaredError(x: tf.Tensor2D, recon: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => tf.mean(tf.sum(tf.square(tf.sub(x, recon)), 1)));
 }
-
-/**
- * The batch's fraction of variance unexplained, Σ‖x − x̂‖² / Σ‖x − mean(x)‖²: scale-free, like
- * Gao et al.'s normalised MSE (not the README's normalised MSE, mean((x̂ − x)²) / mean(x²)).
- */
-export function batchFVU(x: tf.Tensor2D, recon: tf.Tensor2D): tf.Scalar {
-  return tf.tidy(() => {
-    const err = tf.sum(tf.square(tf.sub(x, recon)));
-    const centred = tf.sum(tf.square(tf.sub(x, tf.mean(x, 0, true))));
-    return tf.div(err, tf.maximum(centred, 1e-12));
-  });
-}
-
-/** Mean number of non-zero latents per token. */
-export function l0(latents: tf.Tensor2D): tf.Scalar {
-  return tf.tidy(() => tf.mean(tf.sum(tf.cast(tf.notEqual(latents, 0), "float32"), 1)));
-}

@@ -20,7 +20,6 @@ import * as tf from "@tensorflow/tfjs";
 import { matMul } from "../tensor/ops.ts";
 import {
   decodeLinear,
-  l0,
   normaliseRows,
   param,
   removeParallelComponent,
@@ -31,6 +30,7 @@ import {
   sumSquaredError,
   tiedInit,
 } from "./base.ts";
+import { l0 } from "../metrics/reconstruction.ts";
 import { baseFields, decoderBiasInit, parseConfig, z } from "./config.ts";
 import type { Architecture } from "./registry.ts";
 

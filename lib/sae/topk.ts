@@ -15,9 +15,7 @@ import { constantOf, matMul } from "../tensor/ops.ts";
 import { assignFrom } from "../tensor/variables.ts";
 import {
   type BaseSAEConfig,
-  batchFVU,
   decodeLinear,
-  l0,
   normaliseRows,
   preActivations,
   removeParallelComponent,
@@ -27,6 +25,7 @@ import {
   type SAETrainContext,
   tiedInit,
 } from "./base.ts";
+import { fvu, l0 } from "../metrics/reconstruction.ts";
 import { maskFromTensor } from "./select.ts";
 import { baseFields, type DecoderBiasInit, decoderBiasInit, parseConfig, z } from "./config.ts";
 import type { Architecture } from "./registry.ts";
@@ -160,19 +159,19 @@ export class SelectiveSAE<C extends BaseSAEConfig> implements SAE {
     return decodeLinear(this.params, latents);
   }
 
-  /** Normalised MSE plus the weighted auxiliary term; parts: nmse, l0 and the term's name. */
+  /** FVU plus the weighted auxiliary term; parts: fvu, l0 and the term's name. */
   loss(batch: SAEBatch, ctx: SAETrainContext): SAELossResult {
     const { x, grad } = batch;
     const z = preActivations(this.params, x);
     const mask = this.rules.train({ z, grad, params: this.params });
     const latents = tf.mul(tf.relu(z), mask) as tf.Tensor2D;
     const recon = decodeLinear(this.params, latents);
-    const nmse = batchFVU(x, recon);
+    const reconstruction = fvu(x, recon);
     const residual = detach(tf.sub(x, recon) as tf.Tensor2D);
     const aux = this.rules.auxiliary({ z, grad, params: this.params, residual, mask }, ctx);
     return {
-      loss: tf.add(nmse, tf.mul(aux.loss, aux.weight)) as tf.Scalar,
-      parts: { nmse, l0: l0(latents), [aux.name]: aux.loss },
+      loss: tf.add(reconstruction, tf.mul(aux.loss, aux.weight)) as tf.Scalar,
+      parts: { fvu: reconstruction, l0: l0(latents), [aux.name]: aux.loss },
       latents,
     };
   }
@@ -216,7 +215,7 @@ export function residualReconstructionLoss(
 ): tf.Scalar {
   const auxLatents = tf.mul(tf.relu(input.z), auxMask) as tf.Tensor2D;
   const estimate = matMul(auxLatents, input.params.get("W_dec")! as tf.Tensor2D);
-  return batchFVU(input.residual, estimate);
+  return fvu(input.residual, estimate);
 }
 
 /**

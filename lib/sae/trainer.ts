@@ -14,7 +14,7 @@ import { Progress } from "../io/progress.ts";
 import { loadTrainState, saveTrainState } from "../io/train_state.ts";
 import { initialiseDecoderBias } from "./topk.ts";
 import type { SAE, SAEBatch, SAETrainContext } from "./base.ts";
-import { l0 } from "./base.ts";
+import { l0 } from "../metrics/reconstruction.ts";
 import { applyFusedUpdate, fusedLossFor, readSAEArrays } from "./fused.ts";
 import {
   type ActivationData,
