@@ -16,9 +16,8 @@ import { assignFrom } from "../tensor/variables.ts";
 import {
   type BaseSAEConfig,
   decodeLinear,
-  normaliseRows,
+  LinearDecoderSAE,
   preActivations,
-  removeParallelComponent,
   type SAE,
   type SAEBatch,
   type SAELossResult,
@@ -130,19 +129,17 @@ export interface SelectionRules {
  * rule's auxiliary term. Decoder rows stay unit norm; their gradient loses its parallel part.
  * The loss needs a batch of several tokens (the normalisation is the batch's variance).
  */
-export class SelectiveSAE<C extends BaseSAEConfig> implements SAE {
-  /** Its configuration. */
-  readonly config: C;
-  /** W_enc, W_dec, b_enc, b_dec (tied init, Gao et al. 2024). */
-  readonly params: Map<string, tf.Variable>;
+export class SelectiveSAE<C extends BaseSAEConfig> extends LinearDecoderSAE<C> {
   /** The selection and auxiliary rules. */
   readonly rules: SelectionRules;
 
-  /** @param config sizes and seed; @param rules how latents are selected. */
+  /**
+   * @param config sizes and seed; @param rules how latents are selected. Parameters: W_enc,
+   * W_dec, b_enc, b_dec (tied init, Gao et al. 2024).
+   */
   constructor(config: C, rules: SelectionRules) {
-    this.config = config;
+    super(config, tiedInit(config.d_in, config.d_sae, config.seed));
     this.rules = rules;
-    this.params = tiedInit(config.d_in, config.d_sae, config.seed);
   }
 
   /** Latents [n, d_sae]: ReLU(z) where the inference rule selects, else 0. */
@@ -152,11 +149,6 @@ export class SelectiveSAE<C extends BaseSAEConfig> implements SAE {
       const mask = this.rules.encode({ z, grad: options.grad, params: this.params });
       return tf.mul(tf.relu(z), mask);
     });
-  }
-
-  /** x̂ = a·W_dec + b_dec. */
-  decode(latents: tf.Tensor2D): tf.Tensor2D {
-    return decodeLinear(this.params, latents);
   }
 
   /** FVU plus the weighted auxiliary term; parts: fvu, l0 and the term's name. */
@@ -174,22 +166,6 @@ export class SelectiveSAE<C extends BaseSAEConfig> implements SAE {
       parts: { fvu: reconstruction, l0: l0(latents), [aux.name]: aux.loss },
       latents,
     };
-  }
-
-  /** Remove the decoder gradient's component along each decoder row (Gao et al. 2024). */
-  adjustGradients(grads: Record<string, tf.Tensor>): void {
-    const g = grads["W_dec"];
-    if (!g) return;
-    grads["W_dec"] = removeParallelComponent(
-      this.params.get("W_dec")! as tf.Tensor2D,
-      g as tf.Tensor2D,
-    );
-    g.dispose();
-  }
-
-  /** Put the decoder rows back on the unit sphere. */
-  afterStep(): void {
-    normaliseRows(this.params.get("W_dec")!);
   }
 }
 

@@ -34,7 +34,7 @@ import { evalReference } from "./eval_reference.ts";
 import type { Workspace } from "../shared/workspace.ts";
 
 /** Bump when a change invalidates cached evaluations (the numbers, not only the time, change). */
-export const EVAL_VERSION = 1;
+export const EVAL_VERSION = 2;
 
 /** How the encoder is run at evaluation (see the module doc). */
 export type GradientSource = "true" | "sampled" | "none";
