@@ -6,7 +6,12 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { loadTrainState, saveTrainState } from "../io/train_state.ts";
+import {
+  loadTrainState,
+  progressMetadata,
+  readProgress,
+  saveTrainState,
+} from "../io/train_state.ts";
 import { AdamW, clipGlobalNorm, learningRate, namedGrads } from "../tensor/optim.ts";
 import { GPT2 } from "./model.ts";
 import type { GPT2Config } from "./config.ts";
@@ -245,9 +250,7 @@ async function save(
     opt: s.opt,
     metadata: {
       config: JSON.stringify(s.config),
-      step: String(s.step),
-      seconds: String(s.seconds),
-      history: JSON.stringify(s.history),
+      ...progressMetadata(s),
     },
   });
 }
@@ -258,11 +261,5 @@ async function restore(path: string, config: LMTrainConfig, model: GPT2, opt: Ad
     opt,
     identity: { config: JSON.stringify(config) },
   });
-  if (!state) return null;
-  const m = state.metadata;
-  return {
-    step: Number(m.step),
-    seconds: Number(m.seconds),
-    history: JSON.parse(m.history) as EvalPoint[],
-  };
+  return state ? readProgress<EvalPoint>(state.metadata) : null;
 }

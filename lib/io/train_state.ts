@@ -71,3 +71,27 @@ export async function loadTrainState(
   }
   return { metadata: file.metadata, arrays };
 }
+
+/** How far a resumable run got: what every trainer's checkpoint records besides its tensors. */
+export interface TrainProgress<H> {
+  /** Steps done. */
+  step: number;
+  /** Wall-clock training seconds so far. */
+  seconds: number;
+  /** The history points recorded so far. */
+  history: H[];
+}
+
+/** {@link TrainProgress} as checkpoint metadata strings (`step`, `seconds`, `history`). */
+export function progressMetadata<H>(p: TrainProgress<H>): Record<string, string> {
+  return { step: String(p.step), seconds: String(p.seconds), history: JSON.stringify(p.history) };
+}
+
+/** The {@link TrainProgress} in checkpoint metadata written by {@link progressMetadata}. */
+export function readProgress<H>(metadata: Record<string, string>): TrainProgress<H> {
+  return {
+    step: Number(metadata.step),
+    seconds: Number(metadata.seconds),
+    history: JSON.parse(metadata.history) as H[],
+  };
+}

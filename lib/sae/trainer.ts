@@ -11,7 +11,12 @@
 import * as tf from "@tensorflow/tfjs";
 import { AdamW, learningRate, namedGrads } from "../tensor/optim.ts";
 import { Progress } from "../io/progress.ts";
-import { loadTrainState, saveTrainState } from "../io/train_state.ts";
+import {
+  loadTrainState,
+  progressMetadata,
+  readProgress,
+  saveTrainState,
+} from "../io/train_state.ts";
 import { initialiseDecoderBias } from "./topk.ts";
 import type { SAE, SAEBatch, SAETrainContext } from "./base.ts";
 import { l0 } from "../metrics/reconstruction.ts";
@@ -297,9 +302,7 @@ async function save(
     metadata: {
       sae_config: JSON.stringify(s.sae.config),
       train_config: JSON.stringify(s.config),
-      step: String(s.step),
-      seconds: String(s.seconds),
-      history: JSON.stringify(s.history),
+      ...progressMetadata(s),
     },
   });
 }
@@ -308,11 +311,8 @@ async function restore(path: string, sae: SAE, opt: AdamW, config: SAETrainConfi
   const identity = { sae_config: JSON.stringify(sae.config), train_config: JSON.stringify(config) };
   const state = await loadTrainState(path, { params: sae.params, opt, identity });
   if (!state) return null;
-  const m = state.metadata;
   return {
-    step: Number(m.step),
-    seconds: Number(m.seconds),
-    history: JSON.parse(m.history) as SAETrainPoint[],
+    ...readProgress<SAETrainPoint>(state.metadata),
     tokensSinceFired: state.arrays.get("tokens_since_fired")!,
     firingCounts: state.arrays.get("firing_counts")!,
   };
