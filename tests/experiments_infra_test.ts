@@ -1,14 +1,11 @@
 import assert from "node:assert/strict";
 import { getProfile, PROFILES, saeLayer } from "../lib/experiments/shared/profile.ts";
 import { NotebookResults } from "../lib/experiments/shared/results.ts";
-import { devOffsets, evalOffsets, evaluateSAE } from "../lib/experiments/zoo/sae_eval.ts";
-import {
-  specLabel,
-  spreadWindows,
-  storeSequences,
-  trainedSAE,
-} from "../lib/experiments/zoo/sae_zoo.ts";
-import { spreadOffsets } from "../lib/experiments/01_directional/directional.ts";
+import { evaluateSAE } from "../lib/experiments/zoo/sae_eval.ts";
+import { devOffsets, evalOffsets } from "../lib/experiments/zoo/eval_reference.ts";
+import { specLabel, trainedSAE } from "../lib/experiments/zoo/sae_zoo.ts";
+import { storeSequences } from "../lib/experiments/zoo/train_store.ts";
+import { spreadOffsets } from "../lib/data/windows.ts";
 import type { Workspace } from "../lib/experiments/shared/workspace.ts";
 import { withSmokeWorkspace } from "./fixtures/smoke_workspace.ts";
 
@@ -30,19 +27,6 @@ Deno.test("specLabel names every varying field", () => {
   assert.deepStrictEqual(
     specLabel({ architecture: "gated", seed: 0, options: { l1_coefficient: 3 } }),
     "gated-s0-l1_coefficient=3",
-  );
-});
-
-Deno.test("spreadWindows concatenates the windows spreadOffsets picks", () => {
-  const data = Int32Array.from({ length: 1000 }, (_, i) => i);
-  const w = spreadWindows(data, 4, 10);
-  const offsets = spreadOffsets(1000, 4, 10);
-  assert.deepStrictEqual(w.length, 40);
-  offsets.forEach((o, i) =>
-    assert.deepStrictEqual(
-      Array.from(w.subarray(i * 10, i * 10 + 10)),
-      [...Array(10).keys()].map((j) => o + j),
-    )
   );
 });
 

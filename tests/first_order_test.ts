@@ -4,7 +4,7 @@ import type { GPT2Config } from "../lib/gpt2/config.ts";
 import { GPT2 } from "../lib/gpt2/model.ts";
 import { mean, std } from "../lib/metrics/mod.ts";
 import { Rng } from "../lib/tensor/random.ts";
-import { jitteredOffsets } from "../lib/experiments/01_directional/directional.ts";
+import { jitteredOffsets } from "../lib/data/windows.ts";
 import {
   firstOrderVsNorm,
   perturbationRadius,

@@ -1,7 +1,14 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { initBackend } from "../lib/tensor/backend.ts";
-import { fvu, l0, mse, normalisedMse, ReconstructionStats } from "../lib/metrics/reconstruction.ts";
+import {
+  fvu,
+  fvuDenominator,
+  l0,
+  mse,
+  normalisedMse,
+  ReconstructionStats,
+} from "../lib/metrics/reconstruction.ts";
 import { close } from "./metrics_fixtures.ts";
 
 await initBackend();
@@ -11,11 +18,18 @@ const X = [[1, 2], [3, 4]], X_HAT = [[1, 1], [3, 5]];
 
 Deno.test("reconstruction metrics on a hand-computed example", () => {
   const [x, xHat] = [tf.tensor2d(X), tf.tensor2d(X_HAT)];
-  close(mse(x, xHat), 0.5);
-  close(normalisedMse(x, xHat), 0.5 / 7.5);
-  close(fvu(x, xHat), 0.5);
+  const read = (t: tf.Scalar) => {
+    const v = t.dataSync()[0];
+    t.dispose();
+    return v;
+  };
+  close(read(mse(x, xHat)), 0.5);
+  close(read(normalisedMse(x, xHat)), 0.5 / 7.5);
+  close(read(fvu(x, xHat)), 0.5);
+  close(fvuDenominator(new Float32Array(X.flat()), 2, 2), 4);
+  close(fvuDenominator(new Float32Array([3, 3, 3]), 3, 1), 1e-12, 1e-20);
   const latents = tf.tensor2d([[0, 1, 2], [0, 0, -3]]);
-  close(l0(latents), 1.5);
+  close(read(l0(latents)), 1.5);
   tf.dispose([x, xHat, latents]);
 });
 

@@ -2,7 +2,15 @@ import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { initBackend } from "../lib/tensor/backend.ts";
 import { GPT2 } from "../lib/gpt2/model.ts";
-import { addSpliceSums, spliceMetrics, summariseSplice } from "../lib/metrics/splice.ts";
+import {
+  addSpliceSums,
+  referenceActivation,
+  referenceGradient,
+  splicedSums,
+  spliceMetrics,
+  spliceReference,
+  summariseSplice,
+} from "../lib/metrics/splice.ts";
 import { TINY_CONFIG } from "./fixtures/tiny_workspace.ts";
 import { close } from "./metrics_fixtures.ts";
 
@@ -67,4 +75,41 @@ Deno.test("spliceMetrics rejects a reconstruction of the wrong shape", () => {
       }),
     /reconstruct returned \[2,16\], expected \[24,16\]/,
   );
+});
+
+Deno.test("one spliceReference scores many reconstructions exactly as spliceMetrics does", () => {
+  const hook = "blocks.1.hook_mlp_out";
+  const reconstructions = [
+    (x: tf.Tensor2D) => tf.mul(x, 0.5) as tf.Tensor2D,
+    (x: tf.Tensor2D, g?: tf.Tensor2D) => tf.add(x, tf.mul(g!, 3)) as tf.Tensor2D,
+  ];
+  const before = tf.memory().numTensors;
+  for (const keepLogProbs of [true, false]) {
+    const ref = spliceReference(model, ids, {
+      hook,
+      needsGradient: true,
+      chunkRows: 5,
+      keepLogProbs,
+    });
+    assert.equal(ref.cleanLogProbs === null, !keepLogProbs);
+    assert.equal(ref.cleanFinal === null, keepLogProbs);
+    for (const reconstruct of reconstructions) {
+      const expected = spliceMetrics(model, ids, {
+        hook,
+        needsGradient: true,
+        chunkRows: 5,
+        reconstruct,
+      });
+      const xHat = tf.tidy(() => reconstruct(referenceActivation(ref), referenceGradient(ref)));
+      assert.deepStrictEqual(splicedSums(model, ref, xHat), expected);
+      xHat.dispose();
+    }
+    const wrong = tf.zeros([2, 16]) as tf.Tensor2D;
+    assert.throws(
+      () => splicedSums(model, ref, wrong),
+      /reconstruct returned \[2,16\], expected \[24,16\]/,
+    );
+    wrong.dispose();
+  }
+  assert.equal(tf.memory().numTensors, before, "a reference holds no tensors");
 });

@@ -6,7 +6,8 @@ import { initBackend } from "../lib/tensor/backend.ts";
 import { loadBlas } from "../lib/tensor/blas.ts";
 import { namedGrads } from "../lib/tensor/optim.ts";
 import { Rng } from "../lib/tensor/random.ts";
-import { l0, type SAE, type SAETrainContext } from "../lib/sae/base.ts";
+import { type SAE, type SAETrainContext } from "../lib/sae/base.ts";
+import { l0 } from "../lib/metrics/reconstruction.ts";
 import { fusedLossFor, readSAEArrays } from "../lib/sae/fused.ts";
 import { createGSAE } from "../lib/sae/gsae.ts";
 import { architectureOf, createSAE, disposeSAE } from "../lib/sae/mod.ts";
@@ -90,7 +91,7 @@ Deno.test("fused loss and gradients equal the plain tfjs path (TopK, g-SAE, with
         const what = `${name}, ${dead.length} dead, seed ${seed}`;
         assert.deepEqual(got.fired, want.fired, `${what}: fired`);
         assert.ok(Math.abs(got.loss - want.loss) <= 1e-5 * want.loss, `${what}: loss`);
-        for (const k of ["nmse", "auxk", "l0"] as const) {
+        for (const k of ["fvu", "auxk", "l0"] as const) {
           assert.ok(
             Math.abs(got.parts[k] - want.parts[k]) <= 1e-5 * Math.abs(want.parts[k]) + 1e-7,
             `${what}: ${k}`,

@@ -4,7 +4,6 @@ import { evaluateSAE } from "../lib/experiments/zoo/sae_eval.ts";
 import { trainedSAE } from "../lib/experiments/zoo/sae_zoo.ts";
 import {
   decodeLinear,
-  l0,
   preActivations,
   type SAE,
   type SAEBatch,
@@ -12,6 +11,7 @@ import {
   sumSquaredError,
   tiedInit,
 } from "../lib/sae/base.ts";
+import { l0 } from "../lib/metrics/reconstruction.ts";
 import { baseFields, z } from "../lib/sae/config.ts";
 import {
   type Architecture,

@@ -326,7 +326,7 @@ Deno.test("decoder rows stay unit norm after every AdamW step", () => {
 
 // ---------------------------------------------------------------- synthetic ground truth
 
-Deno.test("TopK and g-SAE recover ≥ 90 % of 64 planted directions in R^32", () => {
+Deno.test("TopK and g-SAE recover ≥ 90 % of 64 planted directions in R^32", async () => {
   const dIn = 32, features = 64;
   const directions = plantedDirections(features, { dIn, seed: 1 });
   const data = sampleSynthetic(directions, {
@@ -343,7 +343,13 @@ Deno.test("TopK and g-SAE recover ≥ 90 % of 64 planted directions in R^32", ()
     ]
   ) {
     const started = performance.now();
-    trainOnArrays(sae, data, { epochs: 20, batchSize: 256, lr: 1e-2, seed: 4, useGrad: true });
+    await trainOnArrays(sae, data, {
+      epochs: 20,
+      batchSize: 256,
+      lr: 1e-2,
+      seed: 4,
+      useGrad: true,
+    });
     const found = recoveredFeatures(sae, directions).length;
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     console.log(`  ${sae.config.architecture}: ${found}/${features} recovered (${seconds} s)`);
@@ -351,7 +357,7 @@ Deno.test("TopK and g-SAE recover ≥ 90 % of 64 planted directions in R^32", ()
   }
 });
 
-Deno.test("mechanism in miniature: g-SAE recovers more small-but-important directions than TopK", () => {
+Deno.test("mechanism in miniature: g-SAE recovers more small-but-important directions than TopK", async () => {
   // 48 loud features (2 per token, magnitude ~1, no gradient) and 16 quiet ones (1 per token,
   // magnitude ~0.3, all of the gradient), noise 0.1, k = 3. TopK's third slot goes to whatever
   // fits the noise best; the g-SAE's goes to the quiet feature, so only it learns those.
@@ -373,7 +379,13 @@ Deno.test("mechanism in miniature: g-SAE recovers more small-but-important direc
     ]
   ) {
     const started = performance.now();
-    trainOnArrays(sae, data, { epochs: 60, batchSize: 256, lr: 3e-3, seed: 4, useGrad: true });
+    await trainOnArrays(sae, data, {
+      epochs: 60,
+      batchSize: 256,
+      lr: 3e-3,
+      seed: 4,
+      useGrad: true,
+    });
     const found = recoveredFeatures(sae, directions);
     const quiet = found.filter((j) => quietIds.includes(j)).length;
     quietFound[sae.config.architecture] = quiet;

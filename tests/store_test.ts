@@ -5,7 +5,7 @@ import { initBackend } from "../lib/tensor/backend.ts";
 import { REPO_ROOT } from "../lib/gpt2/embedded_models.ts";
 import { GPT2 } from "../lib/gpt2/model.ts";
 import type { GPT2Config } from "../lib/gpt2/config.ts";
-import { windows } from "../lib/gpt2/lm_train.ts";
+import { windows } from "../lib/data/windows.ts";
 import { Rng } from "../lib/tensor/random.ts";
 import {
   buildStore,

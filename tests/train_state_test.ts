@@ -1,9 +1,15 @@
 import * as tf from "@tensorflow/tfjs";
+import { z } from "zod";
 import assert from "node:assert/strict";
 import { initBackend } from "../lib/tensor/backend.ts";
 import { AdamW } from "../lib/tensor/optim.ts";
 import { CHECKSUM_KEY, readSafetensors } from "../lib/io/safetensors.ts";
-import { loadTrainState, saveTrainState } from "../lib/io/train_state.ts";
+import {
+  loadTrainState,
+  progressMetadata,
+  readProgress,
+  saveTrainState,
+} from "../lib/io/train_state.ts";
 import { variableFrom } from "../lib/tensor/variables.ts";
 
 await initBackend();
@@ -47,4 +53,25 @@ Deno.test("a training checkpoint carries a checksum and a damaged one is refused
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("progressMetadata and readProgress round-trip a run's progress", () => {
+  const progress = {
+    step: 12,
+    seconds: 3.25,
+    history: [{ step: 5, loss: 0.5 }, { step: 10, loss: 0.25 }],
+  };
+  const metadata = progressMetadata(progress);
+  assert.deepEqual(Object.keys(metadata).sort(), ["history", "seconds", "step"]);
+  assert.ok(Object.values(metadata).every((v) => typeof v === "string"));
+  const point = z.object({ step: z.number(), loss: z.number() });
+  assert.deepEqual(readProgress(metadata, { point, source: "state" }), progress);
+  assert.throws(
+    () => readProgress({ ...metadata, step: "x" }, { point, source: "state" }),
+    /state: step: /,
+  );
+  assert.throws(
+    () => readProgress({ ...metadata, history: '[{"step": 1}]' }, { point, source: "state" }),
+    /state: history\[0\]\.loss|state: history.0.loss|loss/,
+  );
 });

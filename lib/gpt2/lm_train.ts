@@ -6,13 +6,19 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { loadTrainState, saveTrainState } from "../io/train_state.ts";
+import {
+  loadTrainState,
+  progressMetadata,
+  readProgress,
+  saveTrainState,
+} from "../io/train_state.ts";
 import { AdamW, clipGlobalNorm, learningRate, namedGrads } from "../tensor/optim.ts";
 import { GPT2 } from "./model.ts";
 import type { GPT2Config } from "./config.ts";
 import { Progress } from "../io/progress.ts";
 import { Rng } from "../tensor/random.ts";
-import { checkJson, jsonText, numberText, z } from "../io/json_file.ts";
+import { z } from "../io/json_file.ts";
+import { consecutiveOffsets, randomOffsets, windows } from "../data/windows.ts";
 
 /** Everything that defines a training run; equal configs and data give equal weights. */
 export interface LMTrainConfig {
@@ -83,18 +89,10 @@ export function totalSteps(c: LMTrainConfig): number {
 /** Sequence start offsets for `step`: a pure function of seed and step, so resume is exact. */
 export function batchOffsets(c: LMTrainConfig, step: number, dataLength: number): number[] {
   const rng = new Rng((c.seed * 1_000_003 + step * 7919 + 17) | 0);
-  const span = dataLength - c.model.n_positions;
-  if (span <= 0) {
+  if (dataLength <= c.model.n_positions) {
     throw new Error(`training data (${dataLength} tokens) is shorter than one sequence`);
   }
-  return Array.from({ length: c.batchSize }, () => rng.int(span + 1));
-}
-
-/** Stack `n_positions`-token windows starting at `offsets` into an int32 [batch, seq] tensor. */
-export function windows(data: Int32Array, offsets: number[], seq: number): tf.Tensor2D {
-  const out = new Int32Array(offsets.length * seq);
-  offsets.forEach((o, i) => out.set(data.subarray(o, o + seq), i * seq));
-  return tf.tensor2d(out, [offsets.length, seq], "int32");
+  return randomOffsets(dataLength, c.batchSize, { seqLen: c.model.n_positions, rng });
 }
 
 /** Mean next-token CE (nats) over consecutive non-overlapping windows of `data`. */
@@ -109,7 +107,7 @@ export function evaluateCE(
   const bs = options.batchSize ?? 32;
   let sum = 0, count = 0;
   for (let i = 0; i < n; i += bs) {
-    const offsets = Array.from({ length: Math.min(bs, n - i) }, (_, j) => (i + j) * seq);
+    const offsets = consecutiveOffsets(Math.min(bs, n - i), seq, i * seq);
     const loss = tf.tidy(() => {
       const ids = windows(data, offsets, seq);
       return tf.sum(model.tokenLosses(ids, model.finalResidual(ids))).dataSync()[0];
@@ -253,9 +251,7 @@ async function save(
     opt: s.opt,
     metadata: {
       config: JSON.stringify(s.config),
-      step: String(s.step),
-      seconds: String(s.seconds),
-      history: JSON.stringify(s.history),
+      ...progressMetadata(s),
     },
   });
 }
@@ -266,18 +262,15 @@ async function restore(path: string, config: LMTrainConfig, model: GPT2, opt: Ad
     opt,
     identity: { config: JSON.stringify(config) },
   });
-  if (!state) return null;
-  return checkJson(state.metadata, stateMetadataSchema, { source: `${path} (metadata)` });
+  return state
+    ? readProgress(state.metadata, { point: evalPointSchema, source: `${path} (metadata)` })
+    : null;
 }
 
-/** The metadata {@link save} writes beside the weights, as read back on resume. */
-const stateMetadataSchema = z.object({
-  step: numberText.pipe(z.number().int().nonnegative()),
-  seconds: numberText.pipe(z.number().nonnegative()),
-  history: jsonText(z.array(z.object({
-    step: z.number().int().nonnegative(),
-    tokens: z.number().nonnegative(),
-    valCE: z.number(),
-    trainLoss: z.number(),
-  }))),
+/** A history point in the checkpoint metadata, as read back on resume. */
+const evalPointSchema: z.ZodType<EvalPoint> = z.object({
+  step: z.number().int().nonnegative(),
+  tokens: z.number().nonnegative(),
+  valCE: z.number(),
+  trainLoss: z.number(),
 });

@@ -9,6 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { AdamW } from "../tensor/optim.ts";
 import { readSafetensors, type TensorToWrite, writeSafetensors } from "./safetensors.ts";
 import { assignFrom } from "../tensor/variables.ts";
+import { checkJson, jsonText, numberText, z } from "./json_file.ts";
 
 /** What a trainer saves beside its parameters and optimiser. */
 export interface TrainStateExtras {
@@ -70,4 +71,36 @@ export async function loadTrainState(
     if (name.startsWith("array.")) arrays.set(name.slice(6), t.data as Float32Array);
   }
   return { metadata: file.metadata, arrays };
+}
+
+/** How far a resumable run got: what every trainer's checkpoint records besides its tensors. */
+export interface TrainProgress<H> {
+  /** Steps done. */
+  step: number;
+  /** Wall-clock training seconds so far. */
+  seconds: number;
+  /** The history points recorded so far. */
+  history: H[];
+}
+
+/** {@link TrainProgress} as checkpoint metadata strings (`step`, `seconds`, `history`). */
+export function progressMetadata<H>(p: TrainProgress<H>): Record<string, string> {
+  return { step: String(p.step), seconds: String(p.seconds), history: JSON.stringify(p.history) };
+}
+
+/**
+ * The {@link TrainProgress} in checkpoint metadata written by {@link progressMetadata}, checked
+ * against `options.point` (the history entries' schema); a damaged field is an error naming
+ * `options.source` and the field.
+ */
+export function readProgress<H>(
+  metadata: Record<string, string>,
+  options: { point: z.ZodType<H>; source: string },
+): TrainProgress<H> {
+  const schema = z.object({
+    step: numberText.pipe(z.number().int().nonnegative()),
+    seconds: numberText.pipe(z.number().nonnegative()),
+    history: jsonText(z.array(options.point)),
+  });
+  return checkJson(metadata, schema, { source: options.source }) as TrainProgress<H>;
 }

@@ -13,6 +13,7 @@
 export {
   activationFrequency,
   fvu,
+  fvuDenominator,
   l0,
   mse,
   normalisedMse,
@@ -20,12 +21,17 @@ export {
 } from "./reconstruction.ts";
 export {
   addSpliceSums,
+  splicedSums,
   spliceMetrics,
   type SpliceOptions,
+  type SpliceReference,
+  spliceReference,
+  type SpliceReferenceOptions,
   type SpliceSummary,
   type SpliceSums,
   summariseSplice,
 } from "./splice.ts";
+export { referenceActivation, referenceGradient } from "./splice.ts";
 export {
   directionalDerivatives,
   type FrequencySummary,
@@ -33,4 +39,5 @@ export {
   maxDecoderCosine,
   unitRows,
 } from "./latents.ts";
+export { klDivergence } from "./divergence.ts";
 export { averageRanks, mean, median, quantile, spearman, std } from "./stats.ts";

@@ -1,40 +1,59 @@
 /**
  * Reconstruction metrics of an SAE on activations x [n, d] and reconstructions x̂ [n, d]: MSE,
- * normalised MSE, FVU, L0 and per-latent activation frequency for one batch, and
- * {@link ReconstructionStats} to accumulate them exactly over many batches.
+ * normalised MSE and FVU as (differentiable) scalar tensors, L0 and per-latent activation
+ * frequency for one batch, and {@link ReconstructionStats} to accumulate them exactly over many
+ * batches. FVU is defined here once: training losses, the fused step (its host-array
+ * denominator) and evaluation all use it.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 
-/** Reads a scalar tensor expression to a number, freeing every intermediate. */
-function scalar(fn: () => tf.Tensor): number {
-  return tf.tidy(() => fn().dataSync()[0]);
-}
+/** Below this, FVU's denominator (the variance of x) is taken as this: a constant batch. */
+const FVU_FLOOR = 1e-12;
 
 /** MSE: mean over tokens and dimensions of (x̂ − x)². */
-export function mse(x: tf.Tensor2D, xHat: tf.Tensor2D): number {
-  return scalar(() => tf.mean(tf.squaredDifference(xHat, x)));
+export function mse(x: tf.Tensor2D, xHat: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => tf.mean(tf.squaredDifference(xHat, x)));
 }
 
-/** Normalised MSE: mean((x̂ − x)²) / mean(x²) — the error relative to predicting x̂ = 0. */
-export function normalisedMse(x: tf.Tensor2D, xHat: tf.Tensor2D): number {
-  return scalar(() => tf.div(tf.sum(tf.squaredDifference(xHat, x)), tf.sum(tf.square(x))));
+/** Normalised MSE: Σ(x̂ − x)² / Σx² — the error relative to predicting x̂ = 0. */
+export function normalisedMse(x: tf.Tensor2D, xHat: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => tf.div(tf.sum(tf.squaredDifference(xHat, x)), tf.sum(tf.square(x))));
 }
 
 /**
  * FVU (fraction of variance unexplained): Σₙ‖xₙ − x̂ₙ‖² / Σₙ‖xₙ − x̄‖², where x̄ is the mean of
- * x over the tokens given — the error relative to predicting the mean activation.
+ * x over the tokens given — the error relative to predicting the mean activation; scale-free,
+ * Gao et al.'s "normalised MSE". Differentiable: the TopK family's reconstruction loss, AuxK and
+ * e2e's reconstruction term are this.
  */
-export function fvu(x: tf.Tensor2D, xHat: tf.Tensor2D): number {
-  return scalar(() =>
-    tf.div(tf.sum(tf.squaredDifference(x, xHat)), tf.sum(tf.square(tf.sub(x, tf.mean(x, 0, true)))))
-  );
+export function fvu(x: tf.Tensor2D, xHat: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => {
+    const err = tf.sum(tf.square(tf.sub(x, xHat)));
+    const centred = tf.sum(tf.square(tf.sub(x, tf.mean(x, 0, true))));
+    return tf.div(err, tf.maximum(centred, FVU_FLOOR));
+  });
+}
+
+/**
+ * {@link fvu}'s denominator for rows [n, d] on the host (float64 sums): Σ over rows and
+ * columns of (x − column mean)², at least the floor {@link fvu} uses. FVU = Σ(x − x̂)² / this.
+ */
+export function fvuDenominator(x: Float32Array, n: number, d: number): number {
+  const mean = new Float64Array(d);
+  for (let t = 0; t < n; t++) for (let c = 0; c < d; c++) mean[c] += x[t * d + c];
+  for (let c = 0; c < d; c++) mean[c] /= n;
+  let s = 0;
+  for (let t = 0; t < n; t++) {
+    for (let c = 0; c < d; c++) s += (x[t * d + c] - mean[c]) ** 2;
+  }
+  return Math.max(s, FVU_FLOOR);
 }
 
 /** L0: mean over tokens of the number of non-zero latents. */
-export function l0(latents: tf.Tensor2D): number {
-  return scalar(() => tf.mean(tf.sum(tf.cast(tf.notEqual(latents, 0), "float32"), 1)));
+export function l0(latents: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => tf.mean(tf.sum(tf.cast(tf.notEqual(latents, 0), "float32"), 1)));
 }
 
 /** Activation frequency of each latent in one batch: fraction of its tokens where it is non-zero. */
@@ -78,7 +97,9 @@ export class ReconstructionStats {
     this.#sumSq += sq;
     this.tokens += n;
     if (latents) {
-      this.#nonZero += scalar(() => tf.sum(tf.cast(tf.notEqual(latents, 0), "float32")));
+      this.#nonZero += tf.tidy(() =>
+        tf.sum(tf.cast(tf.notEqual(latents, 0), "float32")).dataSync()[0]
+      );
       this.latentTokens += latents.shape[0];
     }
   }
@@ -97,7 +118,7 @@ export class ReconstructionStats {
   get fvu(): number {
     let meanSq = 0;
     for (const s of this.#sumX ?? []) meanSq += (s / this.tokens) ** 2;
-    return this.#sumSqErr / (this.#sumSq - this.tokens * meanSq);
+    return this.#sumSqErr / Math.max(this.#sumSq - this.tokens * meanSq, FVU_FLOOR);
   }
 
   /** Mean non-zero latents per token (NaN when no latents were given). */

@@ -4,10 +4,25 @@
  * spliced). Batches give {@link SpliceSums}; {@link addSpliceSums} adds them and
  * {@link summariseSplice} turns the total into means.
  *
+ * Only the spliced pass depends on the SAE. {@link spliceReference} runs everything else once per
+ * batch (the hooked activations and gradient, the clean, zero- and mean-ablated CE, and the clean
+ * log-probabilities KL compares with); {@link splicedSums} then scores one reconstruction against
+ * it, so many SAEs on the same batches share one reference. {@link spliceMetrics} does both. A
+ * reference is plain data on the host (typed arrays), so a cache of references needs no freeing.
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { GPT2, HookState } from "../gpt2/model.ts";
+import { klDivergence } from "./divergence.ts";
+import type { SpliceSums } from "./splice_sums.ts";
+
+export {
+  addSpliceSums,
+  type SpliceSummary,
+  type SpliceSums,
+  summariseSplice,
+} from "./splice_sums.ts";
 
 /** Options for {@link spliceMetrics}. */
 export interface SpliceOptions {
@@ -34,86 +49,142 @@ export interface SpliceOptions {
   chunkRows?: number;
 }
 
+/** Options for {@link spliceReference}: {@link SpliceOptions} without the reconstruction. */
+export type SpliceReferenceOptions = Omit<SpliceOptions, "reconstruct"> & {
+  /**
+   * Keep the clean log-probabilities (rows × vocabulary floats) rather than recomputing them
+   * from the clean final residual for each reconstruction (default: when one batch's take at
+   * most 2²⁴ floats, 64 MiB).
+   */
+  keepLogProbs?: boolean;
+};
+
 /**
- * Per-batch sums of next-token losses over the positions `GPT2.tokenLosses` scores (every
- * position but the last), in nats. Add batches with {@link addSpliceSums}; turn into means with
- * {@link summariseSplice}.
+ * What scoring a reconstruction of one batch needs besides the reconstruction: the
+ * SAE-independent passes, computed once by {@link spliceReference}, as host arrays.
  */
-export interface SpliceSums {
-  /** Positions scored. */
-  tokens: number;
-  /** Σ CE of the clean model. */
-  ceClean: number;
-  /** Σ CE with x̂ spliced in at the hook. */
-  ceSpliced: number;
-  /** Σ CE with the hooked activation replaced by zeros. */
-  ceZero: number;
-  /** Σ CE with the hooked activation replaced by the mean activation. */
-  ceMean: number;
-  /** Σ KL(p_clean ‖ p_spliced) of the next-token distributions. */
-  kl: number;
+export interface SpliceReference {
+  /** Hook name. */
+  hook: string;
+  /** Sequences b, positions t, activation width d and final-residual width e. */
+  shape: { batch: number; seq: number; d: number; e: number };
+  /** The hooked activations x, [b·t, d]. */
+  activation: Float32Array;
+  /** The residual an attn_out/mlp_out activation is added to, [b, t, e] (see `HookState`). */
+  residual?: Float32Array;
+  /** ∇ₓ of each sequence's summed next-token loss, [b·t, d] (when asked for). */
+  gradient?: Float32Array;
+  /** The true next tokens, [b·(t − 1)]. */
+  targets: Int32Array;
+  /** Rows unembedded at once. */
+  chunkRows: number;
+  /** Per row chunk, the clean log-probabilities [rows, vocab] (when kept). */
+  cleanLogProbs: Float32Array[] | null;
+  /** The clean final residual at the scored positions, [b·(t − 1), e] (when log-probs are not). */
+  cleanFinal: Float32Array | null;
+  /** Σ CE of the clean model and of the zero- and mean-ablations, and the positions scored. */
+  sums: Omit<SpliceSums, "ceSpliced" | "kl">;
 }
 
-/** Means derived from {@link SpliceSums}; see {@link summariseSplice} for definitions. */
-export interface SpliceSummary {
-  /** Positions scored. */
-  tokens: number;
-  /** Mean clean CE. */
-  ceClean: number;
-  /** Mean CE with x̂ spliced in. */
-  ceSpliced: number;
-  /** ΔCE (CE loss added) = ceSpliced − ceClean. */
-  deltaCe: number;
-  /** Mean KL(clean ‖ spliced). */
-  kl: number;
-  /** Mean CE under zero-ablation. */
-  ceZero: number;
-  /** Mean CE under mean-ablation. */
-  ceMean: number;
-  /** (ceZero − ceSpliced) / (ceZero − ceClean). */
-  fracRecoveredZero: number;
-  /** (ceMean − ceSpliced) / (ceMean − ceClean). */
-  fracRecoveredMean: number;
+/** A reference's activations x as a [b·t, d] tensor (the caller disposes it). */
+export function referenceActivation(ref: SpliceReference): tf.Tensor2D {
+  return tf.tensor2d(ref.activation, [ref.activation.length / ref.shape.d, ref.shape.d]);
 }
 
-/** Sum of two batches' {@link SpliceSums}. */
-export function addSpliceSums(a: SpliceSums, b: SpliceSums): SpliceSums {
-  return {
-    tokens: a.tokens + b.tokens,
-    ceClean: a.ceClean + b.ceClean,
-    ceSpliced: a.ceSpliced + b.ceSpliced,
-    ceZero: a.ceZero + b.ceZero,
-    ceMean: a.ceMean + b.ceMean,
-    kl: a.kl + b.kl,
-  };
+/** A reference's gradient as a [b·t, d] tensor, if it has one (the caller disposes it). */
+export function referenceGradient(ref: SpliceReference): tf.Tensor2D | undefined {
+  const g = ref.gradient;
+  return g ? tf.tensor2d(g, [g.length / ref.shape.d, ref.shape.d]) : undefined;
 }
 
 /**
- * Downstream metrics from summed losses. CE means are over all scored positions (tokens t whose
- * next token t+1 is in the batch). ΔCE = CE_spliced − CE_clean. KL = mean over positions of
- * Σ_v p_clean(v)·(log p_clean(v) − log p_spliced(v)). Fraction of CE recovered vs an ablation A
- * (zero: x → 0; mean: x → mean activation) = (CE_A − CE_spliced) / (CE_A − CE_clean): 1 is a
- * perfect splice, 0 is no better than the ablation.
+ * The SAE-independent half of {@link spliceMetrics} for one batch of int32 token ids [b, t]:
+ * the activations (and gradient) at `options.hook`, and the clean, zero- and mean-ablated CE.
  */
-export function summariseSplice(sums: SpliceSums): SpliceSummary {
-  const n = sums.tokens;
-  const [clean, spliced, zero, meanAbl] = [
-    sums.ceClean / n,
-    sums.ceSpliced / n,
-    sums.ceZero / n,
-    sums.ceMean / n,
-  ];
-  return {
-    tokens: n,
-    ceClean: clean,
-    ceSpliced: spliced,
-    deltaCe: spliced - clean,
-    kl: sums.kl / n,
-    ceZero: zero,
-    ceMean: meanAbl,
-    fracRecoveredZero: (zero - spliced) / (zero - clean),
-    fracRecoveredMean: (meanAbl - spliced) / (meanAbl - clean),
-  };
+export function spliceReference(
+  model: GPT2,
+  ids: tf.Tensor2D,
+  options: SpliceReferenceOptions,
+): SpliceReference {
+  const { hook, needsGradient = false, chunkRows = 512 } = options;
+  const [b, t] = ids.shape;
+  if (t < 2) {
+    throw new Error(`spliceMetrics: sequences of ${t} token(s) have no next-token targets`);
+  }
+  const rows = b * (t - 1), vocab = model.config.vocab_size, e = model.config.n_embd;
+  const keepLogProbs = options.keepLogProbs ?? rows * vocab <= 2 ** 24;
+  const gradState = needsGradient
+    ? model.gradAtHook(ids, hook, { targets: options.gradientTargets })
+    : null;
+  const state: HookState = gradState ?? model.runToHook(ids, hook);
+  const stateTensors = Object.values(gradState ?? state) as tf.Tensor[];
+  let finals: tf.Tensor2D[] = [];
+  try {
+    const d = state.activation.shape[2];
+    const ref: SpliceReference = {
+      hook,
+      shape: { batch: b, seq: t, d, e },
+      activation: state.activation.dataSync() as Float32Array,
+      residual: state.residual?.dataSync() as Float32Array | undefined,
+      gradient: gradState?.gradient.dataSync() as Float32Array | undefined,
+      targets: tf.tidy(() =>
+        ids.slice([0, 1], [b, t - 1]).reshape([rows]).toInt().dataSync()
+      ) as Int32Array,
+      chunkRows,
+      cleanLogProbs: keepLogProbs ? [] : null,
+      cleanFinal: null,
+      sums: { tokens: rows, ceClean: 0, ceZero: 0, ceMean: 0 },
+    };
+    finals = tf.tidy(() => {
+      const x = state.activation.reshape([b * t, d]) as tf.Tensor2D;
+      const mu = options.meanActivation ? tf.tensor1d(options.meanActivation) : tf.mean(x, 0);
+      if (mu.shape[0] !== d) {
+        throw new Error(`spliceMetrics: meanActivation has ${mu.shape[0]} dims, not ${d}`);
+      }
+      return [x, tf.zerosLike(x), tf.broadcastTo(mu, [b * t, d]) as tf.Tensor2D].map((a) =>
+        finalResidual(model, ref, a, state.residual)
+      );
+    });
+    const [ceClean, ceZero, ceMean] = chunkedCE(model, ref, finals, (_chunk, lps) => {
+      ref.cleanLogProbs?.push(lps[0].dataSync() as Float32Array);
+    });
+    ref.sums = { tokens: rows, ceClean, ceZero, ceMean };
+    if (!keepLogProbs) ref.cleanFinal = finals[0].dataSync() as Float32Array;
+    return ref;
+  } finally {
+    tf.dispose([...finals, ...stateTensors]);
+  }
+}
+
+/**
+ * The {@link SpliceSums} of a reconstruction x̂ [b·t, d] of `ref`'s activations: the spliced
+ * pass (one run from the hook on), its CE and KL(clean ‖ spliced), with the reference's clean
+ * and ablated sums.
+ */
+export function splicedSums(model: GPT2, ref: SpliceReference, xHat: tf.Tensor2D): SpliceSums {
+  const { batch: b, seq: t, d, e } = ref.shape;
+  if (!tf.util.arraysEqual(xHat.shape, [b * t, d])) {
+    throw new Error(
+      `spliceMetrics: reconstruct returned [${xHat.shape}], expected [${b * t},${d}]`,
+    );
+  }
+  const spliced = tf.tidy(() => {
+    const residual = ref.residual ? tf.tensor3d(ref.residual, [b, t, e]) : undefined;
+    return finalResidual(model, ref, xHat, residual);
+  });
+  const cleanFinal = ref.cleanFinal ? tf.tensor2d(ref.cleanFinal, [b * (t - 1), e]) : null;
+  try {
+    let kl = 0;
+    const [ceSpliced] = chunkedCE(model, ref, [spliced], (chunk, [lp]) => {
+      const clean = ref.cleanLogProbs
+        ? tf.tensor2d(ref.cleanLogProbs[chunk], lp.shape)
+        : logProbs(model, cleanFinal!, ref, chunk);
+      kl += tf.sum(klDivergence(clean, lp)).dataSync()[0];
+    });
+    return { ...ref.sums, ceSpliced, kl };
+  } finally {
+    tf.dispose([spliced, ...(cleanFinal ? [cleanFinal] : [])]);
+  }
 }
 
 /**
@@ -123,80 +194,63 @@ export function summariseSplice(sums: SpliceSums): SpliceSummary {
  * is kept clean), so layers before the hook run once.
  */
 export function spliceMetrics(model: GPT2, ids: tf.Tensor2D, options: SpliceOptions): SpliceSums {
-  const { hook, reconstruct, needsGradient = false, chunkRows = 512 } = options;
-  const [b, t] = ids.shape;
-  if (t < 2) {
-    throw new Error(`spliceMetrics: sequences of ${t} token(s) have no next-token targets`);
-  }
-  const gradState = needsGradient
-    ? model.gradAtHook(ids, hook, { targets: options.gradientTargets })
-    : null;
-  const state: HookState = gradState ?? model.runToHook(ids, hook);
-  let finals: tf.Tensor2D[] = [];
-  let targets: tf.Tensor1D | null = null;
+  const ref = spliceReference(model, ids, { ...options, keepLogProbs: false });
+  const xHat = tf.tidy(() => options.reconstruct(referenceActivation(ref), referenceGradient(ref)));
   try {
-    const [d, e] = [state.activation.shape[2], model.config.n_embd];
-    // Final residuals at the scored positions, [b·(t−1), e]; each pass in its own tidy so only
-    // its output outlives it.
-    const run = (act: tf.Tensor) =>
-      tf.tidy(() =>
-        model.runFromHook(hook, { activation: act.reshape([b, t, d]), residual: state.residual })
-          .slice([0, 0, 0], [b, t - 1, e]).reshape([b * (t - 1), e]) as tf.Tensor2D
-      );
-    finals = tf.tidy(() => {
-      const x = state.activation.reshape([b * t, d]) as tf.Tensor2D;
-      const xHat = reconstruct(
-        x,
-        gradState?.gradient.reshape([b * t, d]) as tf.Tensor2D | undefined,
-      );
-      if (!tf.util.arraysEqual(xHat.shape, x.shape)) {
-        throw new Error(
-          `spliceMetrics: reconstruct returned [${xHat.shape}], expected [${x.shape}]`,
-        );
-      }
-      const mu = options.meanActivation ? tf.tensor1d(options.meanActivation) : tf.mean(x, 0);
-      if (mu.shape[0] !== d) {
-        throw new Error(`spliceMetrics: meanActivation has ${mu.shape[0]} dims, not ${d}`);
-      }
-      return [x, xHat, tf.zerosLike(x), tf.broadcastTo(mu, [b * t, d])].map(run);
-    });
-    targets = tf.tidy(() =>
-      ids.slice([0, 1], [b, t - 1]).reshape([b * (t - 1)]).toInt() as tf.Tensor1D
-    );
-    return scoreFinals(model, finals, targets, chunkRows);
+    return splicedSums(model, ref, xHat);
   } finally {
-    tf.dispose([...finals, ...(targets ? [targets] : [])]);
-    tf.dispose(Object.values(gradState ?? state) as tf.Tensor[]);
+    xHat.dispose();
   }
 }
 
-/** CE sums for [clean, spliced, zero, mean] final residuals and KL(clean ‖ spliced), in row chunks. */
-function scoreFinals(
+/** Final residuals at the scored positions, [b·(t−1), e], with `activation` at the hook. */
+function finalResidual(
   model: GPT2,
+  ref: SpliceReference,
+  activation: tf.Tensor2D,
+  residual: tf.Tensor3D | undefined,
+): tf.Tensor2D {
+  const { batch: b, seq: t, d, e } = ref.shape;
+  return tf.tidy(() =>
+    model.runFromHook(ref.hook, { activation: activation.reshape([b, t, d]), residual })
+      .slice([0, 0, 0], [b, t - 1, e]).reshape([b * (t - 1), e]) as tf.Tensor2D
+  );
+}
+
+/** Log-probabilities of row chunk `chunk` of final residuals `h` [rows, e]. */
+function logProbs(model: GPT2, h: tf.Tensor2D, ref: SpliceReference, chunk: number): tf.Tensor2D {
+  const start = chunk * ref.chunkRows;
+  const size = Math.min(ref.chunkRows, ref.sums.tokens - start);
+  return tf.tidy(() => {
+    const logits = model.unembed(h.slice([start, 0], [size, -1]).expandDims(0) as tf.Tensor3D)
+      .squeeze([0]);
+    return tf.sub(logits, tf.logSumExp(logits, 1, true)) as tf.Tensor2D;
+  });
+}
+
+/**
+ * Σ CE of each of `finals` (final residuals [rows, e]) on the true next tokens, a row chunk at a
+ * time; `each` sees every chunk's log-probabilities (inside the chunk's `tf.tidy`).
+ */
+function chunkedCE(
+  model: GPT2,
+  ref: SpliceReference,
   finals: tf.Tensor2D[],
-  targets: tf.Tensor1D,
-  chunkRows: number,
-): SpliceSums {
-  const rows = targets.shape[0];
-  const ce = [0, 0, 0, 0];
-  let kl = 0;
-  for (let start = 0; start < rows; start += chunkRows) {
-    const size = Math.min(chunkRows, rows - start);
+  each: (chunk: number, lps: tf.Tensor2D[]) => void,
+): number[] {
+  const rows = ref.sums.tokens, vocab = model.config.vocab_size;
+  const ce = finals.map(() => 0);
+  for (let chunk = 0, start = 0; start < rows; chunk++, start += ref.chunkRows) {
+    const size = Math.min(ref.chunkRows, rows - start);
     tf.tidy(() => {
-      const tgt = targets.slice(start, size);
-      const logp = (h: tf.Tensor2D) => {
-        const logits = model.unembed(h.slice([start, 0], [size, -1]).expandDims(0) as tf.Tensor3D)
-          .squeeze([0]);
-        return tf.sub(logits, tf.logSumExp(logits, 1, true)) as tf.Tensor2D;
-      };
-      const vocab = model.config.vocab_size;
+      const tgt = tf.tensor1d(ref.targets.subarray(start, start + size), "int32");
       const flat = tf.add(tf.mul(tf.range(0, size, 1, "int32"), tf.scalar(vocab, "int32")), tgt);
-      const lps = finals.map(logp);
+      const lps = finals.map((h) => logProbs(model, h, ref, chunk));
       for (const [i, lp] of lps.entries()) {
         ce[i] -= tf.sum(tf.gather(lp.reshape([size * vocab]), flat)).dataSync()[0];
       }
-      kl += tf.sum(tf.mul(tf.exp(lps[0]), tf.sub(lps[0], lps[1]))).dataSync()[0];
+      each(chunk, lps);
     });
   }
-  return { tokens: rows, ceClean: ce[0], ceSpliced: ce[1], ceZero: ce[2], ceMean: ce[3], kl };
+  return ce;
 }

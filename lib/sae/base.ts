@@ -183,18 +183,46 @@ export function sumSquaredError(x: tf.Tensor2D, recon: tf.Tensor2D): tf.Scalar {
 }
 
 /**
- * The batch's fraction of variance unexplained, Σ‖x − x̂‖² / Σ‖x − mean(x)‖²: scale-free, like
- * Gao et al.'s normalised MSE (not the README's normalised MSE, mean((x̂ − x)²) / mean(x²)).
+ * What the SAEs with a linear decoder x̂ = a·W_dec + b_dec share: their config and parameters,
+ * `decode`, and keeping the decoder rows at unit norm (the gradient loses its component along
+ * each row, and rows are renormalised after each step) whenever {@link unitNormDecoder} says so.
  */
-export function batchFVU(x: tf.Tensor2D, recon: tf.Tensor2D): tf.Scalar {
-  return tf.tidy(() => {
-    const err = tf.sum(tf.square(tf.sub(x, recon)));
-    const centred = tf.sum(tf.square(tf.sub(x, tf.mean(x, 0, true))));
-    return tf.div(err, tf.maximum(centred, 1e-12));
-  });
-}
+export abstract class LinearDecoderSAE<C extends BaseSAEConfig> implements SAE {
+  /**
+   * @param config a complete config; @param params its parameters by SAELens name
+   * (W_dec and b_dec among them).
+   */
+  constructor(readonly config: C, readonly params: Map<string, tf.Variable>) {}
 
-/** Mean number of non-zero latents per token. */
-export function l0(latents: tf.Tensor2D): tf.Scalar {
-  return tf.tidy(() => tf.mean(tf.sum(tf.cast(tf.notEqual(latents, 0), "float32"), 1)));
+  /** Latents [n, d_sae]. */
+  abstract encode(x: tf.Tensor2D, options?: { grad?: tf.Tensor2D }): tf.Tensor2D;
+
+  /** The training loss of a batch. */
+  abstract loss(batch: SAEBatch, ctx: SAETrainContext): SAELossResult;
+
+  /** x̂ = a·W_dec + b_dec. */
+  decode(latents: tf.Tensor2D): tf.Tensor2D {
+    return decodeLinear(this.params, latents);
+  }
+
+  /** Whether decoder rows are kept at unit norm (always, unless an architecture says not). */
+  unitNormDecoder(): boolean {
+    return true;
+  }
+
+  /** Remove the decoder gradient's component along each decoder row (Gao et al. 2024). */
+  adjustGradients(grads: Record<string, tf.Tensor>): void {
+    const g = grads["W_dec"];
+    if (!this.unitNormDecoder() || !g) return;
+    grads["W_dec"] = removeParallelComponent(
+      this.params.get("W_dec")! as tf.Tensor2D,
+      g as tf.Tensor2D,
+    );
+    g.dispose();
+  }
+
+  /** Put the decoder rows back on the unit sphere. */
+  afterStep(): void {
+    if (this.unitNormDecoder()) normaliseRows(this.params.get("W_dec")!);
+  }
 }

@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { GPT2 } from "../gpt2/model.ts";
 import { Rng } from "../tensor/random.ts";
+import { randomOffsets, windows } from "../data/windows.ts";
 import type { SAEBatch } from "./base.ts";
 
 /** What batching needs from the training config. */
@@ -97,12 +98,8 @@ export function makeBatch(
   }
   const sequences = Math.max(1, Math.floor(config.batchSize / data.seqLen));
   const rng = new Rng(config.seed * 1_000_003 + step * 7_919 + 5);
-  const ids = new Int32Array(sequences * data.seqLen);
-  for (let s = 0; s < sequences; s++) {
-    const start = rng.int(data.ids.length - data.seqLen + 1);
-    ids.set(data.ids.subarray(start, start + data.seqLen), s * data.seqLen);
-  }
-  const idsT = tf.tensor2d(ids, [sequences, data.seqLen], "int32");
+  const offsets = randomOffsets(data.ids.length, sequences, { seqLen: data.seqLen, rng });
+  const idsT = windows(data.ids, offsets, data.seqLen);
   const state = data.model.runToHook(idsT, data.hook);
   const cleanLogProbs = tf.tidy(() => {
     const logits = data.model.unembed(data.model.runFromHook(data.hook, state));

@@ -13,7 +13,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { SAEBatch, SAELossResult, SAETrainContext } from "./base.ts";
-import { batchFVU, decodeLinear, l0, preActivations } from "./base.ts";
+import { decodeLinear, preActivations } from "./base.ts";
+import { fvu, l0 } from "../metrics/reconstruction.ts";
+import { klDivergence } from "../metrics/divergence.ts";
 import { baseFields, parseConfig, z } from "./config.ts";
 import type { Architecture } from "./registry.ts";
 import {
@@ -49,11 +51,6 @@ export type E2ETopKConfig = z.output<typeof E2E_TOPK_SCHEMA>;
 /** Options for {@link createE2ETopK}: sizes required, the rest defaults. */
 export type E2ETopKOptions = Omit<z.input<typeof E2E_TOPK_SCHEMA>, "architecture">;
 
-/** KL(p ‖ q) per row for log-probabilities [n, v], averaged over rows. */
-export function meanKL(logP: tf.Tensor2D, logQ: tf.Tensor2D): tf.Scalar {
-  return tf.tidy(() => tf.mean(tf.sum(tf.mul(tf.exp(logP), tf.sub(logP, logQ)), 1)));
-}
-
 class E2ETopKSAE extends SelectiveSAE<E2ETopKConfig> {
   override loss(batch: SAEBatch, ctx: SAETrainContext): SAELossResult {
     const lm = batch.lm;
@@ -67,16 +64,20 @@ class E2ETopKSAE extends SelectiveSAE<E2ETopKConfig> {
     const h = lm.model.runFromHook(lm.hook, { ...lm.state, activation: recon.reshape([b, t, d]) });
     const logits = lm.model.unembed(h.slice([0, 0, 0], [b, t - 1, d]));
     const logQ = tf.logSoftmax(logits.reshape([b * (t - 1), logits.shape[2]])) as tf.Tensor2D;
-    const kl = meanKL(lm.cleanLogProbs, logQ);
-    const fvu = batchFVU(x, recon);
+    const kl = tf.mean(klDivergence(lm.cleanLogProbs, logQ)) as tf.Scalar;
+    const reconstruction = fvu(x, recon);
     const residual = detach(tf.sub(x, recon) as tf.Tensor2D);
     const aux = auxKLoss({ z, params: this.params, residual, mask }, ctx, this.config.aux_k);
     const loss = tf.addN([
       kl,
-      tf.mul(fvu, this.config.mse_coefficient),
+      tf.mul(reconstruction, this.config.mse_coefficient),
       tf.mul(aux, this.config.aux_coefficient),
     ]);
-    return { loss: loss as tf.Scalar, parts: { kl, fvu, auxk: aux, l0: l0(latents) }, latents };
+    return {
+      loss: loss as tf.Scalar,
+      parts: { kl, fvu: reconstruction, auxk: aux, l0: l0(latents) },
+      latents,
+    };
   }
 }
 

@@ -20,6 +20,7 @@ import { tensorsOnHost } from "../tensor/backend.ts";
 import { type Blas, loadBlas } from "../tensor/blas.ts";
 import type { AdamW } from "../tensor/optim.ts";
 import { assignFrom } from "../tensor/variables.ts";
+import { fvuDenominator } from "../metrics/reconstruction.ts";
 import {
   normaliseRowsInPlace,
   removeParallelComponentInPlace,
@@ -64,10 +65,10 @@ export interface SAEArrays {
 
 /** What one fused evaluation returns. */
 export interface FusedLossResult {
-  /** nmse + aux_coefficient · auxk. */
+  /** fvu + aux_coefficient · auxk. */
   loss: number;
-  /** The same parts as the tfjs loss: nmse, auxk, l0. */
-  parts: { nmse: number; auxk: number; l0: number };
+  /** The same parts as the tfjs loss: fvu, auxk, l0. */
+  parts: { fvu: number; auxk: number; l0: number };
   /** d loss / d parameter, fresh arrays with the parameters' shapes. */
   grads: SAEArrays;
   /** Per latent, the tokens of the batch on which it is non-zero. */
@@ -148,7 +149,7 @@ export class FusedSelectiveLoss {
     decodeEntries({ idx: ws.idx, val: ws.val, k }, p.W_dec, d, n, recon, p.b_dec);
 
     // Normalised MSE Σ‖x − x̂‖² / Σ‖x − mean(x)‖² and its gradient with respect to x̂.
-    const centred = Math.max(centredSquares(x, n, d), 1e-12);
+    const centred = fvuDenominator(x, n, d);
     let err = 0;
     for (let i = 0; i < n * d; i++) {
       const e = x[i] - recon[i];
@@ -180,10 +181,10 @@ export class FusedSelectiveLoss {
       for (let j = 0; j < f; j++) along += p.W_enc[c * f + j] * bEnc[j];
       grads.b_dec[c] = upstreamSum[c] - along;
     }
-    const nmse = err / centred;
+    const reconstruction = err / centred;
     return {
-      loss: nmse + this.config.aux_coefficient * aux.loss,
-      parts: { nmse, auxk: aux.loss, l0: nonZero / n },
+      loss: reconstruction + this.config.aux_coefficient * aux.loss,
+      parts: { fvu: reconstruction, auxk: aux.loss, l0: nonZero / n },
       grads,
       fired,
     };
@@ -260,7 +261,7 @@ export class FusedSelectiveLoss {
     const e = ws.residual, estimate = ws.auxUpstream;
     for (let i = 0; i < n * d; i++) e[i] = x[i] - ws.recon[i];
     decodeEntries({ idx: ws.auxIdx, val: ws.auxVal, k }, p.W_dec, d, n, estimate, null);
-    const centred = Math.max(centredSquares(e, n, d), 1e-12);
+    const centred = fvuDenominator(e, n, d);
     let err = 0;
     const scale = (2 * this.config.aux_coefficient) / centred;
     for (let i = 0; i < n * d; i++) {
@@ -330,16 +331,4 @@ export function applyFusedUpdate(
   }, step.lr);
   normaliseRowsInPlace(values.W_dec, f, d);
   for (const [name, v] of sae.params) assignFrom(v, values[name as keyof SAEArrays]);
-}
-
-/** Σ over rows and columns of (x − column mean)², in float64. */
-function centredSquares(x: Float32Array, n: number, d: number): number {
-  const mean = new Float64Array(d);
-  for (let t = 0; t < n; t++) for (let c = 0; c < d; c++) mean[c] += x[t * d + c];
-  for (let c = 0; c < d; c++) mean[c] /= n;
-  let s = 0;
-  for (let t = 0; t < n; t++) {
-    for (let c = 0; c < d; c++) s += (x[t * d + c] - mean[c]) ** 2;
-  }
-  return s;
 }

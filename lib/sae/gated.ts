@@ -20,17 +20,15 @@ import * as tf from "@tensorflow/tfjs";
 import { matMul } from "../tensor/ops.ts";
 import {
   decodeLinear,
-  l0,
-  normaliseRows,
+  LinearDecoderSAE,
   param,
-  removeParallelComponent,
-  type SAE,
   type SAEBatch,
   type SAELossResult,
   type SAETrainContext,
   sumSquaredError,
   tiedInit,
 } from "./base.ts";
+import { l0 } from "../metrics/reconstruction.ts";
 import { baseFields, decoderBiasInit, parseConfig, z } from "./config.ts";
 import type { Architecture } from "./registry.ts";
 
@@ -158,26 +156,18 @@ export function decoderWeightedL1(
 }
 
 /** A Gated SAE; build one with {@link createGated}. */
-export class GatedSAE implements SAE {
-  /** Its configuration. */
-  readonly config: GatedConfig;
-  /** W_enc (= W_gate), b_gate, r_mag, b_mag, W_dec, b_dec, by SAELens name. */
-  readonly params: Map<string, tf.Variable>;
-
-  /** @param config a complete config ({@link GATED_SCHEMA}). */
+export class GatedSAE extends LinearDecoderSAE<GatedConfig> {
+  /**
+   * @param config a complete config ({@link GATED_SCHEMA}). Parameters: W_enc (= W_gate),
+   * b_gate, r_mag, b_mag, W_dec, b_dec, by SAELens name.
+   */
   constructor(config: GatedConfig) {
-    this.config = config;
-    this.params = gatedInit(config);
+    super(config, gatedInit(config));
   }
 
   /** Latents f = 1[π_gate > 0] ⊙ ReLU(π_mag), [n, d_sae]. */
   encode(x: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => gatedLatents(gatedPreActivations(this.params, x)));
-  }
-
-  /** x̂ = f·W_dec + b_dec. */
-  decode(latents: tf.Tensor2D): tf.Tensor2D {
-    return decodeLinear(this.params, latents);
   }
 
   /**
@@ -197,18 +187,9 @@ export class GatedSAE implements SAE {
     return { loss, parts: { mse, l1, aux, l0: l0(latents) }, latents };
   }
 
-  /** With `unit_norm_decoder`, remove the decoder gradient's component along each row. */
-  adjustGradients(grads: Record<string, tf.Tensor>): void {
-    const g = grads["W_dec"];
-    if (!this.config.unit_norm_decoder || !g) return;
-    const wDec = this.params.get("W_dec")! as tf.Tensor2D;
-    grads["W_dec"] = removeParallelComponent(wDec, g as tf.Tensor2D);
-    g.dispose();
-  }
-
-  /** With `unit_norm_decoder`, put the decoder rows back on the unit sphere. */
-  afterStep(): void {
-    if (this.config.unit_norm_decoder) normaliseRows(this.params.get("W_dec")!);
+  /** Decoder rows stay at unit norm only with `unit_norm_decoder`. */
+  override unitNormDecoder(): boolean {
+    return this.config.unit_norm_decoder;
   }
 }
 

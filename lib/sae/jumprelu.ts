@@ -18,11 +18,9 @@
 import * as tf from "@tensorflow/tfjs";
 import {
   decodeLinear,
-  normaliseRows,
+  LinearDecoderSAE,
   param,
   preActivations,
-  removeParallelComponent,
-  type SAE,
   type SAEBatch,
   type SAELossResult,
   type SAETrainContext,
@@ -134,16 +132,13 @@ export function thresholdStep(
 }
 
 /** A JumpReLU SAE; build one with {@link createJumpReLU}. */
-export class JumpReLUSAE implements SAE {
-  /** Its configuration. */
-  readonly config: JumpReLUConfig;
-  /** W_enc, b_enc, W_dec, b_dec and log_threshold [d_sae]. */
-  readonly params: Map<string, tf.Variable>;
-
-  /** @param config a complete config ({@link JUMPRELU_SCHEMA}). */
+export class JumpReLUSAE extends LinearDecoderSAE<JumpReLUConfig> {
+  /**
+   * @param config a complete config ({@link JUMPRELU_SCHEMA}). Parameters: W_enc, b_enc, W_dec,
+   * b_dec and log_threshold [d_sae].
+   */
   constructor(config: JumpReLUConfig) {
-    this.config = config;
-    this.params = tiedInit(config.d_in, config.d_sae, config.seed);
+    super(config, tiedInit(config.d_in, config.d_sae, config.seed));
     const logTheta = new Float32Array(config.d_sae).fill(Math.log(config.initial_threshold));
     this.params.set("log_threshold", param("log_threshold", logTheta, [config.d_sae]));
   }
@@ -161,11 +156,6 @@ export class JumpReLUSAE implements SAE {
     });
   }
 
-  /** x̂ = f·W_dec + b_dec. */
-  decode(latents: tf.Tensor2D): tf.Tensor2D {
-    return decodeLinear(this.params, latents);
-  }
-
   /** ‖x − x̂‖² + λ·L0. Parts: `mse` (summed over d_in, mean over tokens) and `l0`. */
   loss(batch: SAEBatch, _ctx?: SAETrainContext): SAELossResult {
     const { x } = batch;
@@ -179,18 +169,9 @@ export class JumpReLUSAE implements SAE {
     return { loss, parts: { mse, l0: l0Loss }, latents };
   }
 
-  /** With `unit_norm_decoder`, remove the decoder gradient's component along each row. */
-  adjustGradients(grads: Record<string, tf.Tensor>): void {
-    const g = grads["W_dec"];
-    if (!this.config.unit_norm_decoder || !g) return;
-    const wDec = this.params.get("W_dec")! as tf.Tensor2D;
-    grads["W_dec"] = removeParallelComponent(wDec, g as tf.Tensor2D);
-    g.dispose();
-  }
-
-  /** With `unit_norm_decoder`, put the decoder rows back on the unit sphere. */
-  afterStep(): void {
-    if (this.config.unit_norm_decoder) normaliseRows(this.params.get("W_dec")!);
+  /** Decoder rows stay at unit norm only with `unit_norm_decoder`. */
+  override unitNormDecoder(): boolean {
+    return this.config.unit_norm_decoder;
   }
 }
 

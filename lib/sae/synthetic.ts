@@ -1,5 +1,5 @@
 /**
- * Synthetic data with known ground truth for testing SAEs, and a tiny training loop for it.
+ * Synthetic data with known ground truth for testing SAEs, and training on it with the one trainer.
  *
  * Data: x = Σ_j c_j f_j over a few active planted directions f_j (unit, random in R^d_in), with
  * positive magnitudes c_j. A synthetic loss gradient g = Σ_{j active} γ_j f_j marks some
@@ -10,11 +10,11 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { AdamW } from "../tensor/optim.ts";
 import { Rng } from "../tensor/random.ts";
-import { normaliseRowsInPlace, type SAE, type SAETrainContext } from "./base.ts";
+import { normaliseRowsInPlace, type SAE } from "./base.ts";
 import type { DecoderBiasInit } from "./config.ts";
 import { initialiseDecoderBias } from "./topk.ts";
+import { trainSAE } from "./trainer.ts";
 
 /** `count` unit random directions in R^dIn, row-major [count, dIn]. */
 export function plantedDirections(
@@ -198,82 +198,36 @@ export interface TrainOptions {
 }
 
 /**
- * A minimal training loop for synthetic data: shuffled mini-batches, AdamW, the SAE's gradient
- * adjustment and post-step hooks, and the dead-latent and frequency bookkeeping its loss reads.
- * Returns the last step's loss. (The real trainer lives elsewhere; this one is for tests.)
+ * Trains `sae` on synthetic data with the one trainer (`trainSAE`): `epochs` passes in seeded
+ * shuffled mini-batches at a constant learning rate, b_dec initialised from all of the data.
+ * Returns the last step's loss.
  */
-export function trainOnArrays(sae: SAE, data: SyntheticData, options: TrainOptions): number {
+export async function trainOnArrays(
+  sae: SAE,
+  data: SyntheticData,
+  options: TrainOptions,
+): Promise<number> {
   const { n, dIn } = data;
-  const dSae = sae.config.d_sae;
   const method = options.bDecInit ??
     ((sae.config as { b_dec_init?: DecoderBiasInit }).b_dec_init ?? "mean");
   tf.tidy(() => initialiseDecoderBias(sae, tf.tensor2d(data.x, [n, dIn]), { method }));
-  const ctx: SAETrainContext = {
-    tokensSinceFired: new Float32Array(dSae),
-    deadWindowTokens: options.deadWindowTokens ?? Math.max(1, Math.floor(n / 4)),
-    firingFrequency: new Float32Array(dSae),
-    step: 0,
-  };
-  const firedCount = new Float64Array(dSae);
-  let seen = 0, lastLoss = NaN;
-  const rng = new Rng(options.seed);
-  const optimiser = new AdamW();
-  const names = [...sae.params.keys()];
-  const vars = names.map((name) => sae.params.get(name)!);
-  const order = Int32Array.from({ length: n }, (_, i) => i);
-  for (let epoch = 0; epoch < options.epochs; epoch++) {
-    rng.shuffle(order);
-    for (let start = 0; start + options.batchSize <= n; start += options.batchSize) {
-      const b = options.batchSize;
-      const bx = new Float32Array(b * dIn), bg = new Float32Array(b * dIn);
-      for (let i = 0; i < b; i++) {
-        const row = order[start + i] * dIn;
-        bx.set(data.x.subarray(row, row + dIn), i * dIn);
-        bg.set(data.grad.subarray(row, row + dIn), i * dIn);
-      }
-      let latents: tf.Tensor2D | null = null;
-      tf.tidy(() => {
-        const batch = {
-          x: tf.tensor2d(bx, [b, dIn]),
-          grad: options.useGrad ? tf.tensor2d(bg, [b, dIn]) : undefined,
-        };
-        const { value, grads } = tf.variableGrads(() => {
-          const result = sae.loss(batch, ctx);
-          latents = tf.keep(result.latents);
-          return result.loss;
-        }, vars);
-        lastLoss = value.dataSync()[0];
-        const named: Record<string, tf.Tensor> = {};
-        names.forEach((name, i) => (named[name] = grads[vars[i].name]));
-        sae.adjustGradients?.(named);
-        optimiser.apply(sae.params, named, options.lr);
-        sae.afterStep?.();
-      });
-      trackFiring(latents!, ctx, firedCount);
-      seen += b;
-      for (let i = 0; i < dSae; i++) ctx.firingFrequency[i] = firedCount[i] / seen;
-      ctx.step++;
-    }
-  }
-  optimiser.dispose();
-  return lastLoss;
-}
-
-/** Update tokens-since-fired and firing counts from a batch's latents, then free them. */
-function trackFiring(latents: tf.Tensor2D, ctx: SAETrainContext, firedCount: Float64Array): void {
-  const [b, dSae] = latents.shape;
-  const values = latents.dataSync();
-  latents.dispose();
-  const lastRow = new Int32Array(dSae).fill(-1);
-  for (let r = 0; r < b; r++) {
-    for (let i = 0; i < dSae; i++) {
-      if (values[r * dSae + i] > 0) {
-        lastRow[i] = r;
-        firedCount[i]++;
-      }
-    }
-  }
-  for (let i = 0; i < dSae; i++) {
-    ctx.tokensSinceFired[i] = lastRow[i] < 0 ? ctx.tokensSinceFired[i] + b : b - 1 - lastRow[i];
-  }
+  const steps = options.epochs * Math.floor(n / options.batchSize);
+  const result = await trainSAE(
+    sae,
+    { kind: "activations", x: data.x, grad: options.useGrad ? data.grad : undefined, n, d: dIn },
+    {
+      tokens: steps * options.batchSize,
+      batchSize: options.batchSize,
+      lr: options.lr,
+      warmupSteps: 0,
+      minLrRatio: 1,
+      seed: options.seed,
+      deadWindowTokens: options.deadWindowTokens ?? Math.max(1, Math.floor(n / 4)),
+      bDecInit: "none",
+      logEvery: 1,
+      checkpointEvery: 0,
+    },
+    { log: () => {} },
+  );
+  return result.history.at(-1)!.loss;
 }

@@ -18,18 +18,16 @@ import { constantOf, matMul } from "../tensor/ops.ts";
 import { assignFrom } from "../tensor/variables.ts";
 import {
   type BaseSAEConfig,
-  batchFVU,
   decodeLinear,
-  l0,
-  normaliseRows,
+  LinearDecoderSAE,
   preActivations,
-  removeParallelComponent,
   type SAE,
   type SAEBatch,
   type SAELossResult,
   type SAETrainContext,
   tiedInit,
 } from "./base.ts";
+import { fvu, l0 } from "../metrics/reconstruction.ts";
 import { maskFromTensor } from "./select.ts";
 import { baseFields, type DecoderBiasInit, decoderBiasInit, parseConfig, z } from "./config.ts";
 import type { Architecture } from "./registry.ts";
@@ -134,19 +132,17 @@ export interface SelectionRules {
  * rule's auxiliary term. Decoder rows stay unit norm; their gradient loses its parallel part.
  * The loss needs a batch of several tokens (the normalisation is the batch's variance).
  */
-export class SelectiveSAE<C extends BaseSAEConfig> implements SAE {
-  /** Its configuration. */
-  readonly config: C;
-  /** W_enc, W_dec, b_enc, b_dec (tied init, Gao et al. 2024). */
-  readonly params: Map<string, tf.Variable>;
+export class SelectiveSAE<C extends BaseSAEConfig> extends LinearDecoderSAE<C> {
   /** The selection and auxiliary rules. */
   readonly rules: SelectionRules;
 
-  /** @param config sizes and seed; @param rules how latents are selected. */
+  /**
+   * @param config sizes and seed; @param rules how latents are selected. Parameters: W_enc,
+   * W_dec, b_enc, b_dec (tied init, Gao et al. 2024).
+   */
   constructor(config: C, rules: SelectionRules) {
-    this.config = config;
+    super(config, tiedInit(config.d_in, config.d_sae, config.seed));
     this.rules = rules;
-    this.params = tiedInit(config.d_in, config.d_sae, config.seed);
   }
 
   /** Latents [n, d_sae]: ReLU(z) where the inference rule selects, else 0. */
@@ -158,42 +154,21 @@ export class SelectiveSAE<C extends BaseSAEConfig> implements SAE {
     });
   }
 
-  /** x̂ = a·W_dec + b_dec. */
-  decode(latents: tf.Tensor2D): tf.Tensor2D {
-    return decodeLinear(this.params, latents);
-  }
-
-  /** Normalised MSE plus the weighted auxiliary term; parts: nmse, l0 and the term's name. */
+  /** FVU plus the weighted auxiliary term; parts: fvu, l0 and the term's name. */
   loss(batch: SAEBatch, ctx: SAETrainContext): SAELossResult {
     const { x, grad } = batch;
     const z = preActivations(this.params, x);
     const mask = this.rules.train({ z, grad, params: this.params });
     const latents = tf.mul(tf.relu(z), mask) as tf.Tensor2D;
     const recon = decodeLinear(this.params, latents);
-    const nmse = batchFVU(x, recon);
+    const reconstruction = fvu(x, recon);
     const residual = detach(tf.sub(x, recon) as tf.Tensor2D);
     const aux = this.rules.auxiliary({ z, grad, params: this.params, residual, mask }, ctx);
     return {
-      loss: tf.add(nmse, tf.mul(aux.loss, aux.weight)) as tf.Scalar,
-      parts: { nmse, l0: l0(latents), [aux.name]: aux.loss },
+      loss: tf.add(reconstruction, tf.mul(aux.loss, aux.weight)) as tf.Scalar,
+      parts: { fvu: reconstruction, l0: l0(latents), [aux.name]: aux.loss },
       latents,
     };
-  }
-
-  /** Remove the decoder gradient's component along each decoder row (Gao et al. 2024). */
-  adjustGradients(grads: Record<string, tf.Tensor>): void {
-    const g = grads["W_dec"];
-    if (!g) return;
-    grads["W_dec"] = removeParallelComponent(
-      this.params.get("W_dec")! as tf.Tensor2D,
-      g as tf.Tensor2D,
-    );
-    g.dispose();
-  }
-
-  /** Put the decoder rows back on the unit sphere. */
-  afterStep(): void {
-    normaliseRows(this.params.get("W_dec")!);
   }
 }
 
@@ -219,7 +194,7 @@ export function residualReconstructionLoss(
 ): tf.Scalar {
   const auxLatents = tf.mul(tf.relu(input.z), auxMask) as tf.Tensor2D;
   const estimate = matMul(auxLatents, input.params.get("W_dec")! as tf.Tensor2D);
-  return batchFVU(input.residual, estimate);
+  return fvu(input.residual, estimate);
 }
 
 /**

@@ -11,10 +11,16 @@
 import * as tf from "@tensorflow/tfjs";
 import { AdamW, learningRate, namedGrads } from "../tensor/optim.ts";
 import { Progress } from "../io/progress.ts";
-import { loadTrainState, saveTrainState } from "../io/train_state.ts";
+import { z } from "../io/json_file.ts";
+import {
+  loadTrainState,
+  progressMetadata,
+  readProgress,
+  saveTrainState,
+} from "../io/train_state.ts";
 import { initialiseDecoderBias } from "./topk.ts";
 import type { SAE, SAEBatch, SAETrainContext } from "./base.ts";
-import { l0 } from "./base.ts";
+import { l0 } from "../metrics/reconstruction.ts";
 import { applyFusedUpdate, fusedLossFor, readSAEArrays } from "./fused.ts";
 import {
   type ActivationData,
@@ -60,6 +66,16 @@ export interface SAETrainPoint {
   dead: number;
   parts: Record<string, number>;
 }
+
+/** A history point in the checkpoint metadata, as read back on resume. */
+const trainPointSchema: z.ZodType<SAETrainPoint> = z.object({
+  step: z.number().int().nonnegative(),
+  tokens: z.number().nonnegative(),
+  loss: z.number(),
+  l0: z.number(),
+  dead: z.number(),
+  parts: z.record(z.string(), z.number()),
+});
 
 /** What training returns; the SAE's parameters are trained in place. */
 export interface SAETrainResult {
@@ -297,9 +313,7 @@ async function save(
     metadata: {
       sae_config: JSON.stringify(s.sae.config),
       train_config: JSON.stringify(s.config),
-      step: String(s.step),
-      seconds: String(s.seconds),
-      history: JSON.stringify(s.history),
+      ...progressMetadata(s),
     },
   });
 }
@@ -308,11 +322,8 @@ async function restore(path: string, sae: SAE, opt: AdamW, config: SAETrainConfi
   const identity = { sae_config: JSON.stringify(sae.config), train_config: JSON.stringify(config) };
   const state = await loadTrainState(path, { params: sae.params, opt, identity });
   if (!state) return null;
-  const m = state.metadata;
   return {
-    step: Number(m.step),
-    seconds: Number(m.seconds),
-    history: JSON.parse(m.history) as SAETrainPoint[],
+    ...readProgress(state.metadata, { point: trainPointSchema, source: `${path} (metadata)` }),
     tokensSinceFired: state.arrays.get("tokens_since_fired")!,
     firingCounts: state.arrays.get("firing_counts")!,
   };

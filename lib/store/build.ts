@@ -9,7 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic_write.ts";
 import type { GPT2 } from "../gpt2/model.ts";
-import { windows } from "../gpt2/lm_train.ts";
+import { consecutiveOffsets, windows } from "../data/windows.ts";
 import { Progress } from "../io/progress.ts";
 import { serializeSafetensors } from "../io/safetensors.ts";
 import {
@@ -149,7 +149,7 @@ async function computeChunk(
   const out = emptyRows(n, d);
   for (let s = 0; s < count; s += plan.batch_sequences) {
     const b = Math.min(plan.batch_sequences, count - s);
-    const offsets = Array.from({ length: b }, (_, j) => source.offset + (first + s + j) * seq);
+    const offsets = consecutiveOffsets(b, seq, source.offset + (first + s) * seq);
     const ids = windows(data, offsets, seq);
     const r = model.gradAtHook(ids, hook);
     try {

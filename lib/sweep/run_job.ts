@@ -21,9 +21,8 @@ import {
   type SAESpec,
   specLabel,
   trainedSAE,
-  trainStore,
-  trainStoreDir,
 } from "../experiments/zoo/sae_zoo.ts";
+import { trainStore, trainStoreDir } from "../experiments/zoo/train_store.ts";
 import { closeWorkspace, openWorkspace, type Workspace } from "../experiments/shared/workspace.ts";
 import { resolveModel } from "../gpt2/discovery.ts";
 import type { SweepJob } from "./jobs.ts";

@@ -7,9 +7,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { windows } from "../../gpt2/lm_train.ts";
+import { jitteredOffsets, spreadOffsets, windows } from "../../data/windows.ts";
 import type { SAE } from "../../sae/mod.ts";
-import { jitteredOffsets, spreadOffsets } from "../01_directional/directional.ts";
 import type { SAEEvaluation } from "../zoo/sae_eval.ts";
 import { associatedSets } from "../06_steering/steering.ts";
 import { showToken } from "./tour.ts";

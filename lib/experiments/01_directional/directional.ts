@@ -24,7 +24,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { type GPT2, type HookKind, hookName } from "../../gpt2/model.ts";
-import { windows } from "../../gpt2/lm_train.ts";
+import { jitteredOffsets, spreadOffsets, windows } from "../../data/windows.ts";
 import { mean, std } from "../../metrics/mod.ts";
 import { Rng } from "../../tensor/random.ts";
 import {
@@ -117,42 +117,6 @@ export interface DirectionalResult {
   layers: DirectionalLayer[];
   /** Wall time in all. */
   seconds: number;
-}
-
-/**
- * `count` window starts spread evenly over `dataLength` tokens (first at 0, last at the end), so
- * the windows come from many different documents and do not overlap when the data is long enough.
- */
-export function spreadOffsets(dataLength: number, count: number, seqLen: number): number[] {
-  const span = dataLength - seqLen;
-  if (span < 0 || count < 1) {
-    throw new Error(`cannot take ${count} windows of ${seqLen} tokens from ${dataLength} tokens`);
-  }
-  return Array.from(
-    { length: count },
-    (_, i) => count === 1 ? 0 : Math.floor(i * span / (count - 1)),
-  );
-}
-
-/**
- * `count` windows of `seqLen` tokens, one per equal slot of the data, each at a random start
- * within its slot (drawn from `seed`): spread over the whole data like {@link spreadOffsets},
- * but a different sample of tokens per seed. Windows overlap only when a slot is shorter than
- * `seqLen`.
- */
-export function jitteredOffsets(
-  dataLength: number,
-  count: number,
-  options: { seqLen: number; seed: number },
-): number[] {
-  const slot = Math.floor((dataLength - options.seqLen + 1) / count);
-  if (slot < 1 || count < 1) {
-    throw new Error(
-      `cannot take ${count} windows of ${options.seqLen} tokens from ${dataLength} tokens`,
-    );
-  }
-  const rng = new Rng((options.seed * 7_919 + 17) | 0);
-  return Array.from({ length: count }, (_, i) => i * slot + rng.int(slot));
 }
 
 /** E|u₁| for u uniform on the unit sphere in d dims: Γ(d/2) / (√π Γ((d+1)/2)). */

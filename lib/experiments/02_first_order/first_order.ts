@@ -21,10 +21,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { GPT2 } from "../../gpt2/model.ts";
-import { windows } from "../../gpt2/lm_train.ts";
+import { jitteredOffsets, spreadOffsets, windows } from "../../data/windows.ts";
 import { mean, median, spearman } from "../../metrics/mod.ts";
 import { Rng } from "../../tensor/random.ts";
-import { jitteredOffsets, spreadOffsets } from "../01_directional/directional.ts";
 
 /** Default magnitudes, as fractions of the hook's median activation norm. */
 export const DEFAULT_FRACTIONS: readonly number[] = [0.01, 0.03, 0.1, 0.3, 1];

@@ -20,7 +20,8 @@
 import { type ArchitectureName, architectureOf } from "../../sae/mod.ts";
 import { chooseBeta, COMPARED, mainSAE } from "../zoo/compared.ts";
 import { evaluateSAE, type SAEEvaluation } from "../zoo/sae_eval.ts";
-import { type TrainedSAE, trainedSAE, trainStore } from "../zoo/sae_zoo.ts";
+import { type TrainedSAE, trainedSAE } from "../zoo/sae_zoo.ts";
+import { trainStore } from "../zoo/train_store.ts";
 import type { Workspace } from "../shared/workspace.ts";
 
 /**

@@ -17,8 +17,8 @@
  * @module
  */
 import { median } from "../../metrics/mod.ts";
-import { COMPARED, type ComparedArchitecture, mainSAE } from "../zoo/compared.ts";
-import { evaluateSAE, type SAEEvaluation } from "../zoo/sae_eval.ts";
+import { type ComparedArchitecture, comparedEvaluations } from "../zoo/compared.ts";
+import type { SAEEvaluation } from "../zoo/sae_eval.ts";
 import type { TrainedSAE } from "../zoo/sae_zoo.ts";
 import { byArchitecture, type Spread, spread } from "../shared/seed_spread.ts";
 import type { Workspace } from "../shared/workspace.ts";
@@ -84,14 +84,8 @@ export async function densityRuns(
   ws: Workspace,
   options: { architectures?: readonly ComparedArchitecture[]; seeds?: number[] } = {},
 ): Promise<DensityRun[]> {
-  const runs: DensityRun[] = [];
-  for (const architecture of options.architectures ?? COMPARED) {
-    for (const seed of options.seeds ?? ws.profile.seeds) {
-      const trained = await mainSAE(ws, architecture, seed);
-      runs.push(densityRun(trained, await evaluateSAE(ws, trained)));
-    }
-  }
-  return runs;
+  const runs = await comparedEvaluations(ws, options);
+  return runs.map(({ trained, evaluation }) => densityRun(trained, evaluation));
 }
 
 /** Dead latents over training for one architecture: mean and range over seeds, as fractions. */

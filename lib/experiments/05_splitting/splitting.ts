@@ -24,8 +24,8 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import { maxDecoderCosine, mean, spearman } from "../../metrics/mod.ts";
-import { COMPARED, type ComparedArchitecture, mainSAE } from "../zoo/compared.ts";
-import { evaluateSAE, type SAEEvaluation } from "../zoo/sae_eval.ts";
+import { type ComparedArchitecture, comparedEvaluations } from "../zoo/compared.ts";
+import type { SAEEvaluation } from "../zoo/sae_eval.ts";
 import type { TrainedSAE } from "../zoo/sae_zoo.ts";
 import { byArchitecture, type Spread, spread } from "../shared/seed_spread.ts";
 import type { Workspace } from "../shared/workspace.ts";
@@ -82,14 +82,8 @@ export async function splittingRuns(
   ws: Workspace,
   options: { architectures?: readonly ComparedArchitecture[]; seeds?: number[] } = {},
 ): Promise<SplittingRun[]> {
-  const runs: SplittingRun[] = [];
-  for (const architecture of options.architectures ?? COMPARED) {
-    for (const seed of options.seeds ?? ws.profile.seeds) {
-      const trained = await mainSAE(ws, architecture, seed);
-      runs.push(splittingRun(trained, await evaluateSAE(ws, trained)));
-    }
-  }
-  return runs;
+  const runs = await comparedEvaluations(ws, options);
+  return runs.map(({ trained, evaluation }) => splittingRun(trained, evaluation));
 }
 
 /**

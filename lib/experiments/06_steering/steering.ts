@@ -35,11 +35,10 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { GPT2, HookState } from "../../gpt2/model.ts";
-import { windows } from "../../gpt2/lm_train.ts";
+import { spreadOffsets, windows } from "../../data/windows.ts";
 import { median } from "../../metrics/mod.ts";
 import { matMul } from "../../tensor/ops.ts";
 import { Rng } from "../../tensor/random.ts";
-import { spreadOffsets } from "../01_directional/directional.ts";
 
 /** How associated tokens are ranked (see the module doc). */
 export type LensKind = "ln_f" | "raw";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { evaluateSAE } from "./sae_eval.ts";
+import { evaluateSAE, type SAEEvaluation } from "./sae_eval.ts";
 import { type TrainedSAE, trainedSAE } from "./sae_zoo.ts";
 import type { Workspace } from "../shared/workspace.ts";
 
@@ -68,4 +68,31 @@ export async function mainSAE(
   if (architecture !== "gsae") return await trainedSAE(ws, { architecture, k, seed });
   const beta = options.beta ?? (await chooseBeta(ws)).beta;
   return await trainedSAE(ws, { architecture, k, seed, beta });
+}
+
+/** A compared SAE and its validation evaluation. */
+export interface ComparedEvaluation {
+  /** The trained SAE. */
+  trained: TrainedSAE;
+  /** Its evaluation (validation windows, true-token gradient). */
+  evaluation: SAEEvaluation;
+}
+
+/**
+ * The main-k SAEs of `options.architectures` (default: every one of {@link COMPARED}) and
+ * `options.seeds` (default: the profile's), with their validation evaluations; trained and
+ * evaluated only when not cached.
+ */
+export async function comparedEvaluations(
+  ws: Workspace,
+  options: { architectures?: readonly ComparedArchitecture[]; seeds?: number[] } = {},
+): Promise<ComparedEvaluation[]> {
+  const out: ComparedEvaluation[] = [];
+  for (const architecture of options.architectures ?? COMPARED) {
+    for (const seed of options.seeds ?? ws.profile.seeds) {
+      const trained = await mainSAE(ws, architecture, seed);
+      out.push({ trained, evaluation: await evaluateSAE(ws, trained) });
+    }
+  }
+  return out;
 }

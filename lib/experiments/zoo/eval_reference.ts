@@ -1,0 +1,147 @@
+/**
+ * The SAE-independent half of every evaluation, computed once per workspace (model and hook),
+ * split, window set and gradient source, and kept in memory: per batch of evaluation windows, a
+ * {@link SpliceReference} (activations, gradient, clean and ablated CE, clean log-probabilities)
+ * and the true-token gradient the latent statistics use. `evaluateSAE` then runs only the
+ * spliced pass of each SAE.
+ *
+ * The references are host arrays held by a `WeakMap` on the workspace, so they go when the
+ * workspace does; nothing needs freeing. A sampled-gradient entry holds the sampled next tokens'
+ * gradient (drawn in batch order from its seed, as before the cache existed) and, beside it, the
+ * true-token one.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { sampleFromLogits } from "../../gpt2/generate.ts";
+import type { GPT2 } from "../../gpt2/model.ts";
+import { spreadOffsets, windows } from "../../data/windows.ts";
+import { type SpliceReference, spliceReference } from "../../metrics/mod.ts";
+import { Rng } from "../../tensor/random.ts";
+import { storeSequences } from "./train_store.ts";
+import type { Workspace } from "../shared/workspace.ts";
+
+/** Evaluation windows per batch. */
+const BATCH_SEQUENCES = 8;
+
+/** Which reference: the split's windows and the gradient the encoder gets. */
+export interface ReferenceKey {
+  /** `val`: the validation windows; `dev`: development windows of the training split. */
+  split: "val" | "dev";
+  /** The seed of sampled next tokens whose gradient the encoder gets; absent: the true tokens. */
+  sampledSeed?: number;
+}
+
+/** One batch of evaluation windows, ready for any SAE. */
+export interface EvalBatch {
+  /** The SAE-independent passes; its gradient is the one the encoder gets. */
+  reference: SpliceReference;
+  /** The true-token gradient [b·t, d] (the reference's own unless the encoder's is sampled). */
+  trueGradient: Float32Array;
+}
+
+const cache = new WeakMap<Workspace, Map<string, EvalBatch[]>>();
+
+/** The validation windows every evaluation uses: `profile.sae.evalSequences`, spread evenly. */
+export function evalOffsets(ws: Workspace): number[] {
+  const seq = ws.model.config.n_positions;
+  return spreadOffsets(ws.val.length, ws.profile.sae.evalSequences, seq);
+}
+
+/**
+ * Development windows in the training split for choosing hyperparameters: each lies midway
+ * between two consecutive windows of the SAE store (`trainStore`), so no SAE trained on it.
+ */
+export function devOffsets(ws: Workspace): number[] {
+  const seq = ws.model.config.n_positions;
+  const store = spreadOffsets(ws.train.length, storeSequences(ws), seq);
+  const count = Math.min(ws.profile.sae.evalSequences, store.length - 1);
+  return spreadOffsets(store.length - 1, count, 1).map((j) => {
+    if (store[j + 1] - store[j] < 2 * seq) {
+      throw new Error(`the store's windows are too dense for development windows between them`);
+    }
+    return Math.floor((store[j] + store[j + 1]) / 2);
+  });
+}
+
+/**
+ * The evaluation batches of `key` on the workspace's model and hook: computed on first use,
+ * then shared by every evaluation in this process.
+ */
+export function evalReference(ws: Workspace, key: ReferenceKey): EvalBatch[] {
+  const [data, offsets] = key.split === "dev"
+    ? [ws.train, devOffsets(ws)]
+    : [ws.val, evalOffsets(ws)];
+  const id = JSON.stringify({
+    fingerprint: ws.fingerprint,
+    hook: ws.hook,
+    split: key.split,
+    data: data.length,
+    offsets,
+    sampledSeed: key.sampledSeed ?? null,
+  });
+  let entries = cache.get(ws);
+  if (!entries) cache.set(ws, entries = new Map());
+  let batches = entries.get(id);
+  if (!batches) {
+    batches = computeReference(ws, data, { offsets, sampledSeed: key.sampledSeed });
+    entries.set(id, batches);
+  }
+  return batches;
+}
+
+function computeReference(
+  ws: Workspace,
+  data: Int32Array,
+  options: { offsets: number[]; sampledSeed?: number },
+): EvalBatch[] {
+  const { model, hook } = ws, seq = model.config.n_positions;
+  const { offsets, sampledSeed } = options;
+  const rng = new Rng(sampledSeed ?? 0);
+  const batches: EvalBatch[] = [];
+  for (let i = 0; i < offsets.length; i += BATCH_SEQUENCES) {
+    const ids = windows(data, offsets.slice(i, i + BATCH_SEQUENCES), seq);
+    const sampled = sampledSeed !== undefined ? sampleTargets(model, ids, rng) : undefined;
+    try {
+      // The sampled-target gradient selects latents; the statistics need the true-token one.
+      const trueGradient = sampled ? trueGradientOf(model, ids, hook) : undefined;
+      const reference = spliceReference(model, ids, {
+        hook,
+        needsGradient: true,
+        gradientTargets: sampled,
+      });
+      batches.push({ reference, trueGradient: trueGradient ?? reference.gradient! });
+    } finally {
+      tf.dispose([ids, ...(sampled ? [sampled] : [])]);
+    }
+  }
+  return batches;
+}
+
+/** ∇ₓ of the true-token loss at `hook`, flattened to [b·t·d]. */
+function trueGradientOf(model: GPT2, ids: tf.Tensor2D, hook: string): Float32Array {
+  const g = model.gradAtHook(ids, hook);
+  const flat = g.gradient.dataSync() as Float32Array;
+  tf.dispose(Object.values(g) as tf.Tensor[]);
+  return flat;
+}
+
+/**
+ * Next tokens [b, t − 1] sampled (temperature 1) from the clean model's prediction at each
+ * position: the gradient at these needs no labels.
+ */
+export function sampleTargets(model: GPT2, ids: tf.Tensor2D, rng: Rng): tf.Tensor2D {
+  const [b, t] = ids.shape, vocab = model.config.vocab_size;
+  // dataSync outside tf.tidy: tidy walks a returned typed array element by element (seconds here).
+  const logitsT = tf.tidy(() => model.unembed(model.finalResidual(ids)));
+  const logits = logitsT.dataSync() as Float32Array;
+  logitsT.dispose();
+  const out = new Int32Array(b * (t - 1));
+  for (let r = 0; r < b; r++) {
+    for (let p = 0; p < t - 1; p++) {
+      const o = (r * t + p) * vocab;
+      out[r * (t - 1) + p] = sampleFromLogits(logits.subarray(o, o + vocab), 1, rng);
+    }
+  }
+  return tf.tensor2d(out, [b, t - 1], "int32");
+}

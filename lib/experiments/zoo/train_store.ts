@@ -1,0 +1,68 @@
+/**
+ * The activation+gradient store every store-fed SAE of a workspace trains on: one per workspace
+ * (model, hook and `profile.storeTokens`), built once on disk and loaded into memory once per
+ * process. Its windows are spread evenly over the whole training split (which is in
+ * chronological order) rather than taken from its start.
+ *
+ * @module
+ */
+import { buildStore, openStore, type StoreRows } from "../../store/mod.ts";
+import { spreadWindows } from "../../data/windows.ts";
+import type { ActivationData } from "../../sae/trainer.ts";
+import type { Workspace } from "../shared/workspace.ts";
+
+const stores = new Map<string, Promise<StoreRows>>();
+
+/** The workspace's store as the trainer's activation data. */
+export async function activationData(ws: Workspace): Promise<ActivationData> {
+  const rows = await trainStore(ws);
+  return {
+    kind: "activations" as const,
+    x: rows.x,
+    grad: rows.grad,
+    n: rows.n,
+    d: rows.x.length / rows.n,
+  };
+}
+
+/**
+ * The activation+gradient store of the training split at the workspace's hook, built once
+ * (`profile.storeTokens` tokens in windows spread over the split) and loaded into memory.
+ */
+export function trainStore(ws: Workspace): Promise<StoreRows> {
+  const dir = trainStoreDir(ws);
+  let rows = stores.get(dir);
+  if (!rows) {
+    rows = (async () => {
+      const data = spreadWindows(ws.train, storeSequences(ws), ws.model.config.n_positions);
+      let fresh = true;
+      try {
+        const m = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`));
+        fresh = Date.parse(m.created_at) >= ws.freshAfter;
+      } catch { /* no store yet */ }
+      if (!fresh) await Deno.remove(dir, { recursive: true });
+      await buildStore(ws.model, data, {
+        dir,
+        hook: ws.hook,
+        tokens: ws.profile.storeTokens,
+        modelId: ws.modelName,
+        split: "train (spread windows)",
+        force: true,
+      });
+      return await (await openStore(dir)).loadAll();
+    })();
+    stores.set(dir, rows);
+    rows.catch(() => stores.delete(dir));
+  }
+  return rows;
+}
+
+/** The folder of the workspace's training store ({@link trainStore}). */
+export function trainStoreDir(ws: Workspace): string {
+  return `${ws.cacheDir}/stores/${ws.hook}/train-${ws.profile.storeTokens}`;
+}
+
+/** Windows in the training store (each stores seq − 1 tokens). */
+export function storeSequences(ws: Workspace): number {
+  return Math.ceil(ws.profile.storeTokens / (ws.model.config.n_positions - 1));
+}

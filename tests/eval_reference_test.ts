@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import { windows } from "../lib/data/windows.ts";
+import { devOffsets, evalOffsets, evalReference } from "../lib/experiments/zoo/eval_reference.ts";
+import { evaluateSAE } from "../lib/experiments/zoo/sae_eval.ts";
+import { trainedSAE } from "../lib/experiments/zoo/sae_zoo.ts";
+import { addSpliceSums, spliceMetrics, summariseSplice } from "../lib/metrics/mod.ts";
+import type { SpliceSums } from "../lib/metrics/mod.ts";
+import { withSmokeWorkspace } from "./fixtures/smoke_workspace.ts";
+
+Deno.test("evalReference: computed once per split and gradient source, and what evaluateSAE scores against", async () => {
+  await withSmokeWorkspace(async (ws) => {
+    const val = evalReference(ws, { split: "val" });
+    assert.strictEqual(
+      evalReference(ws, { split: "val" }),
+      val,
+      "the second call is the cached one",
+    );
+    assert.equal(val.length, Math.ceil(evalOffsets(ws).length / 8));
+    const dev = evalReference(ws, { split: "dev" });
+    assert.notStrictEqual(dev, val);
+    assert.equal(dev.reduce((n, b) => n + b.reference.shape.batch, 0), devOffsets(ws).length);
+
+    // A sampled entry: the encoder's gradient is the sampled one; the statistics' is the true one.
+    const sampled = evalReference(ws, { split: "val", sampledSeed: 0 });
+    assert.strictEqual(evalReference(ws, { split: "val", sampledSeed: 0 }), sampled);
+    assert.notStrictEqual(evalReference(ws, { split: "val", sampledSeed: 1 }), sampled);
+    sampled.forEach((b, i) => {
+      assert.deepStrictEqual(b.trueGradient, val[i].reference.gradient);
+      assert.notDeepStrictEqual(b.reference.gradient, b.trueGradient);
+      assert.deepStrictEqual(b.reference.activation, val[i].reference.activation);
+      assert.deepStrictEqual(b.reference.sums, val[i].reference.sums);
+    });
+    assert.strictEqual(val[0].trueGradient, val[0].reference.gradient);
+
+    // The cached passes give what one spliceMetrics per batch gives.
+    const topk = await trainedSAE(ws, { architecture: "topk", k: 8, seed: 0 });
+    const e = await evaluateSAE(ws, topk);
+    const offsets = evalOffsets(ws), seq = ws.model.config.n_positions;
+    let sums: SpliceSums | null = null;
+    for (let i = 0; i < offsets.length; i += 8) {
+      const ids = windows(ws.val, offsets.slice(i, i + 8), seq);
+      const s = spliceMetrics(ws.model, ids, {
+        hook: ws.hook,
+        reconstruct: (x) => topk.sae.decode(topk.sae.encode(x)),
+      });
+      sums = sums ? addSpliceSums(sums, s) : s;
+      ids.dispose();
+    }
+    const direct = summariseSplice(sums!);
+    for (const key of Object.keys(direct) as (keyof typeof direct)[]) {
+      assert.strictEqual(e[key], direct[key], key);
+    }
+  });
+});
