@@ -147,7 +147,7 @@ function viewOf(
     const x = o.g.activation.reshape([T, d]) as tf.Tensor2D;
     const grad = o.g.gradient.reshape([T, d]) as tf.Tensor2D;
     const a = s.sae.encode(x, { grad });
-    const p = gradientAware ? s.sae.encode(x) : a;
+    const p = gradientAware ? s.sae.encode(x) : a.clone();
     const recon = s.sae.decode(a).reshape([1, T, d]) as tf.Tensor3D;
     const h = model.runFromHook(s.hook, { ...o.g, activation: recon });
     return [
