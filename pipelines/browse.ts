@@ -37,7 +37,8 @@ Options:
   --model M        model overriding the profile's (embedded name, folder, hub name)
   --beta B         the default pair's g-SAE β (default: the β recorded by the profile's run in
                    its metrics.json, else chosen on development windows)
-  --tokens N       validation tokens probed per SAE (default 65536)
+  --tokens N       validation tokens probed per SAE (default: smoke 8192, default 65536,
+                   paper 262144)
   --port P         port (default 8123; 0: any free port)
   --host H         address to bind (default 127.0.0.1, this machine only)
   --export DIR     write a static site (everything but the prompt page) to DIR and exit;

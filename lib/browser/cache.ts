@@ -12,6 +12,7 @@ import { cacheRoot, type Workspace } from "../experiments/workspace.ts";
 import type { SAE } from "../sae/mod.ts";
 import {
   BROWSER_DATA_VERSION,
+  BROWSER_TOKENS,
   type BrowserSAE,
   precomputeLatents,
   type PrecomputeOptions,
@@ -54,7 +55,9 @@ export async function browserData(
   options: BrowserDataOptions = {},
 ): Promise<SAEBrowserData> {
   const log = options.log ?? ((line: string) => console.log(line));
-  const { cacheDir, log: _log, ...precompute } = options;
+  const { cacheDir, log: _log, ...rest } = options;
+  // The resolved token count is part of the key, whether given or the profile's default.
+  const precompute = { ...rest, tokens: rest.tokens ?? BROWSER_TOKENS[ws.profile.name] ?? 65_536 };
   const key = {
     version: BROWSER_DATA_VERSION,
     sae: await saeFingerprint(source.sae),

@@ -30,6 +30,17 @@ import {
 /** Bump when a change to this module changes the data (invalidates the cache). */
 export const BROWSER_DATA_VERSION = 1;
 
+/**
+ * Validation tokens probed per SAE, per profile: enough for the rarer latents' contexts and
+ * histograms, small enough that building the data takes about a minute per SAE on 2 cores (the
+ * smoke profile's few seconds keep CI short).
+ */
+export const BROWSER_TOKENS: Readonly<Record<string, number>> = {
+  smoke: 8_192,
+  default: 65_536,
+  paper: 262_144,
+};
+
 /** One SAE to browse: a name (unique in a browser), the SAE and the hook it reads. */
 export interface BrowserSAE {
   /** Short unique name (URL-safe), e.g. `gsae-k32-b0.5-s0`. */
@@ -128,7 +139,10 @@ export interface SAEBrowserData {
 
 /** Options of {@link precomputeLatents}. */
 export interface PrecomputeOptions {
-  /** Validation tokens to probe (default 65,536; fewer when the split is shorter). */
+  /**
+   * Validation tokens to probe (default: {@link BROWSER_TOKENS} of the workspace's profile; fewer
+   * when the split is shorter).
+   */
   tokens?: number;
   /** Windows per batch (default 8). */
   batch?: number;
@@ -273,7 +287,7 @@ export function precomputeLatents(
   const before = options.before ?? 16, after = options.after ?? 4;
   const unit = unitDecoderRows(source.sae);
   const { firings, tokenIds, per } = collectFirings(ws, source, unit, {
-    tokens: options.tokens ?? 65_536,
+    tokens: options.tokens ?? BROWSER_TOKENS[ws.profile.name] ?? 65_536,
     batch: options.batch ?? 8,
     log,
   });
