@@ -18,6 +18,8 @@ Runs the notebooks notebooks/NN_*.ipynb in order through Jupyter (Deno kernel) a
   <out>/figures/NAME.{html,png,svg}
   <out>/metrics.json              every number, per notebook, with its check tolerance
   <out>/REPORT.md                 per claim: the paper, this run, the verdict; times; figures
+  <out>/browser/                  after a complete run: the latent browser of the run's
+                                  first-seed TopK and g-SAE, a static site (deno task browse)
 
 Options:
   --profile P      ${PROFILE_NAMES.join(" | ")} (default: default)
