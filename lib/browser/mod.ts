@@ -8,7 +8,8 @@
  *   `cache.ts`: built once per SAE and cached;
  * - `site.ts`: the app's files and the data as script files (work from `file://` too);
  * - `prompt.ts`: the prompt page's analysis; `server.ts`: the web server;
- * - `inline.ts`: the notebook views; `sources.ts`: which SAEs (`--sae NAME|PATH`);
+ * - `inline.ts`: the notebook views (`steering_view.ts`: notebook 06's example latents);
+ *   `sources.ts`: which SAEs (`--sae NAME|PATH`);
  * - `app/`: the page (HTML, CSS, `app.js`) and `render.js`, the one card renderer.
  *
  * @module

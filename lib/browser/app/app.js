@@ -262,6 +262,7 @@
       }
       state.sae = sae;
       document.getElementById("sae-select").value = sae.name;
+      document.getElementById("nav-list").href = `#/sae/${encodeURIComponent(sae.name)}`;
       if (parts[2] === "latent") return await showLatent(Number(parts[3]));
       document.title = `${sae.name} · gsae latent browser`;
       return await showList();

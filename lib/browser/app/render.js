@@ -100,7 +100,9 @@
   function latentCardHtml(latent, opts) {
     const vocab = opts.vocab, sae = opts.sae;
     const quantiles = latent.quantiles.map((q) =>
-      `<h4>quantiles ${fmt(q.q[0])}–${fmt(q.q[1])} (activation ${fmt(q.lo)}–${fmt(q.hi)})</h4>` +
+      `<h4>quantile range ${fmt(q.q[0])}–${fmt(q.q[1])} of its firings (activation ${fmt(q.lo)}–${
+        fmt(q.hi)
+      })</h4>` +
       q.contexts.map((c) => contextHtml(c, latent.maxAct, vocab)).join("")
     ).join("");
     const top = latent.top.map((c) => contextHtml(c, latent.maxAct, vocab)).join("");
