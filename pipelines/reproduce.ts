@@ -18,7 +18,9 @@ function command() {
   <out>/notebooks/NN_name.ipynb   executed notebooks (figures also as static PNGs)
   <out>/figures/NAME.{html,png,svg}
   <out>/metrics.json              every number, per notebook, with its check tolerance
-  <out>/REPORT.md                 per claim: the paper, this run, the verdict; times; figures`,
+  <out>/REPORT.md                 per claim: the paper, this run, the verdict; times; figures
+  <out>/browser/                  after a complete run: the latent browser of the run's
+                                  first-seed TopK and g-SAE, a static site (deno task browse)`,
     after:
       `A failing cell stops the run (exit 1) naming the notebook and the cell; the partial notebook
 is kept as <out>/notebooks/NN_name.failed.ipynb and earlier notebooks' outputs stay as they are.

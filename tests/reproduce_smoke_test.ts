@@ -56,6 +56,10 @@ Deno.test("reproduce --profile smoke: every notebook end to end, checked against
     const figures = Object.values(result.metrics.notebooks).flatMap((e) => e.figures);
     assert.ok(figures.length > 0, "no notebook produced a figure");
     await Deno.stat(join(out, "REPORT.md"));
+    // The browser step: the run's TopK and g-SAE as a static site.
+    const saes = await Deno.readTextFile(join(out, "browser", "data", "saes.js"));
+    assert.match(saes, /"mode":"static".*"name":"topk-k16-s0".*"name":"gsae-k16-b[\d.]+-s0"/);
+    await Deno.stat(join(out, "browser", "index.html"));
     console.log(
       `smoke: ${notebooks.length} notebooks in ${formatDuration(result.seconds)} (` +
         result.notebooks.map((n) => `${n.stem} ${formatDuration(n.seconds)}`).join(", ") + ")",

@@ -6,7 +6,9 @@
  *
  * - `<out>/notebooks/<NN_name>.ipynb`: the executed notebooks (`.failed.ipynb` when a cell failed);
  * - `<out>/figures/<name>.{html,png,svg}` and `plotly.min.js` for the HTML;
- * - `<out>/metrics.json` ({@link PipelineMetrics}) and `<out>/REPORT.md`.
+ * - `<out>/metrics.json` ({@link PipelineMetrics}) and `<out>/REPORT.md`;
+ * - `<out>/browser/`: after a complete run of the real notebooks, the latent browser of the
+ *   run's first-seed TopK and g-SAE as a static site (`browser_step.ts`).
  *
  * Every file is written atomically, and metrics and report after each notebook, so a failing
  * notebook stops the run without touching what earlier notebooks produced.
@@ -29,6 +31,7 @@ import {
   withEntry,
 } from "./metrics.ts";
 import { discoverNotebooks, NOTEBOOKS_DIR, selectNotebooks } from "./notebooks.ts";
+import { exportBrowserStep } from "./browser_step.ts";
 import { runNotebookStep } from "./notebook_step.ts";
 import { PipelineProgress } from "./progress.ts";
 import { makeStagingDir } from "./staging.ts";
@@ -64,6 +67,11 @@ export interface PipelineOptions {
   cellTimeoutSeconds?: number;
   /** The command line, recorded in the report. */
   command?: string;
+  /**
+   * Export the latent browser to `<out>/browser` after the notebooks (default: on a complete
+   * run of the real notebooks, i.e. without `only` and `notebooksDir`).
+   */
+  browser?: boolean;
   /** Progress lines (default: console.log). */
   log?: (line: string) => void;
 }
@@ -182,6 +190,10 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       await writeOutputs(out, metrics);
       ran.push({ stem: nb.stem, seconds: entry.seconds });
       progress.finishNotebook(entry.seconds);
+    }
+    if (options.browser ?? (options.only === undefined && options.notebooksDir === undefined)) {
+      log(`reproduce: latent browser -> ${join(out, "browser")}`);
+      await exportBrowserStep({ out, env, metrics, log });
     }
   } finally {
     for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);

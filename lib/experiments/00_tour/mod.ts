@@ -10,3 +10,4 @@ export { chooseBeta, mainSAE } from "../zoo/compared.ts";
 export { evaluateSAE } from "../zoo/sae_eval.ts";
 export { modelCard, saeCard, tokenGradients, tokenGradientTable } from "./tour.ts";
 export { chooseTourLatent, examplesTable, probeLatent, promotedLine } from "./latent_probe.ts";
+export { fromTrained, openBrowser, showLatentCard, showPromptView } from "../../browser/mod.ts";

@@ -15,3 +15,4 @@ export {
   steeringSetup,
   steeringTable,
 } from "./steering_report.ts";
+export { showSteeringCards } from "../../browser/steering_view.ts";
