@@ -10,9 +10,9 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { describeBackend, initBackend, tensorsOnHost } from "../lib/tensor/backend.ts";
-import { backendFlagHelp, takeBackendFlag } from "../lib/tensor/backend_flag.ts";
+import { backendOption } from "../lib/tensor/backend_flag.ts";
+import { gsaeCommand, intArg, parseCommandLine } from "../lib/io/cli.ts";
 import { writeJsonAtomic } from "../lib/io/atomic_write.ts";
 import { loadBlas } from "../lib/tensor/blas.ts";
 import {
@@ -39,9 +39,10 @@ import { architectureOf, ARCHITECTURES } from "../lib/sae/mod.ts";
 import { measureStoreThroughput } from "../lib/store/mod.ts";
 import { type BenchRow, benchTables } from "../lib/bench/report.ts";
 
-const HELP = `Usage: deno task bench [options]
-
-Times, on this machine, with PyTorch CPU on the same work when Debian's python3-torch is there
+function command() {
+  return gsaeCommand("bench", {
+    description:
+      `Times, on this machine, with PyTorch CPU on the same work when Debian's python3-torch is there
 (deno task setup --with torch), alternating ours and PyTorch in each repetition (the SAE step
 in PyTorch both dense, the reference script's default, and sparse, sparsify-style):
   (a) an SAE training step, TopK and g-SAE: d 128, 4,096 latents, k 32, batch 4,096, Adam
@@ -49,42 +50,53 @@ in PyTorch both dense, the reference script's default, and sparse, sparsify-styl
   (c) the activation+gradient store's build (forward, hook gradient, serialize, hash, write)
   (d) OpenBLAS sgemm GFLOP/s for the matmul shapes of (a) and (b), and the fraction of it that
       each step's matmul FLOPs per second reach
-Prints medians over all timed steps and ours/PyTorch ratios; writes outputs/bench/bench.json.
+Prints medians over all timed steps and ours/PyTorch ratios; writes outputs/bench/bench.json.`,
+  })
+    .option("--reps <N>", "repetitions, each ours then PyTorch", intArg("reps", { min: 1 }), 3)
+    .option(
+      "--steps <N>",
+      "timed steps per repetition after 1 warmup step",
+      intArg("steps", { min: 1 }),
+      4,
+    )
+    .option(
+      "--store-tokens <N>",
+      "tokens stored in the store benchmark",
+      intArg("store-tokens", { min: 1 }),
+      16384,
+    )
+    .option(
+      "--all-architectures",
+      "also time every store-fed SAE architecture (once, relative to TopK)",
+    )
+    .option("--no-torch", "skip the PyTorch side")
+    .option("--json", "also print the result as one JSON line")
+    .addOption(backendOption());
+}
 
-Options:
-  --reps N               repetitions, each ours then PyTorch (default 3)
-  --steps N              timed steps per repetition after 1 warmup step (default 4)
-  --store-tokens N       tokens stored in the store benchmark (default 16384)
-  --all-architectures    also time every store-fed SAE architecture (once, relative to TopK)
-  --no-torch             skip the PyTorch side
-  --json                 also print the result as one JSON line
-${backendFlagHelp(25)}
-  -h, --help             this help`;
+/** The command line (see `--help`); `torch` is false with `--no-torch`. */
+interface BenchOptions {
+  reps: number;
+  steps: number;
+  storeTokens: number;
+  allArchitectures?: boolean;
+  torch: boolean;
+  json?: boolean;
+}
 
 const HOOK_LAYER = 2, LM_BATCH = 32, LM_SEQ = 128;
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: takeBackendFlag(Deno.args),
-    options: {
-      reps: { type: "string", default: "3" },
-      steps: { type: "string", default: "4" },
-      "store-tokens": { type: "string", default: "16384" },
-      "all-architectures": { type: "boolean", default: false },
-      "no-torch": { type: "boolean", default: false },
-      json: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
-  if (values.help) return console.log(HELP);
-  const reps = positive(values.reps, "--reps"), steps = positive(values.steps, "--steps");
-  const storeTokens = positive(values["store-tokens"], "--store-tokens");
+async function main(): Promise<number> {
+  const parsed = parseCommandLine<BenchOptions>(command(), Deno.args, { badArgumentExit: 1 });
+  if (parsed.exit !== undefined) return parsed.exit;
+  const values = parsed.options;
+  const { reps, steps, storeTokens } = values;
   const backend = await initBackend();
   const blas = loadBlas();
   console.log(describeBackend(backend));
-  const noTorch = values["no-torch"] ? "--no-torch given" : await torchUnavailable();
+  const noTorch = !values.torch ? "--no-torch given" : await torchUnavailable();
   if (noTorch) {
-    const hint = values["no-torch"] ? "" : " (deno task setup --with torch installs it)";
+    const hint = !values.torch ? "" : " (deno task setup --with torch installs it)";
     console.log(`PyTorch side skipped: ${noTorch}${hint}`);
   }
   const resolved = await resolveModel(DEFAULT_MODEL);
@@ -205,9 +217,7 @@ async function main(): Promise<void> {
       fraction_of_limit: flops / ours.median_s / 1e9 / limit,
     };
   });
-  const architectures = values["all-architectures"]
-    ? await timeArchitectures(data, steps)
-    : undefined;
+  const architectures = values.allArchitectures ? await timeArchitectures(data, steps) : undefined;
   const result = {
     command: `deno task bench ${Deno.args.join(" ")}`.trim(),
     backend: describeBackend(backend),
@@ -228,6 +238,7 @@ async function main(): Promise<void> {
   const file = backend.name === "wasm+blas" ? "bench.json" : `bench-${backend.name}.json`;
   await writeJsonAtomic(`${REPO_ROOT}/outputs/bench/${file}`, result);
   if (values.json) console.log(JSON.stringify(result));
+  return 0;
 }
 
 /** Every store-fed architecture once (the old `bench-sae` table), step time relative to TopK. */
@@ -243,15 +254,9 @@ async function timeArchitectures(data: ReturnType<typeof benchActivations>, step
   return out;
 }
 
-function positive(text: string, flag: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer`);
-  return n;
-}
-
 if (import.meta.main) {
   try {
-    await main();
+    Deno.exit(await main());
   } catch (err) {
     console.error(`bench: ${(err as Error).message}`);
     Deno.exit(1);

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { backendFlagHelp, takeBackendFlag } from "../lib/tensor/backend_flag.ts";
+import { backendOption } from "../lib/tensor/backend_flag.ts";
+import { choiceArg, gsaeCommand, intArg, numberArg, parseCommandLine } from "../lib/io/cli.ts";
 import {
   defaultSAEs,
   exportSite,
@@ -16,75 +16,71 @@ import {
 } from "../lib/browser/mod.ts";
 import type { BrowserSAE } from "../lib/browser/mod.ts";
 import { callerPath } from "../lib/io/caller_path.ts";
-import { intOption, numberOption } from "../lib/io/cli_numbers.ts";
 import { PROFILE_NAMES } from "../lib/experiments/shared/profile.ts";
 import { openWorkspace } from "../lib/experiments/shared/workspace.ts";
 
-const HELP = `Usage: deno task browse [--sae NAME|PATH ...] [options]
+/** The command line (see `--help`). */
+function command() {
+  return gsaeCommand("browse", {
+    usage: "[--sae NAME|PATH ...] [options]",
+    description:
+      "The latent browser: a latent list (search by id or token; sort by frequency, max activation,\n" +
+      "mean |∇L·d̂|, logit-lens top token), a page per latent (top and quantile-sampled contexts with\n" +
+      "per-token shading, histograms, logit lens, nearest latents in the same and a second SAE) and a\n" +
+      "prompt page (active latents per token, the latents the gradient swapped in or out, loss clean\n" +
+      "vs spliced). Each SAE's data is computed once over validation tokens and cached.",
+  })
+    .option(
+      "--sae <NAME|PATH>",
+      "an SAE, repeatable: a SAELens folder (cfg.json + sae_weights.safetensors), or a zoo label " +
+        "such as topk-k32-s0 or gsae-k32-b0.5-s0 (from the profile's SAE cache; trained into it " +
+        "if missing). Default: the profile's first-seed TopK and g-SAE at its main k",
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option(
+      "--profile <P>",
+      PROFILE_NAMES.join(" | "),
+      choiceArg("profile", PROFILE_NAMES),
+      "default",
+    )
+    .option("--model <M>", "model overriding the profile's (embedded name, folder, hub name)")
+    .option(
+      "--beta <B>",
+      "the default pair's g-SAE β (default: the β recorded by the profile's run in its " +
+        "metrics.json, else chosen on development windows)",
+      numberArg("beta", { min: 0 }),
+    )
+    .option(
+      "--tokens <N>",
+      "validation tokens probed per SAE (default: smoke 8192, default 65536, paper 262144)",
+      intArg("tokens", { min: 1 }),
+    )
+    .option("--port <P>", "port (0: any free port)", intArg("port", { min: 0, max: 65535 }), 8123)
+    .option("--host <H>", "address to bind (127.0.0.1: this machine only)", "127.0.0.1")
+    .option(
+      "--export <DIR>",
+      "write a static site (everything but the prompt page) to DIR and exit; open " +
+        "DIR/index.html from the file system",
+    )
+    .addOption(backendOption());
+}
 
-The latent browser: a latent list (search by id or token; sort by frequency, max activation,
-mean |∇L·d̂|, logit-lens top token), a page per latent (top and quantile-sampled contexts with
-per-token shading, histograms, logit lens, nearest latents in the same and a second SAE) and a
-prompt page (active latents per token, the latents the gradient swapped in or out, loss clean
-vs spliced). Each SAE's data is computed once over validation tokens and cached.
-
-Options:
-  --sae NAME|PATH  an SAE, repeatable: a SAELens folder (cfg.json + sae_weights.safetensors), or
-                   a zoo label such as topk-k32-s0 or gsae-k32-b0.5-s0 (from the profile's SAE
-                   cache; trained into it if missing). Default: the profile's first-seed TopK
-                   and g-SAE at its main k (the default run's pair)
-  --profile P      ${PROFILE_NAMES.join(" | ")} (default: default)
-  --model M        model overriding the profile's (embedded name, folder, hub name)
-  --beta B         the default pair's g-SAE β (default: the β recorded by the profile's run in
-                   its metrics.json, else chosen on development windows)
-  --tokens N       validation tokens probed per SAE (default: smoke 8192, default 65536,
-                   paper 262144)
-  --port P         port (default 8123; 0: any free port)
-  --host H         address to bind (default 127.0.0.1, this machine only)
-  --export DIR     write a static site (everything but the prompt page) to DIR and exit;
-                   open DIR/index.html from the file system
-${backendFlagHelp(19)}
-  --help           this text`;
-
-function parse(args: string[]) {
-  const { values } = parseArgs({
-    args,
-    options: {
-      sae: { type: "string", multiple: true },
-      profile: { type: "string", default: "default" },
-      model: { type: "string" },
-      beta: { type: "string" },
-      tokens: { type: "string" },
-      port: { type: "string" },
-      host: { type: "string", default: "127.0.0.1" },
-      export: { type: "string" },
-      help: { type: "boolean", default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  return {
-    ...values,
-    beta: values.beta === undefined ? undefined : numberOption(values.beta, "beta", { min: 0 }),
-    tokens: values.tokens === undefined
-      ? undefined
-      : intOption(values.tokens, "tokens", { min: 1 }),
-    port: values.port === undefined ? 8123 : intOption(values.port, "port", { min: 0, max: 65535 }),
-  };
+/** The parsed command line. */
+interface BrowseOptions {
+  sae?: string[];
+  profile: string;
+  model?: string;
+  beta?: number;
+  tokens?: number;
+  port: number;
+  host: string;
+  export?: string;
 }
 
 async function main(): Promise<number> {
-  let o;
-  try {
-    o = parse(takeBackendFlag(Deno.args));
-  } catch (error) {
-    console.error(`browse: ${(error as Error).message}\n(see deno task browse --help)`);
-    return 1;
-  }
-  if (o.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const parsed = parseCommandLine<BrowseOptions>(command(), Deno.args, { badArgumentExit: 1 });
+  if (parsed.exit !== undefined) return parsed.exit;
+  const o = parsed.options;
   const log = (line: string) => console.log(line);
   try {
     const ws = await openWorkspace({ profile: o.profile, model: o.model, log });

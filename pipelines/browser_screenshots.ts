@@ -6,9 +6,10 @@
  * @module
  */
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { chromium } from "playwright-core";
-import { backendFlagHelp, takeBackendFlag } from "../lib/tensor/backend_flag.ts";
+import { backendOption } from "../lib/tensor/backend_flag.ts";
+import { choiceArg, gsaeCommand, parseCommandLine } from "../lib/io/cli.ts";
+import { PROFILE_NAMES } from "../lib/experiments/shared/profile.ts";
 import { defaultSAEs, openBrowser, siteDataFiles, startBrowserServer } from "../lib/browser/mod.ts";
 import { callerPath } from "../lib/io/caller_path.ts";
 import { REPO_ROOT } from "../lib/gpt2/embedded_models.ts";
@@ -16,38 +17,37 @@ import { chooseTourLatent } from "../lib/experiments/00_tour/latent_probe.ts";
 import { openWorkspace } from "../lib/experiments/shared/workspace.ts";
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../lib/pipeline/figures.ts";
 
-const HELP = `Usage: deno run -A --unstable-webgpu pipelines/browser_screenshots.ts [options]
-
-Serves the latent browser of the profile's first-seed TopK and g-SAE on loopback (training them
-through the SAE zoo's cache if missing) and saves a screenshot of each page with chromium:
-<out>/list.png (sorted by mean |∇L·d̂|), <out>/latent.png (the tour's latent rule: the largest
-mean |∇L·d̂| among g-SAE latents firing on 0.5–5 % of tokens), <out>/prompt.png (the tour's text).
-
-Options:
-  --profile P   (default: default)
-  --model M     model overriding the profile's
-  --out DIR     (default: docs/browser)
-${backendFlagHelp(16)}
-  --help`;
+/** The command line (see `--help`). */
+function command() {
+  return gsaeCommand("browser-screenshots", {
+    description:
+      "Serves the latent browser of the profile's first-seed TopK and g-SAE on loopback (training\n" +
+      "them through the SAE zoo's cache if missing) and saves a screenshot of each page with\n" +
+      "chromium: <out>/list.png (sorted by mean |∇L·d̂|), <out>/latent.png (the tour's latent\n" +
+      "rule: the largest mean |∇L·d̂| among g-SAE latents firing on 0.5–5 % of tokens),\n" +
+      "<out>/prompt.png (the tour's text).",
+  })
+    .option(
+      "--profile <P>",
+      PROFILE_NAMES.join(" | "),
+      choiceArg("profile", PROFILE_NAMES),
+      "default",
+    )
+    .option("--model <M>", "model overriding the profile's")
+    .option("--out <DIR>", "(default: docs/browser)")
+    .addOption(backendOption());
+}
 
 const TEXT = "The state of the Union is strong, and our economy is growing.";
 
 async function main(): Promise<number> {
-  const { values: o } = parseArgs({
-    args: takeBackendFlag(Deno.args),
-    options: {
-      profile: { type: "string", default: "default" },
-      model: { type: "string" },
-      out: { type: "string" },
-      help: { type: "boolean", default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (o.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const parsed = parseCommandLine<{ profile: string; model?: string; out?: string }>(
+    command(),
+    Deno.args,
+    { badArgumentExit: 1 },
+  );
+  if (parsed.exit !== undefined) return parsed.exit;
+  const o = parsed.options;
   const out = o.out === undefined ? join(REPO_ROOT, "docs", "browser") : callerPath(o.out);
   const ws = await openWorkspace({ profile: o.profile, model: o.model });
   const sources = await defaultSAEs(ws, { log: console.log });

@@ -10,16 +10,19 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { parseArgs } from "node:util";
 import { describeBackend, initBackend } from "../lib/tensor/backend.ts";
 import { loadGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { parameterCount } from "../lib/gpt2/config.ts";
 import { resolveModel } from "../lib/gpt2/discovery.ts";
-import { backendFlagHelp, takeBackendFlag } from "../lib/tensor/backend_flag.ts";
+import { backendOption } from "../lib/tensor/backend_flag.ts";
+import { gsaeCommand, parseCommandLine } from "../lib/io/cli.ts";
 
-const HELP = `Usage: deno task gsae <command> <model> [options]
+const COMMANDS = ["info", "loss", "grad"];
 
-Commands:
+function command() {
+  return gsaeCommand("gsae", {
+    usage: "<command> <model> [options]",
+    description: `Commands:
   info <model>                               config, parameter count, backend, hook names
   loss <model> --text TEXT                   per-token next-token cross-entropy (nats)
   grad <model> --hook HOOK --text TEXT       per-token loss and the gradient of the summed
@@ -27,18 +30,31 @@ Commands:
 
 <model>: "default" (the default embedded model), an embedded model (sotu-2x64, sotu-4x128,
 sotu-6x192), a folder with config.json + model.safetensors, or a Hugging Face name (gpt2,
-gpt2-medium, ...) already in the local hub cache.
+gpt2-medium, ...) already in the local hub cache.`,
+    after: "Environment: GSAE_BACKEND forces a backend, as --backend does.",
+  })
+    .argument("[command]", COMMANDS.join(" | "))
+    .argument("[model]", "the model (see above)")
+    .option("--text <TEXT>", "the input text (GPT-2 BPE; truncated to the model's context)")
+    .option(
+      "--hook <HOOK>",
+      "e.g. blocks.2.hook_resid_post (kinds: resid_pre, attn_out, resid_mid, mlp_out, resid_post)",
+    )
+    .option(
+      "--full",
+      "grad: include the full gradient and activation ([tokens][d]) in --json output",
+    )
+    .option("--json", "print one JSON object instead of a table")
+    .addOption(backendOption());
+}
 
-Options:
-  --text TEXT   the input text (GPT-2 BPE; truncated to the model's context)
-  --hook HOOK   e.g. blocks.2.hook_resid_post (kinds: resid_pre, attn_out, resid_mid,
-                mlp_out, resid_post)
-  --full        grad: include the full gradient and activation ([tokens][d]) in --json output
-  --json        print one JSON object instead of a table
-${backendFlagHelp(16)}
-  --help        this text
-
-Environment: GSAE_BACKEND forces a backend, as --backend does.`;
+/** The command line (see `--help`). */
+interface GsaeOptions {
+  text?: string;
+  hook?: string;
+  full?: boolean;
+  json?: boolean;
+}
 
 interface Args {
   command: string;
@@ -49,41 +65,44 @@ interface Args {
   json: boolean;
 }
 
-function parse(): Args | null {
-  const { values, positionals } = parseArgs({
-    args: takeBackendFlag(Deno.args),
-    allowPositionals: true,
-    options: {
-      text: { type: "string" },
-      hook: { type: "string" },
-      full: { type: "boolean", default: false },
-      json: { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
-    },
-  });
-  if (values.help || positionals.length === 0) return null;
-  const [command, model] = positionals;
-  if (!["info", "loss", "grad"].includes(command)) {
-    throw new Error(`unknown command "${command}" (info, loss, grad)`);
+/** The checked command line; null when help was printed, a number to exit with on a bad flag. */
+function parse(): Args | number | null {
+  const cmd = command();
+  const parsed = parseCommandLine<GsaeOptions>(cmd, Deno.args, { badArgumentExit: 1 });
+  if (parsed.exit !== undefined) return parsed.exit;
+  const { options: values, args: positionals } = parsed;
+  if (positionals.length === 0) {
+    cmd.outputHelp();
+    return null;
   }
-  if (!model) throw new Error(`${command} needs a model (try "default")`);
-  if (command !== "info" && !values.text) throw new Error(`${command} needs --text`);
-  if (command === "grad" && !values.hook) {
+  const [name, model] = positionals;
+  if (!COMMANDS.includes(name)) {
+    throw new Error(`unknown command "${name}" (${COMMANDS.join(", ")})`);
+  }
+  if (!model) throw new Error(`${name} needs a model (try "default")`);
+  if (name !== "info" && !values.text) throw new Error(`${name} needs --text`);
+  if (name === "grad" && !values.hook) {
     throw new Error(`grad needs --hook (e.g. blocks.0.hook_resid_post)`);
   }
   return {
-    command,
+    command: name,
     model,
     text: values.text,
     hook: values.hook,
-    full: values.full,
-    json: values.json,
+    full: values.full ?? false,
+    json: values.json ?? false,
   };
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const args = parse();
-  if (!args) return console.log(HELP);
+  if (args === null) return 0;
+  if (typeof args === "number") return args;
+  await run(args);
+  return 0;
+}
+
+async function run(args: Args): Promise<void> {
   const backend = await initBackend();
   const resolved = await resolveModel(args.model);
   const { model, tokenizer, vocabMap } = await loadGPT2(resolved.dir);
@@ -183,7 +202,7 @@ async function main(): Promise<void> {
 
 if (import.meta.main) {
   try {
-    await main();
+    Deno.exit(await main());
   } catch (err) {
     console.error(`gsae: ${(err as Error).message}`);
     Deno.exit(1);

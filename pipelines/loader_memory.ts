@@ -4,13 +4,12 @@
  * `loadGPT2` in a child process and prints the child's peak resident memory (from
  * /proc/self/status VmHWM), then deletes the folder. Not part of CI.
  *
- *   deno run -A pipelines/loader_memory.ts [--model gpt2-medium] [--checksum] [--whole]
+ *   deno task loader-memory [--model gpt2-medium] [--checksum] [--whole]
  *
  * `--whole` loads the way the loader did before it streamed (whole file, then every tensor).
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { initBackend } from "../lib/tensor/backend.ts";
 import { loadGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { type GPT2Config, KNOWN_GPT2_MODELS, parameterCount } from "../lib/gpt2/config.ts";
@@ -25,6 +24,39 @@ import {
 import { variableFrom } from "../lib/tensor/variables.ts";
 import { Rng } from "../lib/tensor/random.ts";
 import { f32ToF16 } from "../lib/io/float16.ts";
+import { choiceArg, gsaeCommand, Option, parseCommandLine } from "../lib/io/cli.ts";
+import { parseJson, z } from "../lib/io/json_file.ts";
+
+const SIZES = Object.keys(KNOWN_GPT2_MODELS);
+
+function command() {
+  return gsaeCommand("loader-memory", {
+    description:
+      "Peak memory of loading a large checkpoint: writes a GPT-2-shaped random F16 checkpoint\n" +
+      "tensor by tensor into a temporary folder, loads it with loadGPT2 in a child process and prints\n" +
+      "one JSON line with the child's peak resident memory (VmHWM), then deletes the folder.",
+  })
+    .option("--model <SIZE>", SIZES.join(" | "), choiceArg("model", SIZES), "gpt2-medium")
+    .option("--checksum", "write the checkpoint with a checksum (verified while loading)")
+    .option("--whole", "load the way the loader did before it streamed (whole file, then tensors)")
+    // What the child process runs: load the checkpoint in DIR and print its own peak memory.
+    .addOption(new Option("--load <DIR>").hideHelp());
+}
+
+/** The command line (see `--help`). */
+interface LoaderMemoryOptions {
+  model: string;
+  checksum?: boolean;
+  whole?: boolean;
+  load?: string;
+}
+
+/** The child's one JSON line. */
+const childResultSchema = z.object({
+  params: z.number().int(),
+  seconds: z.number(),
+  peak_rss_mib: z.number(),
+});
 
 /** Writes a random F16 checkpoint for `config` into `dir` without holding it in memory. */
 async function writeRandomCheckpoint(config: GPT2Config, dir: string, checksum: boolean) {
@@ -70,15 +102,11 @@ async function writeRandomCheckpoint(config: GPT2Config, dir: string, checksum: 
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      model: { type: "string", default: "gpt2-medium" },
-      checksum: { type: "boolean", default: false },
-      load: { type: "string" },
-      whole: { type: "boolean", default: false },
-    },
+  const parsed = parseCommandLine<LoaderMemoryOptions>(command(), Deno.args, {
+    badArgumentExit: 1,
   });
+  if (parsed.exit !== undefined) Deno.exit(parsed.exit);
+  const values = parsed.options;
   if (values.load) {
     await initBackend();
     const t0 = performance.now();
@@ -94,8 +122,7 @@ if (import.meta.main) {
     const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
     console.log(JSON.stringify({ params: count, seconds, peak_rss_mib: hwm }));
   } else {
-    const shape = KNOWN_GPT2_MODELS[values.model!];
-    if (!shape) throw new Error(`--model must be one of ${Object.keys(KNOWN_GPT2_MODELS)}`);
+    const shape = KNOWN_GPT2_MODELS[values.model];
     const config: GPT2Config = {
       vocab_size: 50257,
       n_positions: 1024,
@@ -105,7 +132,7 @@ if (import.meta.main) {
     };
     const dir = await Deno.makeTempDir({ prefix: "gsae_loader_memory_" });
     try {
-      await writeRandomCheckpoint(config, dir, values.checksum!);
+      await writeRandomCheckpoint(config, dir, values.checksum ?? false);
       const size = (await Deno.stat(`${dir}/model.safetensors`)).size;
       const out = await new Deno.Command(Deno.execPath(), {
         args: [
@@ -118,10 +145,15 @@ if (import.meta.main) {
         ],
         stderr: "inherit",
       }).output();
-      const result = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
+      if (!out.success) throw new Error(`the loading child process failed (exit ${out.code})`);
+      const result = parseJson(
+        new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!,
+        childResultSchema,
+        { source: "the loading child process's output" },
+      );
       console.log(JSON.stringify({
         model: values.model,
-        checksum: values.checksum,
+        checksum: values.checksum ?? false,
         loader: values.whole ? "whole file (former)" : "tensor by tensor",
         file_mib: size / 2 ** 20,
         f32_weights_mib: (4 * parameterCount(config)) / 2 ** 20,

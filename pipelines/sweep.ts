@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { formatDuration } from "../lib/io/progress.ts";
 import { cacheRoot } from "../lib/experiments/shared/workspace.ts";
 import {
@@ -16,6 +15,7 @@ import {
   clearStatus,
   createSweepDir,
   gridJobs,
+  gridSchema,
   jobName,
   latestSweepDir,
   planJobs,
@@ -38,13 +38,20 @@ import {
   writeStatus,
 } from "../lib/sweep/mod.ts";
 import { modelDims } from "../lib/sweep/plan.ts";
+import { choiceArg, gsaeCommand, intArg, numberArg, parseCommandLine } from "../lib/io/cli.ts";
+import { intOption } from "../lib/io/cli_numbers.ts";
+import { readJsonFile } from "../lib/io/json_file.ts";
 
-const HELP = `Usage:
-  deno task sweep (--profile P [--only 03,07] | --grid FILE) [options]
-  deno task sweep --retry [--sweep DIR] [options]   resubmit the failed tasks of a sweep
-  deno task sweep status [--sweep DIR]               where the newest (or that) sweep stands
-  deno task sweep job --sweep-dir DIR [--index I]    run one task (what each engine runs;
-                                                     I defaults to $SLURM_ARRAY_TASK_ID)
+const COMMANDS = ["run", "job", "status"];
+
+function command() {
+  return gsaeCommand("sweep", {
+    usage: "(--profile P [--only 03,07] | --grid FILE) [options]",
+    description:
+      `   or: deno task sweep --retry [--sweep DIR] [options]   resubmit the failed tasks of a sweep
+   or: deno task sweep status [--sweep DIR]               where the newest (or that) sweep stands
+   or: deno task sweep job --sweep-dir DIR [--index I]    run one task (what each engine runs;
+                                                          I defaults to $SLURM_ARRAY_TASK_ID)
 
 Lists the SAEs the profile's notebooks need (00, 03-07; --only picks some) or the grid
 file names (JSON: profile, models, hooks, architectures, ks, betas, seeds, evals; see
@@ -52,96 +59,118 @@ lib/sweep/jobs.ts), skips those already in the cache ($GSAE_CACHE_DIR, else .cac
 runs each as one job: build or read the store, train, evaluate, write the SAE and its
 evaluations into the cache (atomically, under a lock), exactly as the notebooks would.
 The sweep's folder <cache>/sweeps/<time>-<name>/ holds jobs.json, the batch scripts, a log
-per task (logs/task-<i>.log) and a status file per finished task.
+per task (logs/task-<i>.log) and a status file per finished task.`,
+    after: `The cache must be a folder every node sees at the same path: with --engine slurm it is
+checked up front (absolute, writable, not node-local unless the cluster has one node).`,
+  })
+    .argument("[command]", "run (default) | job | status")
+    .option("--profile <P>", "the profile whose notebooks' SAEs to train")
+    .option("--only <IDS>", "with --profile: only these notebooks, e.g. 03,07")
+    .option("--grid <FILE>", "a grid file (JSON) instead of a profile")
+    .option(
+      "--engine <E>",
+      "local | slurm",
+      choiceArg("engine", ["local", "slurm"] as const),
+      "local",
+    )
+    .option(
+      "--jobs <N>",
+      "local: tasks at once; each gets cores/N BLAS threads",
+      intArg("jobs", { min: 1 }),
+      1,
+    )
+    .option("--dry-run", "print the jobs, their estimated cost (and the batch script); run nothing")
+    .option(
+      "--gflops <R>",
+      "sustained GFLOP/s of one task, for the time estimate",
+      numberArg("gflops", { above: 0 }),
+      5,
+    )
+    .option("--no-check", "do not open the models to check the cache (every job is listed)")
+    .option("--retry", "resubmit the failed (or cancelled) tasks of a sweep")
+    .option("--sweep <DIR>", "--retry, status: the sweep's folder (default: the newest)")
+    .option("--sweep-dir <DIR>", "job: the sweep's folder")
+    .option(
+      "--index <I>",
+      "job: the task (default $SLURM_ARRAY_TASK_ID)",
+      intArg("index", { min: 0 }),
+    )
+    .optionsGroup("Slurm (passed to sbatch):")
+    .option("--partition <P>", "the partition")
+    .option("--time <T>", "each task's time limit")
+    .option("--gres <G>", "generic resources, e.g. gpu:1")
+    .option("--mem <M>", "each task's memory, e.g. 32G")
+    .option(
+      "--cpus-per-task <N>",
+      "also each task's BLAS threads (default 1)",
+      intArg("cpus-per-task", { min: 1 }),
+    )
+    .option(
+      "--throttle <N>",
+      "at most N tasks at once (the array's %N)",
+      intArg("throttle", { min: 1 }),
+    )
+    .option("--detach", "submit and exit (check with: deno task sweep status)")
+    .option(
+      "--poll <S>",
+      "seconds between squeue polls",
+      numberArg("poll", { above: 0 }),
+      10,
+    );
+}
 
-Options:
-  --engine E         local (default) | slurm
-  --jobs N           local: tasks at once (default 1); each gets cores/N BLAS threads
-  --dry-run          print the jobs, their estimated cost (and the batch script); run nothing
-  --gflops R         sustained GFLOP/s of one task, for the time estimate (default 5)
-  --no-check         do not open the models to check the cache (every job is listed)
-  Slurm (passed to sbatch):
-  --partition P  --time T  --gres G  --mem M
-  --cpus-per-task N  (also each task's BLAS threads; default 1)
-  --throttle N       at most N tasks at once (the array's %N)
-  --detach           submit and exit (check with: deno task sweep status)
-  --poll S           seconds between squeue polls (default 10)
-  --help             this text
+/** What commander gives (see `--help`); `check` is false with `--no-check`. */
+interface SweepFlags {
+  profile?: string;
+  only?: string;
+  grid?: string;
+  engine: "local" | "slurm";
+  jobs: number;
+  dryRun?: boolean;
+  gflops: number;
+  check: boolean;
+  retry?: boolean;
+  sweep?: string;
+  sweepDir?: string;
+  index?: number;
+  partition?: string;
+  time?: string;
+  gres?: string;
+  mem?: string;
+  cpusPerTask?: number;
+  throttle?: number;
+  detach?: boolean;
+  poll: number;
+}
 
-The cache must be a folder every node sees at the same path: with --engine slurm it is
-checked up front (absolute, writable, not node-local unless the cluster has one node).`;
+/** The checked command line. */
+interface Options extends SweepFlags {
+  command: string;
+  pollMs: number;
+}
 
-function parse(args: string[]) {
-  const { values, positionals } = parseArgs({
-    args,
-    options: {
-      profile: { type: "string" },
-      only: { type: "string" },
-      grid: { type: "string" },
-      engine: { type: "string", default: "local" },
-      jobs: { type: "string", default: "1" },
-      "dry-run": { type: "boolean", default: false },
-      gflops: { type: "string", default: "5" },
-      "no-check": { type: "boolean", default: false },
-      partition: { type: "string" },
-      time: { type: "string" },
-      gres: { type: "string" },
-      mem: { type: "string" },
-      "cpus-per-task": { type: "string" },
-      throttle: { type: "string" },
-      detach: { type: "boolean", default: false },
-      poll: { type: "string", default: "10" },
-      retry: { type: "boolean", default: false },
-      sweep: { type: "string" },
-      "sweep-dir": { type: "string" },
-      index: { type: "string" },
-      help: { type: "boolean", default: false },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  const command = positionals[0] ?? "run";
-  if (!["run", "job", "status"].includes(command) || positionals.length > 1) {
-    throw new Error(`unknown command "${positionals.join(" ")}"; commands: job, status`);
+/** `flags` and `args` checked together (what one option cannot check alone). */
+function checked(flags: SweepFlags, args: string[]): Options {
+  const command = args[0] ?? "run";
+  if (!COMMANDS.includes(command)) {
+    throw new Error(`unknown command "${args.join(" ")}"; commands: job, status`);
   }
-  if (!["local", "slurm"].includes(values.engine)) {
-    throw new Error(`--engine must be local or slurm, not "${values.engine}"`);
-  }
-  const int = (name: string, v: string | undefined, min: number) => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} wants an integer >= ${min}`);
-    return n;
-  };
-  const num = (name: string, v: string) => {
-    const n = Number(v);
-    if (!(n > 0)) throw new Error(`--${name} wants a positive number, not "${v}"`);
-    return n;
-  };
-  if (command === "run" && !values.retry && !values.help) {
-    if ((values.profile === undefined) === (values.grid === undefined)) {
+  const slurmIndex = Deno.env.get("SLURM_ARRAY_TASK_ID");
+  const index = flags.index ??
+    (slurmIndex !== undefined ? intOption(slurmIndex, "index", { min: 0 }) : undefined);
+  if (command === "run" && !flags.retry) {
+    if ((flags.profile === undefined) === (flags.grid === undefined)) {
       throw new Error("give exactly one of --profile P or --grid FILE (or --retry)");
     }
-    if (values.only !== undefined && values.grid !== undefined) {
+    if (flags.only !== undefined && flags.grid !== undefined) {
       throw new Error("--only picks notebooks of a --profile, not of a --grid");
     }
   }
-  return {
-    ...values,
-    command,
-    jobs: int("jobs", values.jobs, 1)!,
-    cpusPerTask: int("cpus-per-task", values["cpus-per-task"], 1),
-    throttle: int("throttle", values.throttle, 1),
-    index: int("index", values.index ?? Deno.env.get("SLURM_ARRAY_TASK_ID"), 0),
-    gflops: num("gflops", values.gflops),
-    pollMs: num("poll", values.poll) * 1000,
-  };
+  return { ...flags, command, index, pollMs: flags.poll * 1000 };
 }
 
-type Options = ReturnType<typeof parse>;
-
 async function jobCommand(o: Options): Promise<number> {
-  const dir = o["sweep-dir"];
+  const dir = o.sweepDir;
   if (!dir || o.index === undefined) {
     throw new Error("job needs --sweep-dir DIR and --index I (or $SLURM_ARRAY_TASK_ID)");
   }
@@ -269,16 +298,14 @@ async function sweepStates(dir: string): Promise<Map<number, TaskState>> {
 }
 
 async function main(): Promise<number> {
+  const parsed = parseCommandLine<SweepFlags>(command(), Deno.args);
+  if (parsed.exit !== undefined) return parsed.exit;
   let o: Options;
   try {
-    o = parse(Deno.args);
+    o = checked(parsed.options, parsed.args);
   } catch (error) {
     console.error(`sweep: ${(error as Error).message}\n(see deno task sweep --help)`);
     return 2;
-  }
-  if (o.help) {
-    console.log(HELP);
-    return 0;
   }
   if (o.command === "job") return await jobCommand(o);
   const root = cacheRoot();
@@ -289,7 +316,7 @@ async function main(): Promise<number> {
     if (o.command === "status") return await report(dir, states);
     const failed = [...states].filter(([, s]) => s.state === "failed").map(([i]) => i);
     console.log(`${dir}: ${failed.length} failed task(s) to resubmit: ${failed.join(", ")}`);
-    if (failed.length === 0 || o["dry-run"]) return 0;
+    if (failed.length === 0 || o.dryRun) return 0;
     if (o.engine === "slurm") await checkSharedCache(root, { partition: o.partition });
     const code = await execute(dir, failed, o);
     if (o.detach) return code;
@@ -298,20 +325,20 @@ async function main(): Promise<number> {
   }
   let jobs: SweepJob[], name: string;
   if (o.grid) {
-    jobs = gridJobs(JSON.parse(await Deno.readTextFile(o.grid)), o.grid);
+    jobs = gridJobs(await readJsonFile(o.grid, gridSchema), o.grid);
     name = o.grid.replace(/^.*\//, "").replace(/\.json$/, "");
   } else {
     jobs = profileJobs(o.profile!, { only: o.only?.split(",").map((s) => s.trim()) });
     name = o.profile! + (o.only ? `-${o.only}` : "");
   }
-  if (o.engine === "slurm" && !o["dry-run"]) {
+  if (o.engine === "slurm" && !o.dryRun) {
     await checkSharedCache(root, { partition: o.partition });
   }
   const pool = new WorkspacePool(() => {});
   const unopened = new Map<string, string>();
   let planned: PlannedJob[];
   try {
-    planned = await planJobs(jobs, pool, { check: !o["no-check"], log: console.log, unopened });
+    planned = await planJobs(jobs, pool, { check: o.check, log: console.log, unopened });
   } finally {
     await pool.close();
   }
@@ -322,7 +349,7 @@ async function main(): Promise<number> {
     storeCost += dims ? storeGflop(todo[0].job.profile, dims) : NaN;
   }
   printPlan(planned, o, storeCost);
-  if (o["dry-run"]) {
+  if (o.dryRun) {
     if (o.engine === "slurm") {
       console.log(`\nthe batch script (<sweep> is the sweep's folder under ${root}/sweeps):\n`);
       const tasks = todo.map((_, i) => i);

@@ -7,7 +7,6 @@
  * @module
  */
 import { basename } from "node:path";
-import { parseArgs } from "node:util";
 import { describeBackend, initBackend } from "../lib/tensor/backend.ts";
 import { loadCorpus, unigramEntropy, VALIDATION_FROM_YEAR } from "../lib/data/corpus.ts";
 import { loadGPT2, saveGPT2 } from "../lib/gpt2/checkpoint.ts";
@@ -21,50 +20,75 @@ import {
 } from "../lib/gpt2/lm_train.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../lib/io/atomic_write.ts";
 import { callerPath } from "../lib/io/caller_path.ts";
-import { intOption, numberOption } from "../lib/io/cli_numbers.ts";
+import { intOption } from "../lib/io/cli_numbers.ts";
+import { gsaeCommand, intArg, numberArg, parseCommandLine } from "../lib/io/cli.ts";
+import { readJsonFileIfExists, z } from "../lib/io/json_file.ts";
+import { mdTable } from "../lib/io/markdown_table.ts";
 import { checkWritable, guardCommitted } from "../lib/io/output_guard.ts";
 import { VocabMap } from "../lib/data/tokenizer.ts";
 import { formatDuration } from "../lib/io/progress.ts";
 import { LM_PRESETS, REPO_ROOT, SAMPLE_PROMPT, VOCAB_SIZE } from "../lib/gpt2/embedded_models.ts";
-import { backendFlagHelp, takeBackendFlag } from "../lib/tensor/backend_flag.ts";
+import { backendOption } from "../lib/tensor/backend_flag.ts";
 
-const HELP = `Usage: deno task train-lm <preset> [options]
-
-Train an embedded tiny GPT-2 on the State of the Union corpus (validation: addresses from
+function command() {
+  return gsaeCommand("train-lm", {
+    usage: "<preset> [options]",
+    description:
+      `Train an embedded tiny GPT-2 on the State of the Union corpus (validation: addresses from
 ${VALIDATION_FROM_YEAR} on) and write outputs/models/<preset>/ (config.json, model.safetensors,
-vocab_map.json, training_report.{json,md}).
+vocab_map.json, training_report.{json,md}).`,
+  })
+    .argument("[preset]", Object.keys(LM_PRESETS).join(" | "))
+    // Its lower bound (one optimiser step) depends on the preset.
+    .option("--tokens <N>", "training tokens (default: the preset's)")
+    .option("--seed <N>", "seed for weights and batch order", intArg("seed", { min: 0 }), 0)
+    .option(
+      "--lr <X>",
+      "peak learning rate (default: the preset's)",
+      numberArg("lr", { above: 0, max: 1 }),
+    )
+    .option("--resume", "continue from .cache/train/<preset>/state.safetensors")
+    .option(
+      "--out <DIR>",
+      "output folder (default outputs/models/<preset>, the committed model: writing there needs " +
+        "--force or --out naming it)",
+    )
+    .option("--force", "overwrite the committed model in the default output folder")
+    .option(
+      "--report-only",
+      "do not train: rewrite the report of the model already in the output folder (validation " +
+        "CE and samples; the training history is kept)",
+    )
+    .addOption(backendOption());
+}
 
-Presets: ${Object.keys(LM_PRESETS).join(", ")}
+/** The command line (see `--help`). */
+interface TrainLMOptions {
+  tokens?: string;
+  seed: number;
+  lr?: number;
+  resume?: boolean;
+  out?: string;
+  force?: boolean;
+  reportOnly?: boolean;
+}
 
-Options:
-  --tokens N        training tokens (default: the preset's)
-  --seed N          seed for weights and batch order (default 0)
-  --lr X            peak learning rate (default: the preset's)
-  --resume          continue from .cache/train/<preset>/state.safetensors
-  --out DIR         output folder (default outputs/models/<preset>, the committed model: writing
-                    there needs --force or --out naming it)
-  --force           overwrite the committed model in the default output folder
-  --report-only     do not train: rewrite the report of the model already in the output folder
-                    (validation CE and samples; the training history is kept)
-${backendFlagHelp(20)}
-  --help            this text`;
+/** What `--report-only` reads back from a previous report: the training history. */
+const previousReportSchema = z.object({
+  val_ce_history: z.array(z.object({
+    step: z.number().int().nonnegative(),
+    tokens: z.number().int().nonnegative(),
+    valCE: z.number(),
+    trainLoss: z.number(),
+  })),
+  steps: z.number().int().nonnegative(),
+  wall_seconds: z.number().nonnegative(),
+});
 
-async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: takeBackendFlag(Deno.args),
-    allowPositionals: true,
-    options: {
-      tokens: { type: "string" },
-      seed: { type: "string" },
-      lr: { type: "string" },
-      resume: { type: "boolean", default: false },
-      "report-only": { type: "boolean", default: false },
-      out: { type: "string" },
-      force: { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
-    },
-  });
-  if (values.help) return console.log(HELP);
+async function main(): Promise<number> {
+  const parsed = parseCommandLine<TrainLMOptions>(command(), Deno.args, { badArgumentExit: 1 });
+  if (parsed.exit !== undefined) return parsed.exit;
+  const { options: values, args: positionals } = parsed;
   const name = positionals[0];
   const preset = name ? LM_PRESETS[name] : undefined;
   if (!preset) {
@@ -83,21 +107,21 @@ async function main(): Promise<void> {
         min: preset.train.batchSize * preset.train.model.n_positions, // one optimiser step
       })
       : preset.train.tokens,
-    seed: values.seed !== undefined ? intOption(values.seed, "seed", { min: 0 }) : 0,
-    lr: values.lr !== undefined
-      ? numberOption(values.lr, "lr", { above: 0, max: 1 })
-      : preset.train.lr,
+    seed: values.seed,
+    lr: values.lr ?? preset.train.lr,
   };
   const outDir = values.out ? callerPath(values.out) : `${REPO_ROOT}/outputs/models/${name}`;
   await guardCommitted(outDir, {
     command: `train-lm ${name}`,
     explicit: values.out !== undefined,
-    force: values.force,
+    force: values.force ?? false,
   });
-  if (values["report-only"]) {
-    await Deno.stat(`${outDir}/training_report.json`).catch(() => {
-      throw new Error(`--report-only: ${outDir}/training_report.json does not exist`);
-    });
+  // --report-only keeps the training history of the report it rewrites: read (and check) it now.
+  const previous = values.reportOnly
+    ? await readJsonFileIfExists(`${outDir}/training_report.json`, previousReportSchema)
+    : null;
+  if (values.reportOnly && !previous) {
+    throw new Error(`--report-only: ${outDir}/training_report.json does not exist`);
   }
   await checkWritable(outDir, { flag: "--out" });
   // One resumable state per output folder, so a sweep into other folders keeps its own.
@@ -116,8 +140,7 @@ async function main(): Promise<void> {
   );
 
   let training: { history: EvalPoint[]; steps: number; seconds: number };
-  if (values["report-only"]) {
-    const previous = JSON.parse(await Deno.readTextFile(`${outDir}/training_report.json`));
+  if (previous) {
     training = {
       history: previous.val_ce_history,
       steps: previous.steps,
@@ -126,7 +149,7 @@ async function main(): Promise<void> {
   } else {
     const result = await trainLM(config, data, {
       workDir,
-      resume: values.resume,
+      resume: values.resume ?? false,
       label: `train-lm ${name}`,
     });
     await saveGPT2(result.model, outDir, {
@@ -187,6 +210,7 @@ async function main(): Promise<void> {
       entropy.toFixed(4)
     })`,
   );
+  return 0;
 }
 
 function reportMarkdown(
@@ -195,10 +219,15 @@ function reportMarkdown(
     samples: Record<string, string>;
   },
 ): string {
-  const rows = r.val_ce_history.map((p) =>
-    `| ${p.step} | ${p.tokens.toLocaleString("en-US")} | ${p.trainLoss.toFixed(4)} | ${
-      p.valCE.toFixed(4)
-    } |`
+  const table = mdTable(
+    ["step", "tokens", "train loss", "val CE"],
+    r.val_ce_history.map((p) => [
+      p.step,
+      p.tokens.toLocaleString("en-US"),
+      p.trainLoss.toFixed(4),
+      p.valCE.toFixed(4),
+    ]),
+    { align: "rrrr" },
   );
   return `# Training report: ${r.model}
 
@@ -230,15 +259,13 @@ Temperature 0.8 (seed 1):
 
 ## Validation CE during training (periodic points use the first validation sequences)
 
-| step | tokens | train loss | val CE |
-|---:|---:|---:|---:|
-${rows.join("\n")}
+${table}
 `;
 }
 
 if (import.meta.main) {
   try {
-    await main();
+    Deno.exit(await main());
   } catch (err) {
     console.error(`train-lm: ${(err as Error).message}`);
     Deno.exit(1);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import { Command } from "commander";
 import { parseBackendName } from "../lib/tensor/backend.ts";
-import { backendFlagHelp, takeBackendFlag } from "../lib/tensor/backend_flag.ts";
+import { backendOption } from "../lib/tensor/backend_flag.ts";
 
 function withEnv(fn: () => void): void {
   const before = Deno.env.get("GSAE_BACKEND");
@@ -13,37 +14,41 @@ function withEnv(fn: () => void): void {
   }
 }
 
-Deno.test("takeBackendFlag removes --backend B and --backend=B and sets GSAE_BACKEND", () => {
+/** The `--backend` value parsed from `args` by a bare command (errors thrown, not printed). */
+function parsed(args: string[]): string | undefined {
+  const command = new Command("demo")
+    .option("--profile <P>")
+    .option("--json")
+    .addOption(backendOption())
+    .exitOverride()
+    .configureOutput({ writeErr: () => {}, writeOut: () => {} });
+  command.parse(args, { from: "user" });
+  return command.opts().backend;
+}
+
+Deno.test("backendOption takes --backend B and --backend=B and sets GSAE_BACKEND", () => {
   withEnv(() => {
-    assert.deepEqual(takeBackendFlag(["--profile", "smoke", "--backend", "cpu", "--json"]), [
-      "--profile",
-      "smoke",
-      "--json",
-    ]);
+    assert.equal(parsed(["--profile", "smoke", "--backend", "cpu", "--json"]), "cpu");
     assert.equal(Deno.env.get("GSAE_BACKEND"), "cpu");
-    assert.deepEqual(takeBackendFlag(["--backend=webgpu"]), []);
+    assert.equal(parsed(["--backend=webgpu"]), "webgpu");
     assert.equal(Deno.env.get("GSAE_BACKEND"), "webgpu");
+    assert.equal(parsed(["--backend", "cpu", "--backend", "wasm"]), "wasm", "the last one wins");
+    assert.equal(Deno.env.get("GSAE_BACKEND"), "wasm");
   });
 });
 
-Deno.test("takeBackendFlag leaves the environment alone without the flag, and after --", () => {
+Deno.test("backendOption leaves the environment alone without the flag", () => {
   withEnv(() => {
-    assert.deepEqual(takeBackendFlag(["a", "--", "--backend", "cpu"]), [
-      "a",
-      "--",
-      "--backend",
-      "cpu",
-    ]);
+    assert.equal(parsed(["--profile", "smoke"]), undefined);
     assert.equal(Deno.env.get("GSAE_BACKEND"), undefined);
   });
 });
 
-Deno.test("takeBackendFlag rejects unknown names and a missing value, naming the flag", () => {
+Deno.test("backendOption rejects unknown names and a missing value, naming the flag", () => {
   withEnv(() => {
-    assert.throws(() => takeBackendFlag(["--backend", "cuda"]), /--backend=cuda is not one of/);
-    assert.throws(() => takeBackendFlag(["--backend"]), /--backend wants a name/);
-    assert.throws(() => takeBackendFlag(["--backend", "--json"]), /--backend wants a name/);
-    assert.throws(() => takeBackendFlag(["--backend="]), /--backend wants a name/);
+    assert.throws(() => parsed(["--backend", "cuda"]), /--backend=cuda is not one of/);
+    assert.throws(() => parsed(["--backend"]), /option '--backend <B>' argument missing/);
+    assert.throws(() => parsed(["--backend="]), /--backend wants a name/);
     assert.equal(Deno.env.get("GSAE_BACKEND"), undefined);
   });
 });
@@ -54,9 +59,7 @@ Deno.test("parseBackendName: empty is no choice, unknown names the source", () =
   assert.throws(() => parseBackendName("gpu", "GSAE_BACKEND"), /GSAE_BACKEND=gpu is not one of/);
 });
 
-Deno.test("backendFlagHelp lines up with the given column and lists webgpu", () => {
-  const lines = backendFlagHelp(19).split("\n");
-  assert.equal(lines[0].indexOf("compute backend"), 19);
-  assert.ok(lines.slice(1).every((l) => l.startsWith(" ".repeat(19)) && l[19] !== " "));
-  assert.match(lines[0], /webgpu/);
+Deno.test("backendOption's help lists every backend, webgpu among them", () => {
+  const help = new Command("demo").addOption(backendOption()).helpInformation();
+  assert.match(help, /--backend <B> +compute backend: .*wasm\+blas.*webgpu/s);
 });

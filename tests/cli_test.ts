@@ -79,3 +79,89 @@ Deno.test("backendOption sets GSAE_BACKEND", () => {
     else Deno.env.set("GSAE_BACKEND", before);
   }
 });
+
+/**
+ * Every CLI on commander: its script, its `deno task`, its exit code on a bad flag and the
+ * arguments it requires (commander reports a missing one before an unknown one).
+ */
+const CLIS: [script: string, task: string, badExit: number, required: string[]][] = [
+  ["bench.ts", "bench", 1, []],
+  ["check.ts", "check", 1, []],
+  ["fetch_model.ts", "fetch-model", 2, ["gpt2"]],
+  ["gsae.ts", "gsae", 1, []],
+  ["loader_memory.ts", "loader-memory", 1, []],
+  ["make_gpt2_shaped.ts", "make-gpt2-shaped", 1, ["--out", "unused", "gpt2"]],
+  ["reproduce.ts", "reproduce", 1, []],
+  ["sweep.ts", "sweep", 2, []],
+  ["train_lm.ts", "train-lm", 1, []],
+  ["train_sae.ts", "train-sae", 1, [
+    "--hook",
+    "blocks.0.hook_resid_post",
+    "--architecture",
+    "topk",
+  ]],
+];
+
+async function runCli(script: string, args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL(`../pipelines/${script}`, import.meta.url).pathname, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, out: dec.decode(out.stdout), err: dec.decode(out.stderr) };
+}
+
+Deno.test("every CLI: --help is its deno task's usage; a bad flag is named, with its exit code", async () => {
+  const tasks = JSON.parse(
+    await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
+  ).tasks as Record<string, { command: string }>;
+  for (const [script, task, badExit, required] of CLIS) {
+    assert.match(tasks[task].command, new RegExp(`pipelines/${script}`), `deno task ${task}`);
+    const help = await runCli(script, ["--help"]);
+    assert.equal(help.code, 0, `${script} --help: ${help.err}`);
+    assert.match(help.out, new RegExp(`^Usage: deno task ${task} `), script);
+    assert.match(help.out, /\n {2}-h, --help +this text\n/, script);
+    const bad = await runCli(script, [...required, "--no-such-flag"]);
+    assert.equal(bad.code, badExit, `${script} --no-such-flag: ${bad.err}`);
+    assert.match(
+      bad.err,
+      new RegExp(`^${task}: unknown option '--no-such-flag'\\n\\(see deno task ${task} --help\\)`),
+      script,
+    );
+  }
+});
+
+Deno.test("CLIs: a bad value is named with its range before any work", async () => {
+  const cases: [string, string[], number, RegExp][] = [
+    ["bench.ts", ["--reps", "0"], 1, /--reps must be an integer >= 1, got "0"/],
+    ["gsae.ts", ["--backend", "cuda"], 1, /--backend=cuda is not one of/],
+    ["gsae.ts", ["frob", "default"], 1, /^gsae: unknown command "frob" \(info, loss, grad\)/],
+    ["gsae.ts", ["grad", "default", "--text", "a b"], 1, /grad needs --hook/],
+    ["loader_memory.ts", ["--model", "gpt9"], 1, /--model must be one of gpt2, .*got "gpt9"/],
+    ["sweep.ts", ["--engine", "pbs"], 2, /--engine must be one of local, slurm, got "pbs"/],
+    ["sweep.ts", [], 2, /give exactly one of --profile P or --grid FILE/],
+    ["sweep.ts", ["--jobs", "0", "--profile", "smoke"], 2, /--jobs must be an integer >= 1/],
+    ["train_lm.ts", ["sotu-2x64", "--lr", "2"], 1, /--lr must be a number > 0 and <= 1/],
+    ["train_lm.ts", ["sotu-2x64", "--tokens", "5"], 1, /--tokens must be an integer >= 4096/],
+    ["train_lm.ts", ["gpt5"], 1, /unknown or missing preset "gpt5"; choose one of sotu-2x64/],
+  ];
+  for (const [script, args, code, message] of cases) {
+    const r = await runCli(script, args);
+    assert.equal(r.code, code, `${script} ${args.join(" ")}: ${r.err}`);
+    assert.match(r.err, message, `${script} ${args.join(" ")}`);
+    assert.equal(r.out, "", `${script} ${args.join(" ")}: nothing on stdout, no work started`);
+  }
+});
+
+Deno.test("sweep: a grid file that does not fit is named with its field", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/g.json`, JSON.stringify({ profile: "smoke", ks: [8] }));
+    const r = await runCli("sweep.ts", ["--grid", `${dir}/g.json`, "--dry-run", "--no-check"]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /g\.json: architectures: missing \(expected array\)/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

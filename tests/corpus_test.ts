@@ -135,6 +135,21 @@ Deno.test("loadCorpus builds, caches, verifies and rebuilds damaged caches", asy
       await loadCorpus({ cacheDir, log });
       assert.ok(logs.some((m) => m.includes("using cache")));
     });
+
+    await t.step("a manifest with a bad field is rebuilt with a warning naming it", async () => {
+      const path = join(dir, "manifest.json");
+      const manifest = JSON.parse(await Deno.readTextFile(path));
+      manifest.splits.val.tokens = "many";
+      await Deno.writeTextFile(path, JSON.stringify(manifest));
+      logs = [];
+      const again = await loadCorpus({ cacheDir, log });
+      const warning = logs.find((m) => m.startsWith("warning:"));
+      assert.match(
+        warning ?? "",
+        /manifest\.json: splits\.val\.tokens: expected number, got string/,
+      );
+      assert.deepEqual(again, first);
+    });
   } finally {
     await Deno.remove(cacheDir, { recursive: true });
   }

@@ -46,7 +46,8 @@ Deno.test("betaMarkdown and paperModelsNote", () => {
     sweep: [{ beta: 0.5, deltaCe: 0.1, kl: 0.05 }, { beta: 1, deltaCe: 0.2, kl: 0.1 }],
   }, "m");
   assert.match(md, /\*\*0\.5\*\*/);
-  assert.equal(md.split("\n").filter((l) => l.startsWith("| ")).length, 3);
+  // Header, divider and one row per β.
+  assert.equal(md.split("\n").filter((l) => l.startsWith("|")).length, 4);
   const note = paperModelsNote([{ model: "gpt2", found: false }], "07_scaling");
   assert.match(note, /`gpt2` not found/);
   assert.match(note, /GSAE_PROFILE=paper .*nb_runner\.py/);

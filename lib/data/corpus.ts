@@ -9,6 +9,7 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readTextIfExists, writeFileAtomic, writeJsonAtomic } from "../io/atomic_write.ts";
+import { JsonFileError, parseJson, readJsonFile, z } from "../io/json_file.ts";
 import { encodeGpt2, GPT2_EOT_ID } from "./tokenizer.ts";
 
 /**
@@ -70,6 +71,30 @@ export interface CorpusManifest {
   /** Per-split details. */
   splits: { train: CorpusSplitInfo; val: CorpusSplitInfo };
 }
+
+const splitInfoSchema = z.object({
+  file: z.string(),
+  tokens: z.number().int().nonnegative(),
+  bytes: z.number().int().nonnegative(),
+  sha256: z.string(),
+  addresses: z.number().int().nonnegative(),
+  years: z.array(z.number().int()),
+});
+
+/** The cache's manifest.json, as {@link CorpusManifest}. */
+const manifestSchema: z.ZodType<CorpusManifest> = z.object({
+  format: z.string(),
+  source: z.object({ package: z.string(), version: z.string() }),
+  tokenizer: z.object({ name: z.string(), eot_id: z.number().int() }),
+  dtype: z.literal("uint16-le"),
+  cleaning: z.string(),
+  split_rule: z.string(),
+  validation_from_year: z.number().int(),
+  splits: z.object({ train: splitInfoSchema, val: splitInfoSchema }),
+});
+
+/** One address file of the dataset package. */
+const addressSchema = z.object({ year: z.number().int(), text: z.string() });
 
 /** A loaded corpus: raw GPT-2 ids per split plus the manifest describing them. */
 export interface Corpus {
@@ -161,21 +186,22 @@ async function readCache(dir: string, log: (msg: string) => void): Promise<Corpu
   };
   let manifest: CorpusManifest;
   try {
-    manifest = JSON.parse(text);
+    manifest = parseJson(text, manifestSchema, { source: manifestPath });
   } catch (e) {
-    return warn(`${manifestPath} is not valid JSON (${(e as Error).message})`);
+    if (e instanceof JsonFileError) return warn(e.message);
+    throw e;
   }
   const version = (await sourcePackage()).version;
   if (
-    manifest?.format !== CORPUS_FORMAT || manifest.source?.version !== version ||
-    manifest.validation_from_year !== VALIDATION_FROM_YEAR || !manifest.splits
+    manifest.format !== CORPUS_FORMAT || manifest.source.version !== version ||
+    manifest.validation_from_year !== VALIDATION_FROM_YEAR
   ) {
     return warn(`${manifestPath} is stale or malformed (expected ${CORPUS_FORMAT}, ${version})`);
   }
   const out: Partial<Record<typeof SPLITS[number], Uint16Array>> = {};
   for (const split of SPLITS) {
     const info = manifest.splits[split];
-    if (info?.file !== `${split}.u16` || info.bytes !== 2 * info.tokens) {
+    if (info.file !== `${split}.u16` || info.bytes !== 2 * info.tokens) {
       return warn(`${manifestPath} has a malformed "${split}" entry`);
     }
     const path = join(dir, info.file);
@@ -244,8 +270,8 @@ async function buildCache(dir: string): Promise<Corpus> {
 /** Locates the installed dataset package and reads its version. */
 async function sourcePackage(): Promise<{ version: string; dataDir: string }> {
   const pkgJson = fileURLToPath(import.meta.resolve(`${SOURCE_PACKAGE}/package.json`));
-  const pkg = JSON.parse(await Deno.readTextFile(pkgJson));
-  return { version: String(pkg.version), dataDir: join(dirname(pkgJson), "data") };
+  const pkg = await readJsonFile(pkgJson, z.object({ version: z.string() }));
+  return { version: pkg.version, dataDir: join(dirname(pkgJson), "data") };
 }
 
 /** Reads and cleans every address, in file-name order (year, then president). */
@@ -260,10 +286,7 @@ async function readAddresses(dataDir: string): Promise<{ year: number; text: str
   names.sort();
   return await Promise.all(names.map(async (name) => {
     const path = join(dataDir, name);
-    const obj = JSON.parse(await Deno.readTextFile(path));
-    if (typeof obj.text !== "string" || !Number.isInteger(obj.year)) {
-      throw new Error(`${path}: expected {year, text}`);
-    }
+    const obj = await readJsonFile(path, addressSchema);
     return { year: obj.year, text: obj.text.replace(NOTE_RE, "").trim() };
   }));
 }

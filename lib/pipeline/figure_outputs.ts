@@ -10,6 +10,7 @@
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { writeFileAtomic } from "../io/atomic_write.ts";
+import { z } from "../io/json_file.ts";
 import type { FigureRenderer, NamedFigure } from "./figures.ts";
 import { figureNameOf } from "./staging.ts";
 
@@ -19,17 +20,23 @@ export const FIGURE_FORMATS = ["html", "png", "svg"] as const;
 /** The Plotly MIME type of notebook display outputs. */
 export const PLOTLY_MIME = "application/vnd.plotly.v1+json";
 
+/**
+ * A notebook as nbformat JSON, checked as far as the pipeline reads it (cells, their sources and
+ * outputs); every other field nbformat keeps passes through unchanged.
+ */
+export const NOTEBOOK_SCHEMA = z.looseObject({
+  cells: z.array(z.looseObject({
+    cell_type: z.string(),
+    source: z.union([z.string(), z.array(z.string())]).optional(),
+    outputs: z.array(z.looseObject({
+      output_type: z.string(),
+      data: z.record(z.string(), z.unknown()).optional(),
+    })).optional(),
+  })),
+});
+
 /** A notebook as nbformat JSON, loosely typed (only outputs are touched). */
-export interface NotebookJson {
-  /** The cells. */
-  cells: {
-    cell_type: string;
-    source?: string | string[];
-    outputs?: { output_type: string; data?: Record<string, unknown> }[];
-  }[];
-  /** Anything else nbformat keeps. */
-  [key: string]: unknown;
-}
+export type NotebookJson = z.infer<typeof NOTEBOOK_SCHEMA>;
 
 /**
  * Writes every figure as HTML, PNG and SVG into `dir` (PNG and SVG at the layout's own width

@@ -12,6 +12,8 @@
  */
 
 import { fileURLToPath } from "node:url";
+import { readJsonFile } from "../io/json_file.ts";
+import { NOTEBOOK_SCHEMA } from "./figure_outputs.ts";
 import {
   checkPythonModules,
   DEBIAN_PACKAGES,
@@ -196,9 +198,7 @@ export async function runNotebook(
 
 /** Counts the outputs of all code cells in the notebook at `ipynbPath`. */
 export async function countOutputs(ipynbPath: string): Promise<number> {
-  const nb = JSON.parse(await Deno.readTextFile(ipynbPath)) as {
-    cells: { cell_type: string; outputs?: unknown[] }[];
-  };
+  const nb = await readJsonFile(ipynbPath, NOTEBOOK_SCHEMA);
   return nb.cells.reduce(
     (sum, cell) => sum + (cell.cell_type === "code" ? (cell.outputs?.length ?? 0) : 0),
     0,

@@ -8,12 +8,13 @@
  */
 import { join } from "node:path";
 import { writeFileAtomic } from "../io/atomic_write.ts";
+import { readJsonFile } from "../io/json_file.ts";
 import type { FigureRenderer } from "./figures.ts";
 import { NotebookCellError, runNotebook, type RunNotebookResult } from "./notebook_runner.ts";
 import {
   copyFiles,
   embedFigurePngs,
-  type NotebookJson,
+  NOTEBOOK_SCHEMA,
   removeFigureFiles,
   renderFigureFiles,
   serializeNotebook,
@@ -152,7 +153,7 @@ async function collect(nb: NotebookFile, ctx: CollectContext): Promise<NotebookE
   const pngs = figures.length === 0
     ? new Map<string, string>()
     : await renderFigureFiles(await ctx.renderer(), figures, figuresDir);
-  const nbJson = JSON.parse(await Deno.readTextFile(executed)) as NotebookJson;
+  const nbJson = await readJsonFile(executed, NOTEBOOK_SCHEMA);
   const embedded = embedFigurePngs(nbJson, pngs);
   for (const name of embedded.missing) {
     warnings.push(`figure ${name} is displayed but its spec was not saved`);

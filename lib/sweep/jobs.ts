@@ -70,7 +70,7 @@ function list<T extends z.ZodType>(item: T) {
 }
 
 /** A grid file (see the module doc); lists left out take the profile's defaults. */
-const gridSchema = z.strictObject({
+export const gridSchema = z.strictObject({
   profile: z.string().describe("profile name"),
   models: list(z.string().min(1)).describe("model specs"),
   hooks: list(z.string().min(1)).describe("hook names"),

@@ -5,7 +5,7 @@
  *
  * @module
  */
-export { gridJobs, jobKey, jobName, profileJobs, type SweepJob } from "./jobs.ts";
+export { gridJobs, gridSchema, jobKey, jobName, profileJobs, type SweepJob } from "./jobs.ts";
 export { type LockOptions, withLock } from "./lock.ts";
 export { runLocal, taskCommand } from "./local.ts";
 export { estimateGflop, modelDims, planJobs, type PlannedJob, storeGflop } from "./plan.ts";

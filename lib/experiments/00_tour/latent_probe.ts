@@ -13,6 +13,7 @@ import type { SAEEvaluation } from "../zoo/sae_eval.ts";
 import { associatedSets } from "../06_steering/steering.ts";
 import { showToken } from "./tour.ts";
 import type { Workspace } from "../shared/workspace.ts";
+import { mdTable } from "../../io/markdown_table.ts";
 
 /**
  * The latent the tour shows: the largest mean |∇L·d̂ᵢ| when firing among latents that fire on a
@@ -168,10 +169,11 @@ export function examplesTable(probe: LatentProbe): string {
     const [, lead, core, trail] = /^(\s*)(.*?)(\s*)$/s.exec(esc(t))!;
     return core ? `${lead}**${core}**${trail}` : `${lead}**∅**${trail}`;
   };
-  const rows = probe.examples.map((e) =>
-    `| ${e.activation.toFixed(3)} | …${esc(e.before)}${bold(e.token)}${esc(e.after)}… |`
-  );
-  return ["| activation | context |", "|---|---|", ...rows].join("\n");
+  const rows = probe.examples.map((e) => [
+    e.activation.toFixed(3),
+    `…${esc(e.before)}${bold(e.token)}${esc(e.after)}…`,
+  ]);
+  return mdTable(["activation", "context"], rows);
 }
 
 /** The probe's logit-lens tokens as one markdown line. */

@@ -12,6 +12,7 @@ import type { BetaChoice } from "../zoo/compared.ts";
 import type { SAEEvaluation } from "../zoo/sae_eval.ts";
 import type { TrainedSAE } from "../zoo/sae_zoo.ts";
 import type { Workspace } from "../shared/workspace.ts";
+import { mdTable } from "../../io/markdown_table.ts";
 
 /** A token as readable markdown table text: newlines as ↵, pipes escaped, in code quotes. */
 export function showToken(text: string): string {
@@ -37,7 +38,7 @@ export function modelCard(ws: Workspace): string {
     ["backend", ws.backend],
     ["profile", ws.profile.name],
   ];
-  return ["| | |", "|---|---|", ...rows.map(([k, v]) => `| ${k} | ${v} |`)].join("\n");
+  return mdTable(["", ""], rows);
 }
 
 /** One position of {@link tokenGradients}. */
@@ -104,19 +105,15 @@ export function tokenGradients(
 
 /** {@link tokenGradients} as a markdown table. */
 export function tokenGradientTable(t: TokenGradients): string {
-  const rows = t.rows.map((r) =>
-    `| ${r.position} | ${showToken(r.token)} | ${
-      r.next === undefined ? "" : showToken(r.next)
-    } | ` +
-    `${r.loss?.toFixed(3) ?? ""} | ${r.activationNorm.toFixed(2)} | ${
-      r.gradNorm.toExponential(2)
-    } |`
-  );
-  return [
-    "| position | token | next token | loss (nats) | ‖x‖ | ‖∇ₓL‖ |",
-    "|---|---|---|---|---|---|",
-    ...rows,
-  ].join("\n");
+  const rows = t.rows.map((r) => [
+    r.position,
+    showToken(r.token),
+    r.next === undefined ? "" : showToken(r.next),
+    r.loss?.toFixed(3) ?? "",
+    r.activationNorm.toFixed(2),
+    r.gradNorm.toExponential(2),
+  ]);
+  return mdTable(["position", "token", "next token", "loss (nats)", "‖x‖", "‖∇ₓL‖"], rows);
 }
 
 /** A trained SAE, its training and its held-out evaluation as a two-column markdown table. */
@@ -153,5 +150,5 @@ export function saeCard(
     ],
     ["validation KL(clean ‖ spliced)", evaluation.kl.toFixed(4)],
   ];
-  return ["| | |", "|---|---|", ...rows.map(([k, v]) => `| ${k} | ${v} |`)].join("\n");
+  return mdTable(["", ""], rows);
 }

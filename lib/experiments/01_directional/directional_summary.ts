@@ -20,6 +20,7 @@ import { quantile } from "../../metrics/mod.ts";
 import { Rng } from "../../tensor/random.ts";
 import type { ClaimRecord, NotebookResults, Verdict } from "../shared/results.ts";
 import { DIRECTION_KINDS, type DirectionalResult, type DirectionKind } from "./directional.ts";
+import { mdTable } from "../../io/markdown_table.ts";
 
 /** A point estimate and its bootstrap interval. */
 export interface Estimate {
@@ -200,17 +201,31 @@ function ratioAcrossSeeds(boots: DirectionalBootstrap[], layer: number, ratio: R
  * (range of the seeds' estimates, and of their 95 % intervals).
  */
 export function directionalTable(boots: DirectionalBootstrap[]): string {
-  const head = "| layer | activation differences | isotropic | distribution-matched | " +
-    "differences / isotropic | differences / matched | matched / isotropic |";
   const rows = boots[0].layers.map(({ layer }) => {
     const m = (k: DirectionKind) =>
       boots.reduce((s, b) => s + b.layers.find((l) => l.layer === layer)!.mean[k].value, 0) /
       boots.length;
     const r = (name: RatioName) => range(ratioAcrossSeeds(boots, layer, name));
-    return `| ${layer} | ${DIRECTION_KINDS.map((k) => m(k).toExponential(3)).join(" | ")} | ` +
-      `${r("differenceToIsotropic")} | ${r("differenceToMatched")} | ${r("matchedToIsotropic")} |`;
+    return [
+      layer,
+      ...DIRECTION_KINDS.map((k) => m(k).toExponential(3)),
+      r("differenceToIsotropic"),
+      r("differenceToMatched"),
+      r("matchedToIsotropic"),
+    ];
   });
-  return [head, "|---|---|---|---|---|---|---|", ...rows].join("\n");
+  return mdTable(
+    [
+      "layer",
+      "activation differences",
+      "isotropic",
+      "distribution-matched",
+      "differences / isotropic",
+      "differences / matched",
+      "matched / isotropic",
+    ],
+    rows,
+  );
 }
 
 /** The three Fig. 2 claims of notebook 01, with verdicts computed from `boots` (one per seed). */

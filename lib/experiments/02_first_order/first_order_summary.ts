@@ -23,6 +23,7 @@ import {
   spread,
   verdictOf,
 } from "../shared/seed_spread.ts";
+import { escapeCell, mdTable } from "../../io/markdown_table.ts";
 
 /** One hook and magnitude over seeds. */
 export interface FirstOrderCell {
@@ -190,18 +191,30 @@ function outcomeWord(o: Outcome): string {
 export function firstOrderTable(summary: FirstOrderSummary): string {
   const fmt = (s: Spread, digits = 3) => formatSpread(s, { digits });
   const rows = summary.hooks.flatMap((h) =>
-    h.cells.map((c) =>
-      `| ${h.hook} | ${c.fraction} | ${c.magnitude.toPrecision(3)} | ` +
-      `${c.medianAbsDeltaLoss.mean.toExponential(2)} | ${fmt(c.spearmanFirstOrder)} | ` +
-      `${fmt(c.spearmanNorm)} | ${fmt(c.spearmanSigned)} | ${fmt(c.relativeError)} |`
-    )
+    h.cells.map((c) => [
+      h.hook,
+      c.fraction,
+      c.magnitude.toPrecision(3),
+      c.medianAbsDeltaLoss.mean.toExponential(2),
+      fmt(c.spearmanFirstOrder),
+      fmt(c.spearmanNorm),
+      fmt(c.spearmanSigned),
+      fmt(c.relativeError),
+    ])
   );
-  return [
-    "| hook | m / median ‖x‖ | m | median \\|ΔL\\| | Spearman(\\|ΔL\\|, \\|∇L·δ\\|) | " +
-    "Spearman(\\|ΔL\\|, ‖δ‖) | Spearman(ΔL, ∇L·δ) | mean\\|ΔL − ∇L·δ\\| / mean\\|ΔL\\| |",
-    "|---|---|---|---|---|---|---|---|",
-    ...rows,
-  ].join("\n");
+  return mdTable(
+    [
+      "hook",
+      "m / median ‖x‖",
+      "m",
+      "median |ΔL|",
+      "Spearman(|ΔL|, |∇L·δ|)",
+      "Spearman(|ΔL|, ‖δ‖)",
+      "Spearman(ΔL, ∇L·δ)",
+      "mean|ΔL − ∇L·δ| / mean|ΔL|",
+    ].map(escapeCell),
+    rows,
+  );
 }
 
 /** Notebook 02's metrics: per hook and magnitude, the seeds' mean of each correlation. */

@@ -16,6 +16,7 @@ import {
 } from "./pareto_compare.ts";
 import { CONTROL_CONDITIONS, seriesName } from "./pareto_figures.ts";
 import { describeOutcome, formatSpread, type Outcome, spread } from "../shared/seed_spread.ts";
+import { mdTable } from "../../io/markdown_table.ts";
 
 const f4 = (v: number) => v.toFixed(4);
 const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
@@ -23,40 +24,78 @@ const pm = (values: number[], digits = 4) => formatSpread(spread(values), { digi
 
 /** A markdown table of points: one row each, with L0, ΔCE, KL, FVU, CE recovered and dead latents. */
 export function pointsTable(points: readonly ParetoPoint[]): string {
-  const head = "| SAE | evaluation | L0 | ΔCE | KL | FVU | CE recovered (mean abl.) | dead " +
-    "(eval) | train s |\n|---|---|--:|--:|--:|--:|--:|--:|--:|";
-  const rows = points.map((p) =>
-    `| ${p.label} | ${seriesName(p.architecture, p.mode)} | ${p.l0.toFixed(1)} | ` +
-    `${f4(p.deltaCe)} | ${f4(p.kl)} | ${f4(p.fvu)} | ${pct(p.fracRecoveredMean)} | ` +
-    `${pct(p.deadFraction)} | ${p.trainSeconds.toFixed(0)} |`
+  return mdTable(
+    [
+      "SAE",
+      "evaluation",
+      "L0",
+      "ΔCE",
+      "KL",
+      "FVU",
+      "CE recovered (mean abl.)",
+      "dead (eval)",
+      "train s",
+    ],
+    points.map((p) => [
+      p.label,
+      seriesName(p.architecture, p.mode),
+      p.l0.toFixed(1),
+      f4(p.deltaCe),
+      f4(p.kl),
+      f4(p.fvu),
+      pct(p.fracRecoveredMean),
+      pct(p.deadFraction),
+      p.trainSeconds.toFixed(0),
+    ]),
+    { align: "--rrrrrrr" },
   );
-  return [head, ...rows].join("\n");
 }
 
 /** The β sweep as a table: dev and val ΔCE/KL, val FVU, val ΔCE with plain selection. */
 export function betaSweepTable(sweep: BetaSweep): string {
-  const head = "| β | dev ΔCE | dev KL | val ΔCE | val KL | val FVU | val ΔCE, plain selection | " +
-    "val KL, plain selection |\n|--:|--:|--:|--:|--:|--:|--:|--:|";
-  const rows = sweep.rows.map((r) =>
-    `| ${r.beta === 0 ? "0 (TopK)" : r.beta}${r.beta === sweep.chosen ? " **(chosen)**" : ""} | ` +
-    `${f4(r.dev.deltaCe)} | ${f4(r.dev.kl)} | ${f4(r.val.deltaCe)} | ${f4(r.val.kl)} | ` +
-    `${f4(r.val.fvu)} | ${f4(r.valPlain.deltaCe)} | ${f4(r.valPlain.kl)} |`
+  return mdTable(
+    [
+      "β",
+      "dev ΔCE",
+      "dev KL",
+      "val ΔCE",
+      "val KL",
+      "val FVU",
+      "val ΔCE, plain selection",
+      "val KL, plain selection",
+    ],
+    sweep.rows.map((r) => [
+      `${r.beta === 0 ? "0 (TopK)" : r.beta}${r.beta === sweep.chosen ? " **(chosen)**" : ""}`,
+      f4(r.dev.deltaCe),
+      f4(r.dev.kl),
+      f4(r.val.deltaCe),
+      f4(r.val.kl),
+      f4(r.val.fvu),
+      f4(r.valPlain.deltaCe),
+      f4(r.valPlain.kl),
+    ]),
+    { align: "rrrrrrrr" },
   );
-  return [head, ...rows].join("\n");
 }
 
 /** Mean ± sd over seeds at the main k for every condition of the controls. */
 export function mainKTable(points: readonly ParetoPoint[]): string {
-  const head = "| condition | seeds | L0 | ΔCE | KL | FVU | CE recovered (mean abl.) |\n" +
-    "|---|--:|--:|--:|--:|--:|--:|";
   const rows = CONTROL_CONDITIONS.map((c) => select(points, c)).filter((p) => p.length).map(
-    (p) =>
-      `| ${seriesName(p[0].architecture, p[0].mode)} | ${p.length} | ` +
-      `${spread(p.map((q) => q.l0)).mean.toFixed(1)} | ${pm(p.map((q) => q.deltaCe))} | ` +
-      `${pm(p.map((q) => q.kl))} | ${pm(p.map((q) => q.fvu))} | ` +
-      `${pm(p.map((q) => 100 * q.fracRecoveredMean), 1)} % |`,
+    (p) => [
+      seriesName(p[0].architecture, p[0].mode),
+      p.length,
+      spread(p.map((q) => q.l0)).mean.toFixed(1),
+      pm(p.map((q) => q.deltaCe)),
+      pm(p.map((q) => q.kl)),
+      pm(p.map((q) => q.fvu)),
+      `${pm(p.map((q) => 100 * q.fracRecoveredMean), 1)} %`,
+    ],
   );
-  return [head, ...rows].join("\n");
+  return mdTable(
+    ["condition", "seeds", "L0", "ΔCE", "KL", "FVU", "CE recovered (mean abl.)"],
+    rows,
+    { align: "-rrrrrr" },
+  );
 }
 
 /**

@@ -25,6 +25,7 @@ import {
   rowOf,
   type Spread,
 } from "../shared/seed_spread.ts";
+import { mdTable } from "../../io/markdown_table.ts";
 
 const count = (n: number) => n.toLocaleString("en");
 const pct = (s: Spread, digits = 2) => formatSpread(s, { scale: 100, digits, unit: "%" });
@@ -42,22 +43,18 @@ export function densityMarkdown(table: DensityTable): string {
     ...table.thresholds.map((t) => `latents > ${t * 100} %`),
     "paper median (GPT-2 small, L0 = 32)",
   ];
-  const lines = table.rows.map((r) =>
-    [
-      ARCH_STYLE[r.architecture].name,
-      formatSpread(r.l0, { digits: 1 }),
-      pct(r.deadAtEnd),
-      pct(r.deadOnVal),
-      pct(r.medianFrequency, 3),
-      `${((r.l0.mean / r.dSae) * 100).toFixed(2)} %`,
-      ...r.above.map((s) => pct(s, 1)),
-      `${(PAPER_MEDIAN_FREQUENCY[r.architecture] * 100).toFixed(2)} %`,
-    ].join(" | ")
-  );
+  const rows = table.rows.map((r) => [
+    ARCH_STYLE[r.architecture].name,
+    formatSpread(r.l0, { digits: 1 }),
+    pct(r.deadAtEnd),
+    pct(r.deadOnVal),
+    pct(r.medianFrequency, 3),
+    `${((r.l0.mean / r.dSae) * 100).toFixed(2)} %`,
+    ...r.above.map((s) => pct(s, 1)),
+    `${(PAPER_MEDIAN_FREQUENCY[r.architecture] * 100).toFixed(2)} %`,
+  ]);
   return [
-    `| ${head.join(" | ")} |`,
-    `|${head.map(() => "---").join("|")}|`,
-    ...lines.map((l) => `| ${l} |`),
+    mdTable(head, rows),
     "",
     `Mean ± std over seeds ${r0.seeds.join(", ")}; ${r0.dSae} latents each.`,
   ].join("\n");

@@ -26,6 +26,7 @@ import {
   type SplittingRun,
   type SplittingTable,
 } from "./splitting.ts";
+import { mdTable } from "../../io/markdown_table.ts";
 
 /** A claim that the first values are the higher. */
 const hi = { claim: "higher" as const };
@@ -36,15 +37,9 @@ export function splittingMarkdown(table: SplittingTable): string {
   const all = table.rows.flatMap((r) => POSITIONS.map((p) => r.derivAll[p].mean));
   const e = Math.floor(Math.log10(Math.max(...all.map(Math.abs)) || 1));
   const d = (s: Spread) => formatSpread(s, { scale: 10 ** -e, digits: 3 });
-  const md = (head: string[], rows: string[][]) =>
-    [
-      `| ${head.join(" | ")} |`,
-      `|${head.map(() => "---").join("|")}|`,
-      ...rows.map((r) => `| ${r.join(" | ")} |`),
-    ].join("\n");
   const name = (r: SplittingRow) => ARCH_STYLE[r.architecture].name;
   const paper = (r: SplittingRow) => PAPER_TABLE2[r.architecture];
-  const main = md(
+  const main = mdTable(
     [
       "SAE",
       ...POSITIONS.map((p) => (p === "middle" ? "middle" : `${p} tail`) + ` (×1e${e})`),
@@ -62,7 +57,7 @@ export function splittingMarkdown(table: SplittingTable): string {
       (paper(r)[2] / paper(r)[0]).toFixed(3),
     ]),
   );
-  const detail = md(
+  const detail = mdTable(
     [
       "SAE",
       "mean max cos (all latents)",

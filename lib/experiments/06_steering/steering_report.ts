@@ -19,6 +19,7 @@ import {
 } from "./steering_study.ts";
 import type { ClaimRecord } from "../shared/results.ts";
 import { ARCH_STYLE, describeOutcome, formatSpread, spread } from "../shared/seed_spread.ts";
+import { mdTable } from "../../io/markdown_table.ts";
 
 /** Display names and colours of the steered kinds (the architectures' as in every figure). */
 export const STEERED_STYLE: Readonly<Record<SteeredKind, { name: string; color: string }>> = {
@@ -30,16 +31,24 @@ export const STEERED_STYLE: Readonly<Record<SteeredKind, { name: string; color: 
 export function steeringTable(summaries: KindSummary[]): string {
   const cell = (s: KindSummary, m: SteeringMetric, digits: number) =>
     formatSpread(s.metrics[m], { digits });
-  return [
-    "| steered | gain ΔP(S) | concentration ΔP(S)/TV | gain per nat | consistency | KL (nats) |",
-    "|---|---|---|---|---|---|",
-    ...summaries.map((s) =>
-      `| ${STEERED_STYLE[s.kind].name} | ${cell(s, "gain", 4)} | ${
-        cell(s, "concentration", 3)
-      } | ` +
-      `${cell(s, "gainPerNat", 3)} | ${cell(s, "consistency", 3)} | ${cell(s, "kl", 3)} |`
-    ),
-  ].join("\n");
+  return mdTable(
+    [
+      "steered",
+      "gain ΔP(S)",
+      "concentration ΔP(S)/TV",
+      "gain per nat",
+      "consistency",
+      "KL (nats)",
+    ],
+    summaries.map((s) => [
+      STEERED_STYLE[s.kind].name,
+      cell(s, "gain", 4),
+      cell(s, "concentration", 3),
+      cell(s, "gainPerNat", 3),
+      cell(s, "consistency", 3),
+      cell(s, "kl", 3),
+    ]),
+  );
 }
 
 /**

@@ -19,6 +19,7 @@ import {
   scalingVerdict,
 } from "./scaling.ts";
 import { ARCH_STYLE, formatSpread, type Spread } from "../shared/seed_spread.ts";
+import { mdTable } from "../../io/markdown_table.ts";
 
 /** Display names of the variants. */
 export const VARIANT_NAMES: Record<ScalingVariant, string> = {
@@ -51,23 +52,16 @@ const DASH: Record<ScalingVariant, string> = {
 export function scalingTable(result: ScalingResult): string {
   const pm = (v: Spread) => formatSpread(v, { digits: 4 });
   const head = SCALING_VARIANTS.map((v) => `ΔCE ${VARIANT_NAMES[v]}`);
-  const rows = result.models.map((m) => {
-    const cells = [
-      m.model,
-      m.hook,
-      m.parameters.toLocaleString("en-US"),
-      m.ceClean.toFixed(3),
-      ...SCALING_VARIANTS.map((v) => pm(overSeeds(m, v, "deltaCe"))),
-      pm(overSeeds(m, "topk", "kl")),
-      pm(overSeeds(m, "gsae", "kl")),
-    ];
-    return `| ${cells.join(" | ")} |`;
-  });
-  return [
-    `| model | hook | parameters | clean CE | ${head.join(" | ")} | KL TopK | KL g-SAE |`,
-    `|${"---|".repeat(head.length + 6)}`,
-    ...rows,
-  ].join("\n");
+  const rows = result.models.map((m) => [
+    m.model,
+    m.hook,
+    m.parameters.toLocaleString("en-US"),
+    m.ceClean.toFixed(3),
+    ...SCALING_VARIANTS.map((v) => pm(overSeeds(m, v, "deltaCe"))),
+    pm(overSeeds(m, "topk", "kl")),
+    pm(overSeeds(m, "gsae", "kl")),
+  ]);
+  return mdTable(["model", "hook", "parameters", "clean CE", ...head, "KL TopK", "KL g-SAE"], rows);
 }
 
 /**
@@ -87,14 +81,13 @@ export function differencesTable(result: ScalingResult): string {
     return `${sign}${c.meanDiff.toFixed(4)} (${(100 * c.relativeDiff).toFixed(1)} %, ${c.outcome})`;
   };
   const head = cols.map(([v, m]) => `${m === "kl" ? "KL" : "ΔCE"} ${VARIANT_NAMES[v]}`);
-  return [
-    `| model | ${head.join(" | ")} |`,
-    `|${"---|".repeat(cols.length + 1)}`,
-    ...result.models.map((m) => {
-      const cells = cols.map(([v, metric]) => cell(compareWithTopK(m, v, metric)));
-      return `| ${m.model} | ${cells.join(" | ")} |`;
-    }),
-  ].join("\n");
+  return mdTable(
+    ["model", ...head],
+    result.models.map((m) => [
+      m.model,
+      ...cols.map(([v, metric]) => cell(compareWithTopK(m, v, metric))),
+    ]),
+  );
 }
 
 /** Fig. 9: ΔCE (left) and KL (right) against model size, one line per variant. */
@@ -141,9 +134,10 @@ export function betaMarkdown(choice: BetaChoice, model: string): string {
   return [
     `β of g-SAE for every size: **${choice.beta}**, the lowest development ΔCE on ${model}:`,
     "",
-    "| β | development ΔCE | development KL |",
-    "|---|---|---|",
-    ...choice.sweep.map((p) => `| ${p.beta} | ${p.deltaCe.toFixed(4)} | ${p.kl.toFixed(4)} |`),
+    mdTable(
+      ["β", "development ΔCE", "development KL"],
+      choice.sweep.map((p) => [p.beta, p.deltaCe.toFixed(4), p.kl.toFixed(4)]),
+    ),
   ].join("\n");
 }
 
