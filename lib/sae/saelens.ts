@@ -17,6 +17,9 @@
  * SAELens's view of mutual/feature-choice and gradient-aware SAEs is plain per-token TopK with
  * the same k (how it would run them without batches or gradients).
  *
+ * Why one module of ~410 lines: saving and loading are one format, and keeping the writer and
+ * the reader (with its checks of cfg.json and the tensors) side by side keeps them in step.
+ *
  * @module
  */
 import { join } from "node:path";

@@ -6,6 +6,9 @@
  * Data comes either from an activation+gradient store loaded in memory (shuffled tokens), or,
  * for end-to-end losses, as token sequences run through the frozen model each step.
  *
+ * Why one module of ~330 lines: the one training loop (schedule, batches, dead-latent window,
+ * fused or plain step, checkpoints, progress) reads top to bottom, as nanoGPT's train.py does.
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";

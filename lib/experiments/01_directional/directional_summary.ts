@@ -14,6 +14,9 @@
  * "Later layers": the paper sees the effect "for layers 3 onward" of GPT-2 small's 12, so from a
  * quarter of the depth on: layer ≥ round(n_layer / 4).
  *
+ * Why one module of ~310 lines: the bootstrap, its summary over seeds and the verdicts
+ * share one data shape.
+ *
  * @module
  */
 import { quantile } from "../../metrics/mod.ts";

@@ -2,6 +2,9 @@
  * The Pareto notebook's tables, claims and metrics, computed from the points of `pareto.ts`: the
  * verdicts come from the numbers ({@link improvementVerdict}), never from the text.
  *
+ * Why one module of ~300 lines: the notebook's tables, claims and metrics read the same
+ * points and comparisons.
+ *
  * @module
  */
 import type { ClaimRecord, NotebookResults } from "../shared/results.ts";
