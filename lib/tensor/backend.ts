@@ -150,15 +150,17 @@ async function tryBackend(
         return { details: `@tensorflow/${pkg}` };
       }
       case "webgpu": {
+        // Checked before asking for an adapter: a process that will not use WebGPU should not
+        // start a WebGPU instance (Vulkan and Mesa's threads) it would only tear down at exit.
+        if (!WEBGPU_AUTOMATIC && !forced) {
+          return "not chosen automatically while the store build and evaluation cannot run on " +
+            "webgpu (GSAE_BACKEND=webgpu forces it)";
+        }
         const adapter = await requestWebGPUAdapter();
         if (typeof adapter === "string") return adapter;
         if (adapter.software && !forced) {
           return `${describeAdapter(adapter)} is a software adapter; the CPU backends below ` +
             "are faster (GSAE_BACKEND=webgpu forces it)";
-        }
-        if (!WEBGPU_AUTOMATIC && !forced) {
-          return `${describeAdapter(adapter)}: not chosen automatically while the store build ` +
-            "and evaluation cannot run on webgpu (GSAE_BACKEND=webgpu forces it)";
         }
         // Imported here, not at the top: it registers itself only where navigator.gpu exists,
         // and other backends should not pay for loading it.
