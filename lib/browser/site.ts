@@ -27,24 +27,12 @@ export const APP_DIR: string = new URL("./app", import.meta.url).pathname;
 /** Where the site runs: `server` has the prompt page, `static` (an export) does not. */
 export type SiteMode = "server" | "static";
 
-/** One SAE in `saes.js`. */
-export interface SiteSAE {
-  /** Name (folder under data/). */
-  name: string;
-  /** Where it comes from. */
-  description: string;
-  /** Architecture. */
-  architecture: string;
-  /** Whether its selection uses the gradient. */
-  gradientAware: boolean;
-  /** Latents. */
-  dSae: number;
-  /** Width. */
-  dIn: number;
-  /** TopK k. */
-  k: number | null;
-  /** Hook. */
-  hook: string;
+/** One SAE in `saes.js`: its description from the precomputed data, and how the site holds it. */
+export interface SiteSAE extends
+  Pick<
+    SAEBrowserData,
+    "name" | "description" | "architecture" | "gradientAware" | "dSae" | "dIn" | "k" | "hook"
+  > {
   /** Tokens probed. */
   tokens: number;
   /** The SAE whose nearest latents each latent page lists beside its own (null: none). */

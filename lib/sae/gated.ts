@@ -18,16 +18,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { matMul } from "../tensor/ops.ts";
-import {
-  decodeLinear,
-  LinearDecoderSAE,
-  param,
-  type SAEBatch,
-  type SAELossResult,
-  type SAETrainContext,
-  sumSquaredError,
-  tiedInit,
-} from "./base.ts";
+import { decodeLinear, LinearDecoderSAE, param, sumSquaredError, tiedInit } from "./base.ts";
+import type { SAEBatch, SAELossResult, SAETrainContext } from "./base.ts";
 import { l0 } from "../metrics/reconstruction.ts";
 import { baseFields, decoderBiasInit, parseConfig, z } from "./config.ts";
 import type { Architecture } from "./registry.ts";

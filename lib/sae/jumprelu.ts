@@ -21,12 +21,10 @@ import {
   LinearDecoderSAE,
   param,
   preActivations,
-  type SAEBatch,
-  type SAELossResult,
-  type SAETrainContext,
   sumSquaredError,
   tiedInit,
 } from "./base.ts";
+import type { SAEBatch, SAELossResult, SAETrainContext } from "./base.ts";
 import { baseFields, decoderBiasInit, parseConfig, z } from "./config.ts";
 import type { Architecture, SaelensRenamed } from "./registry.ts";
 

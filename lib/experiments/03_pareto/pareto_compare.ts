@@ -9,13 +9,8 @@
 import type { ArchitectureName } from "../../sae/mod.ts";
 import type { EvalMode, ParetoPoint } from "./pareto.ts";
 import type { Verdict } from "../shared/results.ts";
-import {
-  compareSeeds,
-  type Outcome,
-  type Spread,
-  spread,
-  verdictOf,
-} from "../shared/seed_spread.ts";
+import { compareSeeds, spread, verdictOf } from "../shared/seed_spread.ts";
+import type { Outcome, Spread } from "../shared/seed_spread.ts";
 
 /** Picks points: an architecture in an evaluation mode. */
 export interface Selector {

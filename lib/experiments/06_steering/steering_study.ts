@@ -17,13 +17,8 @@ import type { ProfileName } from "../shared/profile.ts";
 import type { Verdict } from "../shared/results.ts";
 import { evaluateSAE } from "../zoo/sae_eval.ts";
 import type { TrainedSAE } from "../zoo/sae_zoo.ts";
-import {
-  compareSeeds,
-  type Outcome,
-  type Spread,
-  spread,
-  verdictOf,
-} from "../shared/seed_spread.ts";
+import { compareSeeds, spread, verdictOf } from "../shared/seed_spread.ts";
+import type { Outcome, Spread } from "../shared/seed_spread.ts";
 import {
   associatedSets,
   decoderDirections,

@@ -28,13 +28,8 @@ import { mean } from "../../metrics/mod.ts";
 import { mainSAE } from "../zoo/compared.ts";
 import type { Verdict } from "../shared/results.ts";
 import { evaluateSAE, type SAEEvaluation } from "../zoo/sae_eval.ts";
-import {
-  compareSeeds,
-  type Outcome,
-  type Spread,
-  spread,
-  verdictOf,
-} from "../shared/seed_spread.ts";
+import { compareSeeds, spread, verdictOf } from "../shared/seed_spread.ts";
+import type { Outcome, Spread } from "../shared/seed_spread.ts";
 import { closeWorkspace, openWorkspace, type Workspace } from "../shared/workspace.ts";
 
 /** The evaluated variants (see the module doc). */

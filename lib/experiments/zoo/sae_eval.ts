@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { JsonFileError, readJsonFileIfExists, z } from "../../io/json_file.ts";
 import * as tf from "@tensorflow/tfjs";
 import { writeJsonAtomic } from "../../io/atomic_write.ts";
 import {
@@ -110,14 +111,35 @@ function evalCacheEntry(ws: Workspace, dir: string, options: EvalOptions) {
   return { gradient, mode, key, file };
 }
 
+/** A cached evaluation as read back: the headline numbers are checked, the rest passes through. */
+const cachedEvalSchema = z.object({
+  key: z.record(z.string(), z.unknown()),
+  result: z.looseObject({
+    name: z.string(),
+    deltaCe: z.number(),
+    kl: z.number(),
+    fvu: z.number(),
+    l0: z.number(),
+    frequencies: z.array(z.number()),
+  }),
+});
+
 async function readCachedEval(
   file: string,
   key: Record<string, unknown>,
 ): Promise<{ result: SAEEvaluation } | null> {
+  let cached;
   try {
-    const cached = JSON.parse(await Deno.readTextFile(file));
-    if (JSON.stringify(cached.key) === JSON.stringify(key)) return cached;
-  } catch { /* not evaluated yet */ }
+    cached = await readJsonFileIfExists(file, cachedEvalSchema);
+  } catch (error) {
+    // A damaged cache entry is evaluated again (and rewritten), and says why.
+    if (!(error instanceof JsonFileError)) throw error;
+    console.warn(`evaluation: ${error.message}; evaluating again`);
+    return null;
+  }
+  if (cached && JSON.stringify(cached.key) === JSON.stringify(key)) {
+    return cached as unknown as { result: SAEEvaluation };
+  }
   return null;
 }
 

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { JsonFileError, readJsonFileIfExists, z } from "../../io/json_file.ts";
 import { writeJsonAtomic } from "../../io/atomic_write.ts";
 import {
   type ArchitectureName,
@@ -243,10 +244,26 @@ interface TrainingRecord {
   result: Pick<TrainedSAE, "history" | "train" | "seconds" | "dead">;
 }
 
+/** training.json as read back: the fields the zoo uses are checked, the rest passes through. */
+const trainingRecordSchema = z.looseObject({
+  key: z.record(z.string(), z.unknown()),
+  created_at: z.string(),
+  result: z.looseObject({
+    history: z.array(z.looseObject({ step: z.number(), tokens: z.number(), loss: z.number() })),
+    train: z.looseObject({ tokens: z.number(), batchSize: z.number() }),
+    seconds: z.number(),
+    dead: z.number(),
+  }),
+});
+
 async function readTraining(dir: string): Promise<TrainingRecord | null> {
+  const file = `${dir}/training.json`;
   try {
-    return JSON.parse(await Deno.readTextFile(`${dir}/training.json`)) as TrainingRecord;
-  } catch {
-    return null; // missing or unreadable: train afresh (the folder is then rewritten)
+    return await readJsonFileIfExists(file, trainingRecordSchema) as TrainingRecord | null;
+  } catch (error) {
+    // A damaged cache entry is retrained (the folder is then rewritten), and says why.
+    if (!(error instanceof JsonFileError)) throw error;
+    console.warn(`sae zoo: ${error.message}; training it again`);
+    return null;
   }
 }
