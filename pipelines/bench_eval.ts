@@ -5,31 +5,43 @@
  * memory). Writes every evaluation and every time to a JSON file, so two runs (e.g. before and
  * after a change) can be compared number by number.
  *
- * Usage: deno run -A pipelines/bench_eval.ts [--profile NAME] [--out FILE]
+ * Usage: deno task bench-eval [--profile NAME] [--out FILE] (see --help)
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { choiceArg, gsaeCommand, parseCommandLine } from "../lib/io/cli.ts";
+import { PROFILE_NAMES } from "../lib/experiments/shared/profile.ts";
+import { backendOption } from "../lib/tensor/backend_flag.ts";
 import { writeJsonAtomic } from "../lib/io/atomic_write.ts";
-import { closeWorkspace, openWorkspace } from "../lib/experiments/shared/workspace.ts";
+import { cacheRoot, closeWorkspace, openWorkspace } from "../lib/experiments/shared/workspace.ts";
+import { callerPath } from "../lib/io/caller_path.ts";
 import { type SAESpec, trainedSAE } from "../lib/experiments/zoo/sae_zoo.ts";
 import { type EvalOptions, evaluateSAE } from "../lib/experiments/zoo/sae_eval.ts";
 
-const HELP = `Usage: deno run -A pipelines/bench_eval.ts [--profile NAME] [--out FILE]
+/** The command line (see `--help`). */
+function command() {
+  return gsaeCommand("bench-eval", {
+    description:
+      "Times evaluateSAE of the profile's TopK, g-SAE and e2e-TopK SAEs (seed 0, main k) in every\n" +
+      "evaluation mode, twice in one process, and writes the evaluations and times to --out. Set\n" +
+      "GSAE_CACHE_DIR to keep its caches apart.",
+  })
+    .option(
+      "--profile <NAME>",
+      PROFILE_NAMES.join(" | "),
+      choiceArg("profile", PROFILE_NAMES),
+      "default",
+    )
+    .option("--out <FILE>", "(default: .cache/bench_eval-<profile>.json)")
+    .addOption(backendOption());
+}
 
-Times evaluateSAE of the profile's TopK, g-SAE and e2e-TopK SAEs (seed 0, main k) in every
-evaluation mode, twice in one process, and writes the evaluations and times to --out (default
-.cache/bench_eval-<profile>.json). Set GSAE_CACHE_DIR to keep its caches apart.`;
-
-async function main(): Promise<void> {
-  const { values: v } = parseArgs({
-    options: {
-      profile: { type: "string", default: "default" },
-      out: { type: "string" },
-      help: { type: "boolean", default: false },
-    },
+async function main(): Promise<number> {
+  const parsed = parseCommandLine<{ profile: string; out?: string }>(command(), Deno.args, {
+    badArgumentExit: 1,
   });
-  if (v.help) return console.log(HELP);
+  if (parsed.exit !== undefined) return parsed.exit;
+  const v = parsed.options;
   const ws = await openWorkspace({ profile: v.profile });
   const k = ws.profile.mainK;
   const specs: SAESpec[] = (["topk", "gsae", "e2e_topk"] as const).map((architecture) => ({
@@ -71,10 +83,13 @@ async function main(): Promise<void> {
     console.log(`pass ${pass}: total ${row.total.toFixed(2)} s`);
     times.push(row);
   }
-  const out = v.out ?? `.cache/bench_eval-${ws.profile.name}.json`;
+  const out = v.out === undefined
+    ? `${cacheRoot()}/bench_eval-${ws.profile.name}.json`
+    : callerPath(v.out);
   await writeJsonAtomic(out, { profile: ws.profile.name, backend: ws.backend, times, results });
   console.log(`wrote ${out}`);
   closeWorkspace(ws);
+  return 0;
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) Deno.exit(await main());

@@ -86,6 +86,9 @@ Deno.test("backendOption sets GSAE_BACKEND", () => {
  */
 const CLIS: [script: string, task: string, badExit: number, required: string[]][] = [
   ["bench.ts", "bench", 1, []],
+  ["bench_eval.ts", "bench-eval", 1, []],
+  ["browse.ts", "browse", 1, []],
+  ["browser_screenshots.ts", "browser-screenshots", 1, []],
   ["check.ts", "check", 1, []],
   ["fetch_model.ts", "fetch-model", 2, ["gpt2"]],
   ["gsae.ts", "gsae", 1, []],
