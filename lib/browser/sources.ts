@@ -7,11 +7,11 @@
  *
  * @module
  */
-import { basename, join } from "node:path";
+import { basename, join, relative } from "node:path";
 import { chooseBeta, mainSAE } from "../experiments/zoo/compared.ts";
 import { type SAESpec, type TrainedSAE, trainedSAE } from "../experiments/zoo/sae_zoo.ts";
 import type { Workspace } from "../experiments/shared/workspace.ts";
-import { hookLayer } from "../experiments/shared/workspace.ts";
+import { cacheRoot, hookLayer } from "../experiments/shared/workspace.ts";
 import { readMetrics } from "../pipeline/metrics.ts";
 import { defaultOutDir } from "../pipeline/run.ts";
 import { architectureNames, loadSAE } from "../sae/mod.ts";
@@ -23,7 +23,8 @@ export function fromTrained(ws: Workspace, trained: TrainedSAE): BrowserSAE {
     name: trained.label,
     sae: trained.sae,
     hook: ws.hook,
-    description: `SAE zoo: ${trained.dir}`,
+    // Relative to the cache folder: an exported site must not carry this machine's paths.
+    description: `SAE zoo (cache folder): ${relative(cacheRoot(), trained.dir)}`,
   };
 }
 
