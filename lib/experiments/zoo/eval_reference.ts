@@ -6,9 +6,9 @@
  * spliced pass of each SAE.
  *
  * The references are host arrays held by a `WeakMap` on the workspace, so they go when the
- * workspace does; nothing needs freeing. A sampled-gradient entry holds the sampled next tokens'
- * gradient (drawn in batch order from its seed, as before the cache existed) and, beside it, the
- * true-token one.
+ * workspace does; nothing needs freeing. A sampled-gradient entry is the true-token entry with the
+ * encoder's gradient taken at sampled next tokens (drawn in batch order from its seed, as before
+ * the cache existed); it shares every target-independent array with the true-token entry.
  *
  * @module
  */
@@ -84,46 +84,58 @@ export function evalReference(ws: Workspace, key: ReferenceKey): EvalBatch[] {
   if (!entries) cache.set(ws, entries = new Map());
   let batches = entries.get(id);
   if (!batches) {
-    batches = computeReference(ws, data, { offsets, sampledSeed: key.sampledSeed });
+    batches = key.sampledSeed === undefined
+      ? computeReference(ws, data, offsets)
+      : withSampledGradient(ws, data, {
+        offsets,
+        seed: key.sampledSeed,
+        truth: evalReference(ws, { split: key.split }),
+      });
     entries.set(id, batches);
   }
   return batches;
 }
 
-function computeReference(
-  ws: Workspace,
-  data: Int32Array,
-  options: { offsets: number[]; sampledSeed?: number },
-): EvalBatch[] {
+function computeReference(ws: Workspace, data: Int32Array, offsets: number[]): EvalBatch[] {
   const { model, hook } = ws, seq = model.config.n_positions;
-  const { offsets, sampledSeed } = options;
-  const rng = new Rng(sampledSeed ?? 0);
   const batches: EvalBatch[] = [];
   for (let i = 0; i < offsets.length; i += BATCH_SEQUENCES) {
     const ids = windows(data, offsets.slice(i, i + BATCH_SEQUENCES), seq);
-    const sampled = sampledSeed !== undefined ? sampleTargets(model, ids, rng) : undefined;
     try {
-      // The sampled-target gradient selects latents; the statistics need the true-token one.
-      const trueGradient = sampled ? trueGradientOf(model, ids, hook) : undefined;
-      const reference = spliceReference(model, ids, {
-        hook,
-        needsGradient: true,
-        gradientTargets: sampled,
-      });
-      batches.push({ reference, trueGradient: trueGradient ?? reference.gradient! });
+      const reference = spliceReference(model, ids, { hook, needsGradient: true });
+      batches.push({ reference, trueGradient: reference.gradient! });
     } finally {
-      tf.dispose([ids, ...(sampled ? [sampled] : [])]);
+      ids.dispose();
     }
   }
   return batches;
 }
 
-/** ∇ₓ of the true-token loss at `hook`, flattened to [b·t·d]. */
-function trueGradientOf(model: GPT2, ids: tf.Tensor2D, hook: string): Float32Array {
-  const g = model.gradAtHook(ids, hook);
-  const flat = g.gradient.dataSync() as Float32Array;
-  tf.dispose(Object.values(g) as tf.Tensor[]);
-  return flat;
+/**
+ * The true-token reference `truth` with the encoder's gradient replaced by the gradient at next
+ * tokens sampled from the model (drawn batch by batch from `seed`). Everything else (activations,
+ * clean and ablated CE, clean log-probabilities) does not depend on the targets, so it is shared
+ * with `truth` rather than computed again; the true-token gradient stays for the statistics.
+ */
+function withSampledGradient(
+  ws: Workspace,
+  data: Int32Array,
+  options: { offsets: number[]; seed: number; truth: EvalBatch[] },
+): EvalBatch[] {
+  const { model, hook } = ws, seq = model.config.n_positions;
+  const rng = new Rng(options.seed);
+  return options.truth.map((batch, j) => {
+    const start = j * BATCH_SEQUENCES;
+    const ids = windows(data, options.offsets.slice(start, start + BATCH_SEQUENCES), seq);
+    const targets = sampleTargets(model, ids, rng);
+    const state = model.gradAtHook(ids, hook, { targets });
+    try {
+      const gradient = state.gradient.dataSync() as Float32Array;
+      return { reference: { ...batch.reference, gradient }, trueGradient: batch.trueGradient };
+    } finally {
+      tf.dispose([ids, targets, ...(Object.values(state) as tf.Tensor[])]);
+    }
+  });
 }
 
 /**
