@@ -122,8 +122,11 @@ checked up front (absolute, writable, not node-local unless the cluster has one 
     );
 }
 
-/** What commander gives (see `--help`); `check` is false with `--no-check`. */
-interface SweepFlags {
+/**
+ * What commander gives (see `--help`); `check` is false with `--no-check`. The sbatch settings
+ * are {@link SlurmOptions}' fields under their own names.
+ */
+interface SweepFlags extends SlurmOptions {
   profile?: string;
   only?: string;
   grid?: string;
@@ -136,12 +139,6 @@ interface SweepFlags {
   sweep?: string;
   sweepDir?: string;
   index?: number;
-  partition?: string;
-  time?: string;
-  gres?: string;
-  mem?: string;
-  cpusPerTask?: number;
-  throttle?: number;
   detach?: boolean;
   poll: number;
 }

@@ -14,21 +14,15 @@ import { buildSite, pairSAEs, siteDataFiles } from "../lib/browser/site.ts";
 import { parseSpecLabel } from "../lib/browser/sources.ts";
 import { spreadOffsets, windows } from "../lib/data/windows.ts";
 import { specLabel } from "../lib/experiments/zoo/sae_zoo.ts";
-import { createSAE, disposeSAE } from "../lib/sae/mod.ts";
+import { disposeSAE } from "../lib/sae/mod.ts";
 import { tinyWorkspace } from "./fixtures/tiny_workspace.ts";
+import { tinyBrowserSAEs } from "./fixtures/browser_saes.ts";
 
 await initBackend();
 const ws = tinyWorkspace();
 const quiet = { log: () => {} };
 
-function tinySAEs() {
-  const gsae = createSAE({ architecture: "gsae", d_in: 16, d_sae: 64, k: 4, seed: 0, beta: 4 });
-  const topk = createSAE({ architecture: "topk", d_in: 16, d_sae: 64, k: 4, seed: 1 });
-  return [
-    { name: "g", sae: gsae, hook: ws.hook, description: "test g-SAE" },
-    { name: "t", sae: topk, hook: ws.hook, description: "test TopK" },
-  ];
-}
+const tinySAEs = () => tinyBrowserSAEs(ws);
 
 Deno.test("extremeIndices: the n largest (or smallest) with ties to the lower index", () => {
   const row = [3, 9, 1, 9, 5, -2, 5];

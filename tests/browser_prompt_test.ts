@@ -9,30 +9,16 @@ import { initBackend } from "../lib/tensor/backend.ts";
 import { latentCardHtml, openBrowser, promptViewHtml } from "../lib/browser/inline.ts";
 import { analysePrompt, PromptError } from "../lib/browser/prompt.ts";
 import { unitDecoderRows } from "../lib/browser/decoder.ts";
-import { createSAE, disposeSAE } from "../lib/sae/mod.ts";
+import { disposeSAE } from "../lib/sae/mod.ts";
 import { preActivations } from "../lib/sae/base.ts";
 import { tinyWorkspace } from "./fixtures/tiny_workspace.ts";
+import { tinyBrowserSAEs } from "./fixtures/browser_saes.ts";
 
 await initBackend();
 const ws = tinyWorkspace();
 const TEXT = "the state of it";
 
-function tinySAEs() {
-  return [
-    {
-      name: "g",
-      sae: createSAE({ architecture: "gsae", d_in: 16, d_sae: 64, k: 4, seed: 0, beta: 4 }),
-      hook: ws.hook,
-      description: "test g-SAE",
-    },
-    {
-      name: "t",
-      sae: createSAE({ architecture: "topk", d_in: 16, d_sae: 64, k: 4, seed: 1 }),
-      hook: ws.hook,
-      description: "test TopK",
-    },
-  ];
-}
+const tinySAEs = () => tinyBrowserSAEs(ws);
 
 /** Per-token CE of the model with `replace` at the hook, by a full forward pass with hooks. */
 function lossesWith(ids: Int32Array, replace: (x: tf.Tensor2D) => tf.Tensor2D): number[] {

@@ -15,8 +15,9 @@ import { startBrowserServer } from "../lib/browser/server.ts";
 import { exportSite, siteDataFiles } from "../lib/browser/site.ts";
 import { REPO_ROOT } from "../lib/gpt2/embedded_models.ts";
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../lib/pipeline/figures.ts";
-import { createSAE, disposeSAE } from "../lib/sae/mod.ts";
+import { disposeSAE } from "../lib/sae/mod.ts";
 import { tinyWorkspace } from "./fixtures/tiny_workspace.ts";
+import { tinyBrowserSAEs } from "./fixtures/browser_saes.ts";
 
 const haveChromium = await Deno.stat(CHROMIUM_PATH).then(() => true, () => false);
 if (!haveChromium) {
@@ -39,20 +40,7 @@ Deno.test({
   async fn() {
     await initBackend();
     const ws = tinyWorkspace();
-    const saes = [
-      {
-        name: "g",
-        sae: createSAE({ architecture: "gsae", d_in: 16, d_sae: 64, k: 4, seed: 0, beta: 4 }),
-        hook: ws.hook,
-        description: "test g-SAE",
-      },
-      {
-        name: "t",
-        sae: createSAE({ architecture: "topk", d_in: 16, d_sae: 64, k: 4, seed: 1 }),
-        hook: ws.hook,
-        description: "test TopK",
-      },
-    ];
+    const saes = tinyBrowserSAEs(ws);
     const tmp = await Deno.makeTempDir({ prefix: "gsae_browser_ui_" });
     await Deno.mkdir(SHOTS, { recursive: true });
     const browser = await openBrowser(ws, saes, { tokens: 300, cacheDir: tmp, log: () => {} });
