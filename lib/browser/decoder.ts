@@ -10,6 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { logitLens } from "../experiments/06_steering/steering.ts";
 import type { GPT2 } from "../gpt2/model.ts";
 import { matMul } from "../tensor/ops.ts";
+import { unitRows } from "../metrics/latents.ts";
 import type { SAE } from "../sae/mod.ts";
 
 /** A token id or latent id with its score, `[id, score]` (compact in JSON). */
@@ -17,11 +18,14 @@ export type Scored = [number, number];
 
 /** The unit decoder directions d̂ᵢ of an SAE, row-major [d_sae, d_in] (zero rows stay zero). */
 export function unitDecoderRows(sae: SAE): Float32Array {
+  return readAndDispose(unitRows(decoderOf(sae)));
+}
+
+/** The SAE's decoder W_dec [d_sae, d_in]; an SAE without one cannot be browsed. */
+export function decoderOf(sae: SAE): tf.Tensor2D {
   const w = sae.params.get("W_dec");
   if (!w) throw new Error(`a ${sae.config.architecture} SAE without W_dec cannot be browsed`);
-  return readAndDispose(
-    tf.tidy(() => tf.div(w, tf.maximum(tf.norm(w, "euclidean", 1, true), 1e-12))),
-  );
+  return w as tf.Tensor2D;
 }
 
 /**

@@ -12,13 +12,13 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { GPT2 } from "../gpt2/model.ts";
-import { matMul } from "../tensor/ops.ts";
+import { directionalDerivatives } from "../metrics/latents.ts";
 import { architectureOf } from "../sae/mod.ts";
 import { preActivations } from "../sae/base.ts";
 import type { Tokenizer } from "../data/tokenizer.ts";
 import type { BrowserSAE } from "./data.ts";
 import { sig4 } from "./data.ts";
-import { readAndDispose, unitDecoderRows } from "./decoder.ts";
+import { decoderOf, readAndDispose } from "./decoder.ts";
 
 /** A prompt that cannot be analysed (empty, too long): the server answers 4xx with the message. */
 export class PromptError extends Error {
@@ -142,7 +142,7 @@ function viewOf(
   const [, T, d] = o.g.activation.shape, f = s.sae.config.d_sae;
   const gradientAware = architectureOf(s.sae.config.architecture).usesGradient;
   const hasLinearEncoder = s.sae.params.has("W_enc") && s.sae.params.has("b_enc");
-  const unit = unitDecoderRows(s.sae);
+  const wDec = decoderOf(s.sae);
   const tensors = tf.tidy(() => {
     const x = o.g.activation.reshape([T, d]) as tf.Tensor2D;
     const grad = o.g.gradient.reshape([T, d]) as tf.Tensor2D;
@@ -153,7 +153,7 @@ function viewOf(
     return [
       a,
       p,
-      tf.abs(matMul(grad, tf.tensor2d(unit, [f, d]), false, true)),
+      tf.abs(directionalDerivatives(grad, wDec)),
       model.tokenLosses(o.input, h),
       ...(hasLinearEncoder ? [preActivations(s.sae.params, x)] : []),
     ];
