@@ -46,3 +46,17 @@ Deno.test("ReconstructionStats over two batches equals the metrics over their un
   close(stats.fvu, 0.5, 1e-9, "fvu uses the mean over both batches");
   close(stats.l0, 1.5);
 });
+
+Deno.test("ReconstructionStats: shrinkage γ is c for x̂ = c·x, and Σ‖x̂‖²/Σx̂·x in general", () => {
+  const scaled = new ReconstructionStats();
+  const x = tf.tensor2d([[1, 2, -1], [0.5, -3, 2]]);
+  const half = tf.mul(x, 0.5) as tf.Tensor2D;
+  scaled.add(x, half);
+  close(scaled.shrinkage, 0.5);
+  const general = new ReconstructionStats();
+  const xHat = tf.tensor2d([[1, 1, 0], [0, -2, 2]]);
+  general.add(x, xHat);
+  // Σ‖x̂‖² = 2 + 8 = 10; Σ x̂·x = (1 + 2) + (6 + 4) = 13.
+  close(general.shrinkage, 10 / 13);
+  tf.dispose([x, half, xHat]);
+});

@@ -77,15 +77,19 @@ export class ReconstructionStats {
   #sumSq = 0;
   #sumX: Float64Array | null = null;
   #nonZero = 0;
+  #sumDot = 0;
+  #sumSqHat = 0;
 
   /** Adds a batch: x and x̂ [n, d], and optionally its latents [n, d_sae] for L0. */
   add(x: tf.Tensor2D, xHat: tf.Tensor2D, latents?: tf.Tensor2D): void {
     const [n, d] = x.shape;
-    const [err, sq, colSum] = tf.tidy(() =>
+    const [err, sq, colSum, dot, sqHat] = tf.tidy(() =>
       [
         tf.sum(tf.squaredDifference(x, xHat)).dataSync()[0],
         tf.sum(tf.square(x)).dataSync()[0],
         tf.sum(x, 0).dataSync(),
+        tf.sum(tf.mul(x, xHat)).dataSync()[0],
+        tf.sum(tf.square(xHat)).dataSync()[0],
       ] as const
     );
     this.#sumX ??= new Float64Array(d);
@@ -95,6 +99,8 @@ export class ReconstructionStats {
     for (let j = 0; j < d; j++) this.#sumX[j] += colSum[j];
     this.#sumSqErr += err;
     this.#sumSq += sq;
+    this.#sumDot += dot;
+    this.#sumSqHat += sqHat;
     this.tokens += n;
     if (latents) {
       this.#nonZero += tf.tidy(() =>
@@ -119,6 +125,15 @@ export class ReconstructionStats {
     let meanSq = 0;
     for (const s of this.#sumX ?? []) meanSq += (s / this.tokens) ** 2;
     return this.#sumSqErr / Math.max(this.#sumSq - this.tokens * meanSq, FVU_FLOOR);
+  }
+
+  /**
+   * The Gated paper's relative reconstruction bias γ = argmin_γ Σ‖x̂/γ − x‖² = Σ‖x̂‖² / Σ x̂·x
+   * (arXiv 2404.16014, §5.1): below 1 when reconstructions are shrunk towards zero, as an L1
+   * penalty does; 1 without bias.
+   */
+  get shrinkage(): number {
+    return this.#sumSqHat / this.#sumDot;
   }
 
   /** Mean non-zero latents per token (NaN when no latents were given). */

@@ -12,6 +12,7 @@
  * | `gsae` | Olmo et al. 2024 (arXiv 2411.10397) | `gsae.ts` |
  * | `e2e_topk` | Braun et al. 2024 (arXiv 2405.12241), TopK-sparse | `e2e.ts` |
  * | `gated` | Rajamanoharan et al. 2024 (arXiv 2404.16014) | `gated.ts` |
+ * | `relu_l1` | the Gated paper's baseline (arXiv 2404.16014, §2); SAELens "standard" | `relu_l1.ts` |
  * | `jumprelu` | Rajamanoharan et al. 2024 (arXiv 2407.14435) | `jumprelu.ts` |
  * | `mutual_choice`, `feature_choice` | Ayonrinde 2024 (arXiv 2411.02124) | `batch_choice.ts` |
  * | `gradient_mutual_choice`, `gradient_feature_choice` | ours: the g-SAE score allocated over the batch | `batch_choice.ts` |
@@ -25,6 +26,7 @@ import { E2E_TOPK } from "./e2e.ts";
 import { GATED } from "./gated.ts";
 import { GSAE } from "./gsae.ts";
 import { JUMPRELU } from "./jumprelu.ts";
+import { RELU_L1 } from "./relu_l1.ts";
 import { TOPK } from "./topk.ts";
 
 /** Architecture names SAELens uses in `cfg.json`. */
@@ -80,6 +82,7 @@ const BUILTIN = {
   gsae: GSAE,
   e2e_topk: E2E_TOPK,
   gated: GATED,
+  relu_l1: RELU_L1,
   jumprelu: JUMPRELU,
   ...BATCH_CHOICES,
 } as const;

@@ -282,8 +282,8 @@ function ourConfig(
   const saved = cfg.gsae;
   if (saved === undefined) {
     // A foreign SAELens folder: only inference fields exist; the registry fills training defaults.
-    if (arch === "standard") fail(`architecture "standard" (ReLU + L1) has no gsae implementation`);
-    const base = { architecture: arch, d_in: dIn, d_sae: dSae, seed: 0 };
+    const ours = arch === "standard" ? "relu_l1" : arch;
+    const base = { architecture: ours, d_in: dIn, d_sae: dSae, seed: 0 };
     if (arch !== "topk") return base;
     const k = cfg.activation_fn_kwargs?.k ?? cfg.k;
     if (k === undefined) fail(`topk SAE needs activation_fn_kwargs.k`);

@@ -35,7 +35,7 @@ import { evalReference } from "./eval_reference.ts";
 import type { Workspace } from "../shared/workspace.ts";
 
 /** Bump when a change invalidates cached evaluations (the numbers, not only the time, change). */
-export const EVAL_VERSION = 2;
+export const EVAL_VERSION = 3;
 
 /** How the encoder is run at evaluation (see the module doc). */
 export type GradientSource = "true" | "sampled" | "none";
@@ -66,6 +66,8 @@ export interface SAEEvaluation extends SpliceSummary {
   fvu: number;
   /** Σ(x̂ − x)² / Σx². */
   normalisedMse: number;
+  /** Relative reconstruction bias γ = Σ‖x̂‖² / Σ x̂·x (Gated paper; < 1: shrinkage). */
+  shrinkage: number;
   /** Mean active latents per token. */
   l0: number;
   /** Activation-frequency summary over the evaluation tokens. */
@@ -193,6 +195,7 @@ function run(
     ...summariseSplice(sums!),
     fvu: recon.fvu,
     normalisedMse: recon.normalisedMse,
+    shrinkage: recon.shrinkage,
     l0: recon.l0,
     frequency: latentStats.summary(),
     frequencies: Array.from(latentStats.frequencies()),
