@@ -4,9 +4,9 @@ import {
   evaluatePoint,
   frontiers,
   furtherArchitectures,
-  gatedL1,
   mainKComparison,
 } from "../lib/experiments/03_pareto/pareto.ts";
+import { penaltyOptions } from "../lib/experiments/zoo/penalty.ts";
 import { select } from "../lib/experiments/03_pareto/pareto_compare.ts";
 import { paretoClaims } from "../lib/experiments/03_pareto/pareto_report.ts";
 import { trainedSAE } from "../lib/experiments/zoo/sae_zoo.ts";
@@ -40,25 +40,38 @@ Deno.test("the experiment runs end to end on a tiny budget and shares its SAEs",
     const g0 = select(mainK, { architecture: "gsae" })[0];
     assert.deepStrictEqual(g0, frontier.find((p) => p.label === g0.label && p.mode === "true"));
 
-    const further = await furtherArchitectures(ws, { beta: sweep.chosen, gatedMultiples: [1] });
+    const further = await furtherArchitectures(ws, {
+      beta: sweep.chosen,
+      penaltyMultiples: { gated: [1], relu_l1: [1] },
+      architectures: [
+        { architecture: "mutual_choice" },
+        { architecture: "mutual_choice", options: { aux_zipf_coefficient: 0 } },
+        { architecture: "gradient_feature_choice" },
+      ],
+      seeds: [0],
+    });
     assert.deepStrictEqual(
       further.map((p) => `${p.architecture}/${p.mode}`),
       [
         "gated/true",
+        "relu_l1/true",
         "mutual_choice/true",
-        "gradient_mutual_choice/true",
-        "gradient_mutual_choice/plain",
-        "feature_choice/true",
+        "mutual_choice/true",
         "gradient_feature_choice/true",
         "gradient_feature_choice/plain",
       ],
     );
-    assert.ok((await gatedL1(ws, 2)) > (await gatedL1(ws, 1)));
+    const gated1 = await penaltyOptions(ws, "gated", 1);
+    assert.ok((await penaltyOptions(ws, "gated", 2)).l1_coefficient > gated1.l1_coefficient);
     assert.deepStrictEqual(further[0].name, "gated-x1-s0");
+    assert.deepStrictEqual(further[0].multiple, 1);
+    assert.ok(further[3].label.endsWith("aux_zipf_coefficient=0"), further[3].label);
+    for (const p of further) assert.ok(p.shrinkage > 0 && Number.isFinite(p.shrinkage), p.label);
     assert.deepStrictEqual(g0.name, "gsae-k8-s0"); // β left out: it is recorded on its own
     assert.deepStrictEqual(paretoClaims({ frontier, mainK }).length, 5);
   }, {
     seeds: [0, 1],
+    frontierSeeds: [0],
     ks: [4, 8],
     mainK: 8,
     betas: [0.5, 1],

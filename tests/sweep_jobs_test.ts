@@ -71,17 +71,27 @@ Deno.test("profile jobs: the β sweep first, one job per SAE, notebooks named", 
     assert.ok(jobs[i].evals.some((e) => e.split === "dev"), "chooseBeta reads dev evaluations");
   }
   // Notebook 03's settings come from PARETO_SETTINGS.
-  const gated = jobs.filter((j) => j.spec.architecture === "gated");
-  assert.deepEqual(gated.map((j) => j.spec.gatedMultiple), [...PARETO_SETTINGS.gatedMultiples]);
-  for (const a of PARETO_SETTINGS.furtherArchitectures) {
-    assert.ok(jobs.some((j) => j.spec.architecture === a), a);
+  for (const [a, multiples] of Object.entries(PARETO_SETTINGS.penaltyMultiples)) {
+    const these = jobs.filter((j) => j.spec.architecture === a && j.spec.seed === p.seeds[0]);
+    assert.deepEqual(these.map((j) => j.spec.penaltyMultiple), [...multiples], a);
+  }
+  for (const { architecture, options } of PARETO_SETTINGS.furtherArchitectures) {
+    const same = (o?: Record<string, unknown>) =>
+      JSON.stringify(o ?? {}) === JSON.stringify(options ?? {});
+    assert.ok(
+      jobs.some((j) => j.spec.architecture === architecture && same(j.spec.options)),
+      architecture,
+    );
   }
   // Notebook 07: TopK and g-SAE at every scaling model and seed.
   for (const m of p.scalingModels) {
     const here = jobs.filter((j) => j.model === m && j.notebooks!.includes("07"));
     assert.equal(here.filter((j) => j.spec.k === p.mainK).length >= 2 * p.seeds.length, true, m);
   }
-  assert.equal(jobs.length, 18);
+  // β sweep 2; notebook 03: TopK, g-SAE and e2e-TopK at 2 ks × 2 frontier seeds 12 (the main-k
+  // seeds among them), penalised 5 multiples × 2 seeds 10, batch choices 6 × 2 seeds 12;
+  // notebook 07's second model: TopK and g-SAE × 2 seeds 4.
+  assert.equal(jobs.length, 40);
 });
 
 Deno.test("notebookNeeds: --only 04 is the β sweep plus the compared SAEs at every seed", () => {

@@ -52,7 +52,7 @@ Deno.test("after the sweep's jobs, notebooks 00 and 03-07 train and evaluate not
     await mainKComparison(ws, { beta: sweep.chosen, e2e: PARETO_SETTINGS.e2eAllSeeds });
     await furtherArchitectures(ws, {
       beta: sweep.chosen,
-      gatedMultiples: PARETO_SETTINGS.gatedMultiples,
+      penaltyMultiples: PARETO_SETTINGS.penaltyMultiples,
       architectures: PARETO_SETTINGS.furtherArchitectures,
     });
     await densityRuns(ws);

@@ -132,7 +132,9 @@ export function jobName(job: SweepJob): string {
   const s = job.spec, parts: string[] = [s.architecture];
   if (s.k !== undefined) parts.push(`k${s.k}`);
   if (s.beta !== undefined) parts.push(`b${s.beta}`);
-  if (s.gatedMultiple !== undefined) parts.push(`x${s.gatedMultiple}`);
+  if (s.penaltyMultiple !== undefined) parts.push(`x${s.penaltyMultiple}`);
+  if (s.warmStart !== undefined) parts.push(`from-${s.warmStart}`);
+  if (s.lr !== undefined) parts.push(`lr${s.lr}`);
   parts.push(`s${s.seed}`);
   const evals = job.evals.map((e) => JSON.parse(evalKey(e)).filter((x: unknown) => x !== null));
   return `${job.model}${job.hook ? ` ${job.hook}` : ""} ${parts.join("-")} ` +

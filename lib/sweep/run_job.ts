@@ -11,7 +11,7 @@
 import { dirname } from "node:path";
 import { chooseBeta } from "../experiments/zoo/compared.ts";
 import type { EvalNeed, NeedSpec } from "../experiments/zoo/needs.ts";
-import { gatedL1 } from "../experiments/03_pareto/pareto.ts";
+import { isPenalised, penaltyOptions } from "../experiments/zoo/penalty.ts";
 import type { EvalOptions } from "../experiments/zoo/sae_eval.ts";
 import { evaluateSAE, isEvaluated } from "../experiments/zoo/sae_eval.ts";
 import { architectureOf } from "../sae/mod.ts";
@@ -164,17 +164,20 @@ async function chosenBeta(
   return choice.beta;
 }
 
-/** The concrete spec; `null` when Gated's λ needs a store that is not built and `build` is off. */
+/** The concrete spec; `null` when a penalty needs a store that is not built and `build` is off. */
 async function resolveSpec(
   ws: Workspace,
   need: NeedSpec,
   beta: number | undefined,
   build: boolean,
 ): Promise<SAESpec | null> {
-  const { gatedMultiple, beta: b, ...rest } = need;
+  const { penaltyMultiple, beta: b, ...rest } = need;
   const spec: SAESpec = { ...rest };
   if (b !== undefined) spec.beta = b === "chosen" ? beta! : b;
-  if (gatedMultiple !== undefined) {
+  if (penaltyMultiple !== undefined) {
+    if (!isPenalised(need.architecture)) {
+      throw new Error(`${need.architecture} has no penalty multiple`);
+    }
     if (!build) {
       try {
         await Deno.stat(`${trainStoreDir(ws)}/manifest.json`);
@@ -183,7 +186,8 @@ async function resolveSpec(
       }
     }
     await ensureStore(ws);
-    spec.options = { ...spec.options, l1_coefficient: await gatedL1(ws, gatedMultiple) };
+    const penalty = await penaltyOptions(ws, need.architecture, penaltyMultiple);
+    spec.options = { ...spec.options, ...penalty };
   }
   return spec;
 }

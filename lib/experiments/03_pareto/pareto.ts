@@ -21,7 +21,7 @@ import { type ArchitectureName, architectureOf } from "../../sae/mod.ts";
 import { chooseBeta, COMPARED, mainSAE } from "../zoo/compared.ts";
 import { evaluateSAE, type SAEEvaluation } from "../zoo/sae_eval.ts";
 import { type TrainedSAE, trainedSAE } from "../zoo/sae_zoo.ts";
-import { trainStore } from "../zoo/train_store.ts";
+import { type PenalisedArchitecture, penaltyOptions } from "../zoo/penalty.ts";
 import type { Workspace } from "../shared/workspace.ts";
 
 /**
@@ -36,14 +36,17 @@ export interface ParetoPoint {
   /** The SAE's label, e.g. `gsae-k32-b0.5-s1`. */
   label: string;
   /**
-   * A name that does not change when a re-run chooses another β or Gated's λ moves with the
-   * activation scale (metric names): the label without β, Gated as `gated-x<multiple>-s<seed>`.
+   * A name that does not change when a re-run chooses another β or a penalty moves with the
+   * activation scale (metric names): the label without β; ReLU-L1, Gated and JumpReLU as
+   * `<architecture>-x<multiple>-s<seed>`.
    */
   name: string;
   /** Its architecture. */
   architecture: ArchitectureName;
-  /** k (null for Gated, whose sparsity comes from its L1 coefficient). */
+  /** k (null for ReLU-L1, Gated and JumpReLU, whose sparsity comes from a penalty). */
   k: number | null;
+  /** The penalty as a multiple of its rescaled default (`penalty.ts`), else null. */
+  multiple: number | null;
   /** g-SAE β of training (or of the selection control), else null. */
   beta: number | null;
   /** Seed. */
@@ -60,6 +63,8 @@ export interface ParetoPoint {
   kl: number;
   /** Fraction of variance unexplained. */
   fvu: number;
+  /** Relative reconstruction bias γ = Σ‖x̂‖²/Σx̂·x (Gated paper; < 1: shrinkage). */
+  shrinkage: number;
   /** Fraction of CE recovered relative to mean-ablation. */
   fracRecoveredMean: number;
   /** Fraction of CE recovered relative to zero-ablation. */
@@ -102,6 +107,7 @@ export async function evaluatePoint(
     name: trained.label.replace(/-b[\d.]+(?=-s\d)/, ""),
     architecture: trained.spec.architecture,
     k: trained.spec.k ?? null,
+    multiple: null,
     beta: mode === "selection" ? options.selectionBeta! : trained.spec.beta ?? null,
     seed: trained.spec.seed,
     mode,
@@ -110,6 +116,7 @@ export async function evaluatePoint(
     deltaCe: e.deltaCe,
     kl: e.kl,
     fvu: e.fvu,
+    shrinkage: e.shrinkage,
     fracRecoveredMean: e.fracRecoveredMean,
     fracRecoveredZero: e.fracRecoveredZero,
     ceClean: e.ceClean,
@@ -157,16 +164,18 @@ export async function betaSweep(ws: Workspace): Promise<BetaSweep> {
 }
 
 /**
- * The frontiers: TopK, g-SAE (β chosen) and e2e-TopK at every k of the profile, first seed;
- * g-SAE also with plain selection.
+ * The frontiers: TopK, g-SAE (β chosen) and e2e-TopK at every k of the profile, for each of the
+ * profile's `frontierSeeds` (error bars at every k); g-SAE also with plain selection.
  */
 export async function frontiers(ws: Workspace, beta: number): Promise<ParetoPoint[]> {
-  const seed = ws.profile.seeds[0], points: ParetoPoint[] = [];
-  for (const architecture of COMPARED) {
-    for (const k of ws.profile.ks) {
-      const t = await mainSAE(ws, architecture, seed, { beta, k });
-      points.push(await evaluatePoint(ws, t));
-      if (architecture === "gsae") points.push(await evaluatePoint(ws, t, { mode: "plain" }));
+  const points: ParetoPoint[] = [];
+  for (const seed of ws.profile.frontierSeeds) {
+    for (const architecture of COMPARED) {
+      for (const k of ws.profile.ks) {
+        const t = await mainSAE(ws, architecture, seed, { beta, k });
+        points.push(await evaluatePoint(ws, t));
+        if (architecture === "gsae") points.push(await evaluatePoint(ws, t, { mode: "plain" }));
+      }
     }
   }
   return points;
@@ -196,83 +205,88 @@ export async function mainKComparison(
   return points;
 }
 
+/** A further architecture at the main k: its name and any options (e.g. no aux_zipf). */
+export interface FurtherSpec {
+  /** Architecture name from the registry (a TopK-family batch choice). */
+  architecture: ArchitectureName;
+  /** Options beside the architecture's defaults. */
+  options?: Record<string, unknown>;
+}
+
 /**
  * What notebook 03 trains beyond the profile's lists, kept here so that the notebook and the sweep
  * (`lib/experiments/zoo/needs.ts`) read the same settings.
  */
 export const PARETO_SETTINGS: {
   /**
-   * Gated's λ as multiples of its default trade-off rescaled to our activation norm (larger is
-   * sparser; see {@link gatedL1}); chosen so that its L0 lands near the profile's ks on the default
-   * model.
+   * The penalties of ReLU-L1, Gated and JumpReLU as multiples of their rescaled defaults
+   * (`penalty.ts`), chosen on development windows (`deno task tune-baselines`,
+   * `outputs/tuning/baselines-default.md`) so that their L0 brackets the profile's main k.
    */
-  readonly gatedMultiples: readonly number[];
+  readonly penaltyMultiples: Readonly<Record<PenalisedArchitecture, readonly number[]>>;
   /**
-   * Batch-choice architectures at the main k. Feature Choice and gradient Feature Choice, the
-   * costliest to train, are left out of the default run to keep it within its time budget; add
-   * them for the full comparison.
+   * The seed papers' batch choices at the main k: Mutual and Feature Choice with and without
+   * aux_zipf_loss (arXiv 2411.02124's headline), and their gradient-aware versions.
    */
-  readonly furtherArchitectures: readonly ArchitectureName[];
+  readonly furtherArchitectures: readonly FurtherSpec[];
   /** e2e-TopK at every seed of the main k (its training runs the language model every step). */
   readonly e2eAllSeeds: boolean;
 } = {
-  gatedMultiples: [2],
-  furtherArchitectures: ["mutual_choice", "gradient_mutual_choice"],
+  penaltyMultiples: { relu_l1: [0.3, 1], gated: [0.3, 1], jumprelu: [1] },
+  furtherArchitectures: [
+    { architecture: "mutual_choice" },
+    { architecture: "mutual_choice", options: { aux_zipf_coefficient: 0 } },
+    { architecture: "feature_choice" },
+    { architecture: "feature_choice", options: { aux_zipf_coefficient: 0 } },
+    { architecture: "gradient_mutual_choice" },
+    { architecture: "gradient_feature_choice" },
+  ],
   e2eAllSeeds: true,
 };
 
-/** The further architectures at the main k (first seed): batch choices and Gated. */
-export const FURTHER: readonly ArchitectureName[] = [
-  "mutual_choice",
-  "gradient_mutual_choice",
-  "feature_choice",
-  "gradient_feature_choice",
-];
-
 /**
- * Gated's λ for a multiple of its default trade-off. Gated's default 5/√d_in assumes activations
- * scaled to E‖x‖² = 1, and our activations are not rescaled: its loss is ‖x − x̂‖² + λ·L1 with
- * the squared error scaling as ‖x‖² and the L1 as ‖x‖, so the same trade-off at our scale is
- * λ = multiple · 5/√d_in · √E‖x‖² (E over the training store). Rounded to 3 significant digits
- * (it names the cached SAE).
- */
-export async function gatedL1(ws: Workspace, multiple: number): Promise<number> {
-  const rows = await trainStore(ws);
-  let sum = 0;
-  for (let i = 0; i < rows.x.length; i++) sum += rows.x[i] * rows.x[i];
-  const rms = Math.sqrt(sum / rows.n), d = rows.x.length / rows.n;
-  return Number((multiple * 5 / Math.sqrt(d) * rms).toPrecision(3));
-}
-
-/**
- * Gated SAEs (one per multiple of the default λ, see {@link gatedL1}) and batch-choice
- * architectures (default {@link FURTHER}) at the main k, first seed; the gradient-aware ones (β as
- * given) also with plain selection.
+ * The seed papers' architectures, one SAE per seed of the profile's `frontierSeeds`: ReLU-L1,
+ * Gated and JumpReLU at each penalty multiple (`penalty.ts`), and the batch choices at the main k;
+ * the gradient-aware ones (β as given) also with plain selection.
  */
 export async function furtherArchitectures(
   ws: Workspace,
   options: {
     beta: number;
-    gatedMultiples: readonly number[];
-    architectures?: readonly ArchitectureName[];
+    penaltyMultiples: Readonly<Partial<Record<PenalisedArchitecture, readonly number[]>>>;
+    architectures?: readonly FurtherSpec[];
+    seeds?: readonly number[];
   },
 ): Promise<ParetoPoint[]> {
-  const { mainK: k, seeds: [seed] } = ws.profile, points: ParetoPoint[] = [];
-  for (const multiple of options.gatedMultiples) {
-    const l1_coefficient = await gatedL1(ws, multiple);
-    const t = await trainedSAE(ws, { architecture: "gated", seed, options: { l1_coefficient } });
-    points.push({ ...(await evaluatePoint(ws, t)), name: `gated-x${multiple}-s${seed}` });
-  }
-  for (const architecture of options.architectures ?? FURTHER) {
-    const gradient = architectureOf(architecture).usesGradient;
-    const t = await trainedSAE(ws, {
-      architecture,
-      k,
-      seed,
-      ...(gradient ? { beta: options.beta } : {}),
-    });
-    points.push(await evaluatePoint(ws, t));
-    if (gradient) points.push(await evaluatePoint(ws, t, { mode: "plain" }));
+  const k = ws.profile.mainK, points: ParetoPoint[] = [];
+  for (const seed of options.seeds ?? ws.profile.frontierSeeds) {
+    for (const [architecture, multiples] of Object.entries(options.penaltyMultiples)) {
+      for (const multiple of multiples ?? []) {
+        const a = architecture as PenalisedArchitecture;
+        const t = await trainedSAE(ws, {
+          architecture: a,
+          seed,
+          options: await penaltyOptions(ws, a, multiple),
+        });
+        points.push({
+          ...(await evaluatePoint(ws, t)),
+          multiple,
+          name: `${a}-x${multiple}-s${seed}`,
+        });
+      }
+    }
+    for (const { architecture, options: extra } of options.architectures ?? []) {
+      const gradient = architectureOf(architecture).usesGradient;
+      const t = await trainedSAE(ws, {
+        architecture,
+        k,
+        seed,
+        ...(gradient ? { beta: options.beta } : {}),
+        ...(extra ? { options: extra } : {}),
+      });
+      points.push(await evaluatePoint(ws, t));
+      if (gradient) points.push(await evaluatePoint(ws, t, { mode: "plain" }));
+    }
   }
   return points;
 }

@@ -98,7 +98,10 @@ export interface ScalingOptions {
   beta: number;
   /** Models (default: the profile's `scalingModels`). */
   models?: string[];
-  /** Seeds (default: the profile's seeds). */
+  /**
+   * Seeds (default: the profile's main-k `seeds` on the profile's own model, whose comparison is
+   * notebook 03's, and its `frontierSeeds` on the other models).
+   */
   seeds?: number[];
   /** Progress lines (default: none). */
   log?: (line: string) => void;
@@ -118,7 +121,7 @@ export async function scalingStudy(
     const own = (await resolveModel(spec)).name === main.modelName;
     const ws = own ? main : await openWorkspace({ profile: main.profile.name, model: spec, log });
     try {
-      const seeds = options.seeds ?? ws.profile.seeds;
+      const seeds = options.seeds ?? (own ? ws.profile.seeds : ws.profile.frontierSeeds);
       models.push(await scaleOne(ws, seeds, options.beta, log));
     } finally {
       if (!own) closeWorkspace(ws);

@@ -30,8 +30,13 @@ export interface SAEBudget {
   lr: number;
   /** Peak learning rate of the e2e SAEs, which train on the model's KL rather than on the store. */
   e2eLr: number;
-  /** Validation sequences (of the model's context) for ΔCE, KL and FVU. */
+  /** Validation sequences (of the model's context) for ΔCE, KL, FVU and frequencies. */
   evalSequences: number;
+  /**
+   * Development sequences of the training split for choosing hyperparameters (β, the baselines'
+   * tuning); never reported, so fewer than the validation's.
+   */
+  devSequences: number;
 }
 
 /** Everything a notebook may read from its profile. */
@@ -45,8 +50,16 @@ export interface Profile {
    * experiment ("about three quarters through the model"); resolved by {@link saeLayer}.
    */
   layerFraction: number;
-  /** Seeds; a claim's spread is over these. */
+  /**
+   * Seeds of the main comparisons at the main k (TopK, g-SAE, e2e-TopK; notebooks 03–06): every
+   * claim's interval is over these, paired by seed.
+   */
   seeds: number[];
+  /**
+   * Seeds everywhere else (frontier points at other k, the seed papers' architectures, scaling
+   * models): the first seeds of {@link seeds}.
+   */
+  frontierSeeds: number[];
   /** Tokens of the training split in the activation+gradient store (read by every SAE). */
   storeTokens: number;
   /** SAE budget. */
@@ -74,8 +87,17 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     model: "sotu-2x64",
     layerFraction: 0.75,
     seeds: [0, 1],
+    frontierSeeds: [0, 1],
     storeTokens: 16_384,
-    sae: { expansion: 4, tokens: 16_384, batchSize: 1024, lr: 2e-2, e2eLr: 2e-3, evalSequences: 8 },
+    sae: {
+      expansion: 4,
+      tokens: 16_384,
+      batchSize: 1024,
+      lr: 2e-2,
+      e2eLr: 2e-3,
+      evalSequences: 8,
+      devSequences: 8,
+    },
     ks: [8, 16],
     mainK: 16,
     betas: [0.25, 1],
@@ -87,9 +109,11 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     name: "default",
     model: DEFAULT_MODEL,
     layerFraction: 0.75,
-    seeds: [0, 1, 2],
+    // Five seeds at the main k and three elsewhere: the README's rule for a claim's interval.
+    seeds: [0, 1, 2, 3, 4],
+    frontierSeeds: [0, 1, 2],
     // Budget and lr chosen on held-out rows of the training split, never on the validation
-    // split; the measurements and the rule are in the README (Profiles).
+    // split; the measurements and the rule are in the README (Profiles, Baselines).
     storeTokens: 600_000,
     sae: {
       expansion: 8,
@@ -97,7 +121,9 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
       batchSize: 1024,
       lr: 1e-2,
       e2eLr: 2e-3,
-      evalSequences: 64,
+      // 512 windows of 128 tokens: 65,536 validation tokens behind every ΔCE, KL and frequency.
+      evalSequences: 512,
+      devSequences: 64,
     },
     ks: [16, 32, 64],
     mainK: 32,
@@ -111,7 +137,8 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     model: "gpt2",
     // GPT-2 small's layer 7 (the paper's), and the same depth in the larger sizes.
     layerFraction: 0.67,
-    seeds: [0, 1, 2],
+    seeds: [0, 1, 2, 3, 4],
+    frontierSeeds: [0, 1, 2],
     storeTokens: 2_000_000,
     sae: {
       expansion: 16,
@@ -120,6 +147,7 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
       lr: 5e-4,
       e2eLr: 5e-4,
       evalSequences: 256,
+      devSequences: 64,
     },
     ks: [16, 32, 64, 128],
     mainK: 32,

@@ -55,7 +55,7 @@ export function evalOffsets(ws: Workspace): number[] {
 export function devOffsets(ws: Workspace): number[] {
   const seq = ws.model.config.n_positions;
   const store = spreadOffsets(ws.train.length, storeSequences(ws), seq);
-  const count = Math.min(ws.profile.sae.evalSequences, store.length - 1);
+  const count = Math.min(ws.profile.sae.devSequences, store.length - 1);
   return spreadOffsets(store.length - 1, count, 1).map((j) => {
     if (store[j + 1] - store[j] < 2 * seq) {
       throw new Error(`the store's windows are too dense for development windows between them`);

@@ -9,17 +9,18 @@
  * Two things are known only after some training, so a need may name them symbolically:
  * - `beta: "chosen"`: g-SAE's β chosen on development windows of the profile's main model
  *   ({@link chooseBeta}, which needs the β sweep's SAEs);
- * - `gatedMultiple`: Gated's λ as a multiple of its default ({@link gatedL1}, which needs the store).
+ * - `penaltyMultiple`: the penalty of ReLU-L1, Gated or JumpReLU as a multiple of its rescaled
+ *   default (`penaltyOptions` in penalty.ts, which needs the store).
  *
  * @module
  */
 import { type ArchitectureName, architectureOf } from "../../sae/mod.ts";
-import { COMPARED } from "./compared.ts";
+import { COMPARED, E2E_TRAINING } from "./compared.ts";
 import { PARETO_SETTINGS } from "../03_pareto/pareto.ts";
 import type { Profile } from "../shared/profile.ts";
 import type { EvalOptions } from "./sae_eval.ts";
 
-/** An SAE spec whose β may be the chosen one and whose Gated λ may be a multiple of the default. */
+/** An SAE spec whose β may be the chosen one and whose penalty may be a multiple of the default. */
 export interface NeedSpec {
   /** Architecture name from the registry. */
   architecture: ArchitectureName;
@@ -29,10 +30,14 @@ export interface NeedSpec {
   seed: number;
   /** g-SAE selection strength, or `chosen` (see the module doc). */
   beta?: number | "chosen";
-  /** Gated's λ as a multiple of its default (see the module doc). */
-  gatedMultiple?: number;
+  /** The penalty as a multiple of its rescaled default (see the module doc). */
+  penaltyMultiple?: number;
   /** Further architecture options. */
   options?: Record<string, unknown>;
+  /** Peak learning rate instead of the profile's. */
+  lr?: number;
+  /** Start from the same seed's trained TopK SAE. */
+  warmStart?: "topk";
 }
 
 /** One evaluation of an SAE; `selectionBeta` may be the chosen β. */
@@ -74,7 +79,7 @@ export function notebookNeeds(profile: Profile, options: { only?: string[] } = {
     if (!need.notebooks.includes(notebook)) need.notebooks.push(notebook);
     out.set(key, need);
   };
-  const { model, mainK: k, seeds, ks, betas } = profile, s0 = seeds[0];
+  const { model, mainK: k, seeds, frontierSeeds, ks, betas } = profile, s0 = seeds[0];
   const betaSweep = (nb: string, evals: EvalNeed[]) => {
     for (const beta of betas) add(nb, model, { architecture: "gsae", k, seed: s0, beta }, evals);
   };
@@ -90,16 +95,16 @@ export function notebookNeeds(profile: Profile, options: { only?: string[] } = {
     } else if (nb === "03") {
       betaSweep(nb, [DEV, VAL, NONE]);
       add(nb, model, { architecture: "topk", k, seed: s0 }, [DEV, VAL]);
-      for (const architecture of COMPARED) {
-        for (const kk of ks) {
-          add(
-            nb,
-            model,
-            mainSpec(architecture, kk, s0),
-            architecture === "gsae" ? [VAL, NONE] : [
-              VAL,
-            ],
-          );
+      for (const seed of frontierSeeds) {
+        for (const architecture of COMPARED) {
+          for (const kk of ks) {
+            add(
+              nb,
+              model,
+              mainSpec(architecture, kk, seed),
+              architecture === "gsae" ? [VAL, NONE] : [VAL],
+            );
+          }
         }
       }
       for (const seed of seeds) {
@@ -107,18 +112,24 @@ export function notebookNeeds(profile: Profile, options: { only?: string[] } = {
         add(nb, model, mainSpec("gsae", k, seed), [VAL, NONE, SAMPLED]);
         if (PARETO_SETTINGS.e2eAllSeeds) add(nb, model, mainSpec("e2e_topk", k, seed), [VAL]);
       }
-      for (const gatedMultiple of PARETO_SETTINGS.gatedMultiples) {
-        add(nb, model, { architecture: "gated", seed: s0, gatedMultiple }, [VAL]);
-      }
-      for (const architecture of PARETO_SETTINGS.furtherArchitectures) {
-        const gradient = architectureOf(architecture).usesGradient;
-        const spec: NeedSpec = {
-          architecture,
-          k,
-          seed: s0,
-          ...(gradient ? { beta: "chosen" } : {}),
-        };
-        add(nb, model, spec, architectureOf(architecture).usesGradient ? [VAL, NONE] : [VAL]);
+      for (const seed of frontierSeeds) {
+        for (const [architecture, multiples] of Object.entries(PARETO_SETTINGS.penaltyMultiples)) {
+          for (const penaltyMultiple of multiples) {
+            const a = architecture as ArchitectureName;
+            add(nb, model, { architecture: a, seed, penaltyMultiple }, [VAL]);
+          }
+        }
+        for (const { architecture, options } of PARETO_SETTINGS.furtherArchitectures) {
+          const gradient = architectureOf(architecture).usesGradient;
+          const spec: NeedSpec = {
+            architecture,
+            k,
+            seed,
+            ...(gradient ? { beta: "chosen" } : {}),
+            ...(options ? { options } : {}),
+          };
+          add(nb, model, spec, gradient ? [VAL, NONE] : [VAL]);
+        }
       }
     } else if (nb === "04" || nb === "05" || nb === "06") {
       betaSweep(nb, [DEV]);
@@ -126,7 +137,9 @@ export function notebookNeeds(profile: Profile, options: { only?: string[] } = {
     } else if (nb === "07") {
       betaSweep(nb, [DEV]);
       for (const m of profile.scalingModels) {
-        for (const seed of seeds) {
+        // The profile's own model at the main-k seeds (notebook 03's comparison), the others at
+        // the frontier seeds (scaling.ts).
+        for (const seed of m === model ? seeds : frontierSeeds) {
           add(nb, m, mainSpec("topk", k, seed), [VAL, SELECTION]);
           add(nb, m, mainSpec("gsae", k, seed), [VAL, SAMPLED, NONE]);
         }
@@ -136,25 +149,25 @@ export function notebookNeeds(profile: Profile, options: { only?: string[] } = {
   return [...out.values()];
 }
 
-/** `mainSAE`'s spec: g-SAE with the chosen β, the others as they are. */
+/** `mainSAE`'s spec: g-SAE with the chosen β, e2e-TopK with its training, the others as they are. */
 function mainSpec(architecture: ArchitectureName, k: number, seed: number): NeedSpec {
-  return architecture === "gsae" ? { architecture, k, seed, beta: "chosen" } : {
-    architecture,
-    k,
-    seed,
-  };
+  if (architecture === "gsae") return { architecture, k, seed, beta: "chosen" };
+  if (architecture === "e2e_topk") return { architecture, k, seed, ...E2E_TRAINING };
+  return { architecture, k, seed };
 }
 
 /** A canonical key of a model and spec (field order does not matter). */
 export function needKey(model: string, spec: NeedSpec): string {
-  const { architecture, k, seed, beta, gatedMultiple, options } = spec;
+  const { architecture, k, seed, beta, penaltyMultiple, options, lr, warmStart } = spec;
   return JSON.stringify([
     model,
     architecture,
     k ?? null,
     beta ?? null,
     seed,
-    gatedMultiple ?? null,
+    penaltyMultiple ?? null,
+    lr ?? null,
+    warmStart ?? null,
     {
       ...Object.fromEntries(Object.entries(options ?? {}).sort()),
     },

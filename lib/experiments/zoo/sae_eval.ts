@@ -108,7 +108,8 @@ function evalCacheEntry(ws: Workspace, dir: string, options: EvalOptions) {
     (options.selectionBeta !== undefined ? `, g-SAE selection β=${options.selectionBeta}` : "") +
     (gradient === "sampled" ? `, seed ${options.seed ?? 0}` : "");
   const split = options.split ?? "val";
-  const key = { version: EVAL_VERSION, mode, split, sequences: ws.profile.sae.evalSequences };
+  const sequences = split === "dev" ? ws.profile.sae.devSequences : ws.profile.sae.evalSequences;
+  const key = { version: EVAL_VERSION, mode, split, sequences };
   const file = `${dir}/eval-${split}-${mode.replace(/[^\w.=-]+/g, "_")}.json`;
   return { gradient, mode, key, file };
 }

@@ -29,6 +29,7 @@ import {
   trainSAE,
 } from "../../sae/trainer.ts";
 import { activationData } from "./train_store.ts";
+import { assignFrom } from "../../tensor/variables.ts";
 import type { Workspace } from "../shared/workspace.ts";
 
 /** Bump when a change to training code invalidates cached SAEs. */
@@ -46,6 +47,13 @@ export interface SAESpec {
   beta?: number;
   /** Further architecture options (e.g. Gated's `l1_coefficient`). */
   options?: Record<string, unknown>;
+  /** Peak learning rate instead of the profile's (hyperparameter tuning, `tune_baselines.ts`). */
+  lr?: number;
+  /**
+   * Start from the trained weights of the TopK SAE of the same k and seed instead of a random
+   * dictionary (`topk`; e2e-TopK: see the README, Baselines), then train for the full budget.
+   */
+  warmStart?: "topk";
 }
 
 /** A trained SAE and how it was trained. */
@@ -68,12 +76,14 @@ export interface TrainedSAE {
   dead: number;
 }
 
-/** A short label for a spec: `<arch>[-k<k>][-b<beta>]-s<seed>[-<option>=<value>…]`. */
+/** A short label for a spec: `<arch>[-k<k>][-b<beta>]-s<seed>[-lr<lr>][-<option>=<value>…]`. */
 export function specLabel(spec: SAESpec): string {
   const parts: string[] = [spec.architecture];
   if (spec.k !== undefined) parts.push(`k${spec.k}`);
   if (spec.beta !== undefined) parts.push(`b${spec.beta}`);
   parts.push(`s${spec.seed}`);
+  if (spec.lr !== undefined) parts.push(`lr${spec.lr}`);
+  if (spec.warmStart !== undefined) parts.push(`from-${spec.warmStart}`);
   for (const [k, v] of Object.entries(spec.options ?? {}).sort()) parts.push(`${k}=${v}`);
   return parts.join("-").replace(/[^\w.=-]+/g, "_");
 }
@@ -81,13 +91,13 @@ export function specLabel(spec: SAESpec): string {
 /** The trainer settings of the SAE `spec` (from the profile's SAE budget). */
 export function saeTrainConfig(
   ws: Workspace,
-  spec: Pick<SAESpec, "architecture" | "seed">,
+  spec: Pick<SAESpec, "architecture" | "seed" | "lr">,
 ): SAETrainConfig {
   const b = ws.profile.sae, seed = spec.seed;
   return {
     tokens: b.tokens,
     batchSize: b.batchSize,
-    lr: architectureOf(spec.architecture).trainsOn === "sequences" ? b.e2eLr : b.lr,
+    lr: spec.lr ?? (architectureOf(spec.architecture).trainsOn === "sequences" ? b.e2eLr : b.lr),
     warmupSteps: Math.min(20, Math.max(1, Math.floor(b.tokens / b.batchSize / 10))),
     minLrRatio: 0.1,
     seed,
@@ -205,7 +215,10 @@ export async function trainSpec(
   const train = {
     ...saeTrainConfig(ws, spec),
     ...(options.checkpointEvery !== undefined ? { checkpointEvery: options.checkpointEvery } : {}),
+    // A warm start keeps its b_dec rather than setting it from the data.
+    ...(spec.warmStart ? { bDecInit: "none" as const } : {}),
   };
+  if (spec.warmStart) await copyWeights(ws, spec, sae);
   const common = {
     label: `sae ${specLabel(spec)}`,
     log: (line: string) => console.log(line),
@@ -224,6 +237,20 @@ export async function trainSpec(
   const result = await trainSAE(sae, data, train, common);
   const dead = result.tokensSinceFired.filter((t) => t >= train.deadWindowTokens).length;
   return { sae, train, result, dead };
+}
+
+/** Copies the trained weights of the spec's warm start (TopK, same k and seed) into `sae`. */
+async function copyWeights(ws: Workspace, spec: SAESpec, sae: SAE): Promise<void> {
+  const from = await trainedSAE(ws, { architecture: spec.warmStart!, k: spec.k, seed: spec.seed });
+  for (const [name, v] of sae.params) {
+    const source = from.sae.params.get(name);
+    if (!source || source.shape.join() !== v.shape.join()) {
+      throw new Error(
+        `warm start of ${specLabel(spec)}: ${from.label} has no ${name} of its shape`,
+      );
+    }
+    assignFrom(v, (await source.data()) as Float32Array);
+  }
 }
 
 /** Saves a {@link trainSpec} result to `dir` as a SAELens folder (replacing `dir`). */
