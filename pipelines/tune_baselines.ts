@@ -51,7 +51,8 @@ export function tuningTable(rows: readonly TuningRow[]): string {
     ["SAE", "lr", "penalty ×", "L0", "FVU", "ΔCE", "KL", "γ", "dead", "cos to init", "train s"],
     rows.map((r) => [
       r.label,
-      (r.lr ?? "profile") + (r.warmStart ? `, from ${r.warmStart}` : ""),
+      (r.lr ?? "profile") + (r.warmStart ? `, from ${r.warmStart}` : "") +
+      (r.tokens ? `, ${r.tokens} tokens` : ""),
       r.multiple ?? "–",
       f(r.l0, 3),
       f(r.fvu),

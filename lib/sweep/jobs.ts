@@ -135,6 +135,7 @@ export function jobName(job: SweepJob): string {
   if (s.penaltyMultiple !== undefined) parts.push(`x${s.penaltyMultiple}`);
   if (s.warmStart !== undefined) parts.push(`from-${s.warmStart}`);
   if (s.lr !== undefined) parts.push(`lr${s.lr}`);
+  if (s.tokens !== undefined) parts.push(`t${s.tokens}`);
   parts.push(`s${s.seed}`);
   const evals = job.evals.map((e) => JSON.parse(evalKey(e)).filter((x: unknown) => x !== null));
   return `${job.model}${job.hook ? ` ${job.hook}` : ""} ${parts.join("-")} ` +

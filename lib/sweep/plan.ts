@@ -56,8 +56,9 @@ function lmParams(d: ModelDims): number {
 export function estimateGflop(job: SweepJob, dims: ModelDims): number {
   const p = getProfile(job.profile), n = lmParams(dims), d = dims.n_embd;
   const dSae = p.sae.expansion * d;
-  let flop = p.sae.tokens * 12 * d * dSae; // encoder and decoder, forward and backward
-  if (architectureOf(job.spec.architecture).trainsOn === "sequences") flop += p.sae.tokens * 6 * n; // the LM every step
+  const tokens = job.spec.tokens ?? p.sae.tokens;
+  let flop = tokens * 12 * d * dSae; // encoder and decoder, forward and backward
+  if (architectureOf(job.spec.architecture).trainsOn === "sequences") flop += tokens * 6 * n; // the LM every step
   // Each evaluation: clean and spliced passes with the gradient at the hook.
   flop += job.evals.length * p.sae.evalSequences * dims.n_positions * 12 * n;
   return flop / 1e9;

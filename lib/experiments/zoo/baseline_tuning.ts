@@ -30,6 +30,8 @@ export interface TuningCase {
   multiple?: number;
   /** Start from the same seed's trained TopK SAE (e2e-TopK; see `SAESpec.warmStart`). */
   warmStart?: "topk";
+  /** Training tokens instead of the profile's. */
+  tokens?: number;
 }
 
 /** One tuned setting and what it gave on the development windows. */
@@ -65,8 +67,11 @@ export function tuningGrid(
   const k = ws.profile.mainK, out: TuningCase[] = [];
   for (const architecture of architectures) {
     if (architecture === "e2e_topk") {
-      for (const lr of [1e-3, 3e-3]) out.push({ architecture, k, lr, warmStart: "topk" });
       for (const lr of [2e-3, 5e-3, 1e-2, 2e-2]) out.push({ architecture, k, lr });
+      for (const lr of [1e-3, 3e-3]) out.push({ architecture, k, lr, warmStart: "topk" });
+      // A third of the budget: the warm start's cost in the default run (e2e steps run the model).
+      const tokens = Math.round(ws.profile.sae.tokens / 3);
+      for (const lr of [1e-3, 3e-3]) out.push({ architecture, k, lr, warmStart: "topk", tokens });
     } else if (architecture === "topk") {
       out.push({ architecture, k });
     } else if (isPenalised(architecture)) {
@@ -84,6 +89,7 @@ export async function tuningSpec(ws: Workspace, c: TuningCase): Promise<SAESpec>
   if (c.k !== undefined) spec.k = c.k;
   if (c.lr !== undefined) spec.lr = c.lr;
   if (c.warmStart !== undefined) spec.warmStart = c.warmStart;
+  if (c.tokens !== undefined) spec.tokens = c.tokens;
   if (c.multiple !== undefined) {
     if (!isPenalised(c.architecture)) throw new Error(`${c.architecture} has no penalty multiple`);
     spec.options = await penaltyOptions(ws, c.architecture, c.multiple);

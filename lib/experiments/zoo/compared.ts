@@ -21,7 +21,7 @@ export type ComparedArchitecture = typeof COMPARED[number];
  * TopK's KL at any learning rate tried, so it starts from the same seed's trained TopK SAE and
  * trains end to end on the KL for the full budget.
  */
-export const E2E_TRAINING: Readonly<Pick<SAESpec, "lr" | "warmStart">> = {
+export const E2E_TRAINING: Readonly<Pick<SAESpec, "lr" | "tokens" | "warmStart">> = {
   warmStart: "topk",
   lr: 1e-3,
 };

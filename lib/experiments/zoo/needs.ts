@@ -36,6 +36,8 @@ export interface NeedSpec {
   options?: Record<string, unknown>;
   /** Peak learning rate instead of the profile's. */
   lr?: number;
+  /** Training tokens instead of the profile's. */
+  tokens?: number;
   /** Start from the same seed's trained TopK SAE. */
   warmStart?: "topk";
 }
@@ -158,7 +160,7 @@ function mainSpec(architecture: ArchitectureName, k: number, seed: number): Need
 
 /** A canonical key of a model and spec (field order does not matter). */
 export function needKey(model: string, spec: NeedSpec): string {
-  const { architecture, k, seed, beta, penaltyMultiple, options, lr, warmStart } = spec;
+  const { architecture, k, seed, beta, penaltyMultiple, options, lr, tokens, warmStart } = spec;
   return JSON.stringify([
     model,
     architecture,
@@ -167,6 +169,7 @@ export function needKey(model: string, spec: NeedSpec): string {
     seed,
     penaltyMultiple ?? null,
     lr ?? null,
+    tokens ?? null,
     warmStart ?? null,
     {
       ...Object.fromEntries(Object.entries(options ?? {}).sort()),

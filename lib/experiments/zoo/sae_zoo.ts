@@ -49,6 +49,8 @@ export interface SAESpec {
   options?: Record<string, unknown>;
   /** Peak learning rate instead of the profile's (hyperparameter tuning, `tune_baselines.ts`). */
   lr?: number;
+  /** Training tokens instead of the profile's budget (e2e-TopK's warm start). */
+  tokens?: number;
   /**
    * Start from the trained weights of the TopK SAE of the same k and seed instead of a random
    * dictionary (`topk`; e2e-TopK: see the README, Baselines), then train for the full budget.
@@ -76,13 +78,17 @@ export interface TrainedSAE {
   dead: number;
 }
 
-/** A short label for a spec: `<arch>[-k<k>][-b<beta>]-s<seed>[-lr<lr>][-<option>=<value>…]`. */
+/**
+ * A short label for a spec:
+ * `<arch>[-k<k>][-b<beta>]-s<seed>[-lr<lr>][-t<tokens>][-from-<warm start>][-<option>=<value>…]`.
+ */
 export function specLabel(spec: SAESpec): string {
   const parts: string[] = [spec.architecture];
   if (spec.k !== undefined) parts.push(`k${spec.k}`);
   if (spec.beta !== undefined) parts.push(`b${spec.beta}`);
   parts.push(`s${spec.seed}`);
   if (spec.lr !== undefined) parts.push(`lr${spec.lr}`);
+  if (spec.tokens !== undefined) parts.push(`t${spec.tokens}`);
   if (spec.warmStart !== undefined) parts.push(`from-${spec.warmStart}`);
   for (const [k, v] of Object.entries(spec.options ?? {}).sort()) parts.push(`${k}=${v}`);
   return parts.join("-").replace(/[^\w.=-]+/g, "_");
@@ -91,17 +97,17 @@ export function specLabel(spec: SAESpec): string {
 /** The trainer settings of the SAE `spec` (from the profile's SAE budget). */
 export function saeTrainConfig(
   ws: Workspace,
-  spec: Pick<SAESpec, "architecture" | "seed" | "lr">,
+  spec: Pick<SAESpec, "architecture" | "seed" | "lr" | "tokens">,
 ): SAETrainConfig {
-  const b = ws.profile.sae, seed = spec.seed;
+  const b = ws.profile.sae, seed = spec.seed, tokens = spec.tokens ?? b.tokens;
   return {
-    tokens: b.tokens,
+    tokens,
     batchSize: b.batchSize,
     lr: spec.lr ?? (architectureOf(spec.architecture).trainsOn === "sequences" ? b.e2eLr : b.lr),
-    warmupSteps: Math.min(20, Math.max(1, Math.floor(b.tokens / b.batchSize / 10))),
+    warmupSteps: Math.min(20, Math.max(1, Math.floor(tokens / b.batchSize / 10))),
     minLrRatio: 0.1,
     seed,
-    deadWindowTokens: Math.min(1_000_000, Math.floor(b.tokens / 4)),
+    deadWindowTokens: Math.min(1_000_000, Math.floor(tokens / 4)),
     bDecInit: "geometric_median",
     logEvery: 5,
     checkpointEvery: 0,
