@@ -33,7 +33,7 @@ import { assignFrom } from "../../tensor/variables.ts";
 import type { Workspace } from "../shared/workspace.ts";
 
 /** Bump when a change to training code invalidates cached SAEs. */
-export const ZOO_VERSION = 2;
+export const ZOO_VERSION = 3;
 
 /** Which SAE: the architecture and the fields that vary between the notebooks' SAEs. */
 export interface SAESpec {
@@ -137,10 +137,17 @@ function cacheKey(ws: Workspace, spec: SAESpec): Record<string, unknown> {
     version: ZOO_VERSION,
     model: ws.fingerprint,
     hook: ws.hook,
-    budget: ws.profile.sae,
+    // The evaluation's sizes do not change a trained SAE.
+    budget: trainingBudget(ws),
     storeTokens: ws.profile.storeTokens,
     spec: { ...spec, options: spec.options ?? {} },
   };
+}
+
+/** The profile's SAE budget without the evaluation's sizes (what a trained SAE depends on). */
+function trainingBudget(ws: Workspace): Record<string, unknown> {
+  const { evalSequences: _val, devSequences: _dev, ...training } = ws.profile.sae;
+  return training;
 }
 
 /** The cache folder of the SAE `spec` in the workspace (SAELens layout plus training.json). */
