@@ -67,11 +67,12 @@ export function tuningGrid(
   const k = ws.profile.mainK, out: TuningCase[] = [];
   for (const architecture of architectures) {
     if (architecture === "e2e_topk") {
-      for (const lr of [2e-3, 5e-3, 1e-2, 2e-2]) out.push({ architecture, k, lr });
-      for (const lr of [1e-3, 3e-3]) out.push({ architecture, k, lr, warmStart: "topk" });
-      // A third of the budget: the warm start's cost in the default run (e2e steps run the model).
+      // A third of the budget first: the warm start's cost in the default run (e2e steps run the
+      // model); then the full budget, then from random weights as Braun et al. train it.
       const tokens = Math.round(ws.profile.sae.tokens / 3);
       for (const lr of [1e-3, 3e-3]) out.push({ architecture, k, lr, warmStart: "topk", tokens });
+      for (const lr of [1e-3, 3e-3]) out.push({ architecture, k, lr, warmStart: "topk" });
+      for (const lr of [2e-3, 1e-2]) out.push({ architecture, k, lr });
     } else if (architecture === "topk") {
       out.push({ architecture, k });
     } else if (isPenalised(architecture)) {
