@@ -20,7 +20,7 @@ Deno.test("betaSweepFigure: three panels, TopK reference lines, the chosen β ma
     val: point({ architecture: beta ? "gsae" : "topk" }),
     valPlain: point({ architecture: beta ? "gsae" : "topk", mode: "plain" }),
   });
-  const fig = betaSweepFigure({ chosen: 0.5, rows: [row(0), row(0.5), row(1)] });
+  const fig = betaSweepFigure({ chosen: 0.5, chosenByKl: 1, rows: [row(0), row(0.5), row(1)] });
   assert.ok(fig.layout!.xaxis3);
   const shapes = fig.layout!.shapes as { x0: number }[];
   assert.deepStrictEqual(shapes.map((s) => s.x0), [0.5, 0.5, 0.5]);

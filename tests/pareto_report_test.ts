@@ -39,9 +39,10 @@ Deno.test("tables: a row per point, per condition, per β", () => {
     val: point({ architecture: "gsae" }),
     valPlain: point({ architecture: "gsae", mode: "plain" }),
   });
-  const table = betaSweepTable({ chosen: 0.5, rows: [row(0), row(0.5), row(1)] });
+  const table = betaSweepTable({ chosen: 0.5, chosenByKl: 1, rows: [row(0), row(0.5), row(1)] });
   assert.match(table, /\| 0 \(TopK\) \|/);
-  assert.match(table, /\| 0\.5 \*\*\(chosen\)\*\* \|/);
+  assert.match(table, /\| 0\.5 \*\*\(chosen: ΔCE\)\*\* \|/);
+  assert.match(table, /\| 1 \*\*\(chosen: KL\)\*\* \|/);
 });
 
 Deno.test("recordParetoMetrics records finite metrics with seed-spread tolerances", () => {
@@ -49,7 +50,12 @@ Deno.test("recordParetoMetrics records finite metrics with seed-spread tolerance
   const ws = { profile: PROFILES.smoke, modelName: "m", hook: "h", backend: "b", runDir: "/x" };
   const results = new NotebookResults(ws as unknown as Workspace, "03_test");
   const row = { beta: 0, dev: frontier[0], val: frontier[0], valPlain: frontier[0] };
-  recordParetoMetrics(results, { frontier, mainK, sweep: { chosen: 1, rows: [row] }, further: [] });
+  recordParetoMetrics(results, {
+    frontier,
+    mainK,
+    sweep: { chosen: 1, chosenByKl: 1, rows: [row] },
+    further: [],
+  });
   const metrics = results.toJSON().metrics;
   assert.ok(metrics["deltaCe_gsae_k8_mean"]);
   assert.ok(metrics["kl_topk-k4-s0"]);

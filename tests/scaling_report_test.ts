@@ -43,6 +43,7 @@ Deno.test("scalingFigure: two panels, one trace per variant and panel, one x per
 Deno.test("betaMarkdown and paperModelsNote", () => {
   const md = betaMarkdown({
     beta: 0.5,
+    betaByKl: 0.5,
     sweep: [{ beta: 0.5, deltaCe: 0.1, kl: 0.05 }, { beta: 1, deltaCe: 0.2, kl: 0.1 }],
   }, "m");
   assert.match(md, /\*\*0\.5\*\*/);

@@ -60,6 +60,7 @@ Deno.test("saeCard summarises training and evaluation", () => {
   } as unknown as SAEEvaluation;
   const card = saeCard(trained, evaluation, {
     beta: 1,
+    betaByKl: 1,
     sweep: [{ beta: 0.5, deltaCe: 0.2, kl: 0.2 }, { beta: 1, deltaCe: 0.1, kl: 0.1 }],
   });
   assert.match(card, /k = 4, β = 1/);

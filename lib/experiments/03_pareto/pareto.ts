@@ -142,6 +142,8 @@ export interface BetaSweepRow {
 export interface BetaSweep {
   /** The β with the lowest development ΔCE ({@link chooseBeta}). */
   chosen: number;
+  /** The β with the lowest development KL (label-free; reported beside it). */
+  chosenByKl: number;
   /** TopK (β = 0) first, then the profile's β values in order. */
   rows: BetaSweepRow[];
 }
@@ -160,12 +162,13 @@ export async function betaSweep(ws: Workspace): Promise<BetaSweep> {
   for (const beta of ws.profile.betas) {
     rows.push(await row(beta, await trainedSAE(ws, { architecture: "gsae", k, seed, beta })));
   }
-  return { chosen: choice.beta, rows };
+  return { chosen: choice.beta, chosenByKl: choice.betaByKl, rows };
 }
 
 /**
  * The frontiers: TopK, g-SAE (β chosen) and e2e-TopK at every k of the profile, for each of the
- * profile's `frontierSeeds` (error bars at every k); g-SAE also with plain selection.
+ * profile's `frontierSeeds` (error bars at every k); g-SAE also with plain selection and with the
+ * sampled-token gradient (the label-free question at every k).
  */
 export async function frontiers(ws: Workspace, beta: number): Promise<ParetoPoint[]> {
   const points: ParetoPoint[] = [];
@@ -174,7 +177,10 @@ export async function frontiers(ws: Workspace, beta: number): Promise<ParetoPoin
       for (const k of ws.profile.ks) {
         const t = await mainSAE(ws, architecture, seed, { beta, k });
         points.push(await evaluatePoint(ws, t));
-        if (architecture === "gsae") points.push(await evaluatePoint(ws, t, { mode: "plain" }));
+        if (architecture !== "gsae") continue;
+        for (const mode of ["plain", "sampled"] as const) {
+          points.push(await evaluatePoint(ws, t, { mode }));
+        }
       }
     }
   }

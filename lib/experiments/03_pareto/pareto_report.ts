@@ -68,7 +68,9 @@ export function betaSweepTable(sweep: BetaSweep): string {
       "val KL, plain selection",
     ],
     sweep.rows.map((r) => [
-      `${r.beta === 0 ? "0 (TopK)" : r.beta}${r.beta === sweep.chosen ? " **(chosen)**" : ""}`,
+      `${r.beta === 0 ? "0 (TopK)" : r.beta}${r.beta === sweep.chosen ? " **(chosen: ΔCE)**" : ""}${
+        r.beta === sweep.chosenByKl ? " **(chosen: KL)**" : ""
+      }`,
       f4(r.dev.deltaCe),
       f4(r.dev.kl),
       f4(r.val.deltaCe),
@@ -300,6 +302,12 @@ export function recordParetoMetrics(
       abs: Math.max(1e-3, 3 * gain.std),
     });
   }
+  results.metric("beta_chosen_by_kl", data.sweep.chosenByKl, {
+    description:
+      "β with the lowest development KL (label-free; reported, not used); a neighbouring β is within tolerance",
+    rel: 1,
+    abs: 0,
+  });
   results.metric("beta_chosen", data.sweep.chosen, {
     description: "g-SAE β chosen on dev (lowest dev ΔCE); a neighbouring β is within tolerance",
     rel: 1,

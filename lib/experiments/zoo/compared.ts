@@ -38,15 +38,17 @@ export interface BetaPoint {
 
 /** The β sweep on development windows and the β it chooses. */
 export interface BetaChoice {
-  /** The β with the lowest development ΔCE. */
+  /** The β with the lowest development ΔCE (the paper's criterion; every g-SAE uses it). */
   beta: number;
+  /** The β with the lowest development KL (label-free), reported beside it. */
+  betaByKl: number;
   /** Every β of the profile's sweep. */
   sweep: BetaPoint[];
 }
 
 /**
  * Chooses g-SAE's β: trains a g-SAE (k = main k, first seed) for each β of the profile and picks
- * the lowest ΔCE on development windows. SAEs and evaluations are cached, so this is cheap after
+ * the lowest ΔCE on development windows; the lowest development KL (no label) is reported too. SAEs and evaluations are cached, so this is cheap after
  * the first notebook that calls it.
  */
 export async function chooseBeta(ws: Workspace): Promise<BetaChoice> {
@@ -62,7 +64,8 @@ export async function chooseBeta(ws: Workspace): Promise<BetaChoice> {
     sweep.push({ beta, deltaCe: e.deltaCe, kl: e.kl });
   }
   const best = sweep.reduce((a, b) => (b.deltaCe < a.deltaCe ? b : a));
-  return { beta: best.beta, sweep };
+  const byKl = sweep.reduce((a, b) => (b.kl < a.kl ? b : a));
+  return { beta: best.beta, betaByKl: byKl.beta, sweep };
 }
 
 /**
