@@ -31,11 +31,12 @@ Deno.test("the experiment runs end to end on a tiny budget and shares its SAEs",
     await assert.rejects(() => evaluatePoint(ws, topk, { mode: "selection" }), /selectionBeta/);
 
     const frontier = await frontiers(ws, sweep.chosen);
-    assert.deepStrictEqual(frontier.length, 2 * 4); // topk, gsae (true + plain), e2e at 2 ks
+    // TopK, g-SAE (true, plain, sampled) and e2e-TopK at 2 ks, one frontier seed.
+    assert.deepStrictEqual(frontier.length, 2 * 5);
     for (const p of frontier) assert.ok(p.l0 <= p.k! + 1e-9 && Number.isFinite(p.deltaCe));
 
     const mainK = await mainKComparison(ws, { beta: sweep.chosen, e2e: false });
-    assert.deepStrictEqual(mainK.length, 2 * 5);
+    assert.deepStrictEqual(mainK.length, 2 * 6); // TopK, selection, g-SAE in four modes
     // The seed-0 SAEs are the frontier's (cached, so their numbers are identical).
     const g0 = select(mainK, { architecture: "gsae" })[0];
     assert.deepStrictEqual(g0, frontier.find((p) => p.label === g0.label && p.mode === "true"));

@@ -56,7 +56,7 @@ Deno.test("gridJobs: bad grids are errors that say what and where", () => {
     [{ profile: "smoke", architectures: ["topk"], ks: [0] }, /g\.json: ks\[0\]: too small/],
     [
       { profile: "smoke", architectures: ["topk"], evals: ["val", "x"] },
-      /g\.json: evals\[1\]: expected one of "val", "dev", "none", "sampled", got "x"$/,
+      /g\.json: evals\[1\]: expected one of "val", "dev", "none", "sampled", "token", got "x"$/,
     ],
     [{ profile: "smoke", architectures: [] }, /g\.json: architectures: too small/],
   ];

@@ -68,6 +68,11 @@ export interface Pass {
   start?: { layer: number; kind: HookKind; state: HookState };
   /** Compute nothing after this hook; its block's values are put in `reached`. */
   stop?: { layer: number; kind: HookKind; reached: Partial<Record<HookKind, tf.Tensor3D>> };
+  /**
+   * Attention passes gradient only along each position's own key and value (values unchanged):
+   * the gradient of the summed loss at position t is then ∂L_t/∂x_t, the per-token gradient.
+   */
+  ownTokenGradient?: boolean;
 }
 
 /**

@@ -24,6 +24,7 @@
 import * as tf from "@tensorflow/tfjs";
 import {
   causalSoftmax,
+  constantOf,
   crossEntropy,
   embeddingLookup,
   geluNew,
@@ -183,7 +184,7 @@ export class GPT2 {
   runFromHook(
     hook: string,
     state: HookState,
-    options: { hooks?: Record<string, HookFn> } = {},
+    options: { hooks?: Record<string, HookFn>; ownTokenGradient?: boolean } = {},
   ): tf.Tensor3D {
     const { layer, kind } = this.parseHook(hook);
     if (RESIDUAL_OF[kind] && !state.residual) {
@@ -223,11 +224,15 @@ export class GPT2 {
   /**
    * The activation at `hook`, the gradient of each sequence's summed next-token loss with respect
    * to it, and the per-token losses. The backward pass covers only the layers after the hook.
+   *
+   * At position t that gradient is Σ_{t' ≥ t} ∂L_{t'}/∂x_t: it depends on every later label. With
+   * `perToken` it is ∂L_t/∂x_t alone (the next token's loss only; attention passes gradient along
+   * each position's own key and value, see {@link Pass.ownTokenGradient}).
    */
   gradAtHook(
     ids: tf.Tensor2D,
     hook: string,
-    options: { targets?: tf.Tensor2D } = {},
+    options: { targets?: tf.Tensor2D; perToken?: boolean } = {},
   ): HookGradient {
     const state = this.runToHook(ids, hook);
     const [b, t] = ids.shape;
@@ -235,7 +240,9 @@ export class GPT2 {
       tf.valueAndGrad((x: tf.Tensor) =>
         this.tokenLosses(
           ids,
-          this.runFromHook(hook, { ...state, activation: x as tf.Tensor3D }),
+          this.runFromHook(hook, { ...state, activation: x as tf.Tensor3D }, {
+            ownTokenGradient: options.perToken,
+          }),
           options.targets,
         )
       )(state.activation, tf.ones([b, t - 1]))
@@ -295,7 +302,7 @@ export class GPT2 {
   #run(x: tf.Tensor3D, first: number, pass: Pass): tf.Tensor3D {
     const at = hookPoints(pass, this.config.n_layer);
     for (let i = first; i < this.config.n_layer; i++) {
-      x = this.#block(i, x, at);
+      x = this.#block(i, x, at, pass.ownTokenGradient ?? false);
       if (pass.stop && i === pass.stop.layer) break;
     }
     return x;
@@ -305,10 +312,10 @@ export class GPT2 {
    * One block, as GPT-2 writes it: x = x + attn(ln_1(x)); x = x + mlp(ln_2(x)), with each of
    * the five hook points passed through `at` on the way.
    */
-  #block(i: number, x: tf.Tensor3D, at: HookPoint): tf.Tensor3D {
+  #block(i: number, x: tf.Tensor3D, at: HookPoint, ownOnly: boolean): tf.Tensor3D {
     const p = this.blocks[i];
     const pre = at(i, "resid_pre", () => x);
-    const attn = at(i, "attn_out", () => this.#attention(p, this.#layerNorm(pre, p.ln_1)));
+    const attn = at(i, "attn_out", () => this.#attention(p, this.#layerNorm(pre, p.ln_1), ownOnly));
     const mid = at(i, "resid_mid", () => tf.add(pre, attn));
     const mlp = at(i, "mlp_out", () => this.#mlp(p, this.#layerNorm(mid, p.ln_2)));
     return at(i, "resid_post", () => tf.add(mid, mlp));
@@ -318,13 +325,28 @@ export class GPT2 {
     return layerNorm(x, p.weight, p.bias, this.config.layer_norm_epsilon) as tf.Tensor3D;
   }
 
-  #attention(p: BlockParams, x: tf.Tensor3D): tf.Tensor3D {
+  #attention(p: BlockParams, x: tf.Tensor3D, ownOnly: boolean): tf.Tensor3D {
     const [b, t, d] = x.shape;
     const nh = this.config.n_head, hd = d / nh;
     const [q, k, v] = splitHeads(linear(x, p.attn.c_attn.weight, p.attn.c_attn.bias), nh);
-    const scores = matMul(q, k, false, true);
-    const weights = causalSoftmax(scores, 1 / Math.sqrt(hd), this.#mask(t));
-    const mixed = matMul(weights, v).transpose([0, 2, 1, 3]).reshape([b, t, d]);
+    let mixedHeads: tf.Tensor;
+    if (!ownOnly) {
+      const scores = matMul(q, k, false, true);
+      const weights = causalSoftmax(scores, 1 / Math.sqrt(hd), this.#mask(t));
+      mixedHeads = matMul(weights, v);
+    } else {
+      // The same values; gradient reaches a key or value only from its own query's position:
+      // other positions see constant copies, and the diagonal adds (k − k̄) and (v − v̄), which
+      // are zero in value and carry the gradient.
+      const kConst = constantOf(k, (a) => a.clone()), vConst = constantOf(v, (a) => a.clone());
+      const eye = tf.eye(t);
+      const own = tf.sum(tf.mul(q, tf.sub(k, kConst)), -1, true); // [b, h, t, 1], value 0
+      const scores = tf.add(matMul(q, kConst, false, true), tf.mul(own, eye));
+      const weights = causalSoftmax(scores, 1 / Math.sqrt(hd), this.#mask(t));
+      const selfWeight = tf.sum(tf.mul(weights, eye), -1, true); // [b, h, t, 1]
+      mixedHeads = tf.add(matMul(weights, vConst), tf.mul(selfWeight, tf.sub(v, vConst)));
+    }
+    const mixed = mixedHeads.transpose([0, 2, 1, 3]).reshape([b, t, d]);
     return linear(mixed, p.attn.c_proj.weight, p.attn.c_proj.bias) as tf.Tensor3D;
   }
 

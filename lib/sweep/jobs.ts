@@ -13,8 +13,8 @@
  * `models` defaults to the profile's model, `hooks` to the profile's layer, `ks` to the profile's
  * main k, `betas` to the architecture's default, `seeds` to the profile's, `evals` to `["val"]`
  * (`val`: validation with the true-token gradient; `none`: no gradient; `sampled`: gradient at
- * sampled next tokens; `dev`: development windows). `k` applies to every architecture but Gated
- * and JumpReLU, `betas` only to the gradient-aware ones.
+ * sampled next tokens; `token`: the per-token gradient; `dev`: development windows). `k` applies
+ * to every architecture but ReLU-L1, Gated and JumpReLU, `betas` only to the gradient-aware ones.
  *
  * @module
  */
@@ -62,6 +62,7 @@ const EVAL_NAMES: Record<string, EvalNeed> = {
   dev: { split: "dev" },
   none: { gradient: "none" },
   sampled: { gradient: "sampled" },
+  token: { gradient: "token" },
 };
 
 /** A non-empty list of `item`s. */

@@ -42,7 +42,7 @@ export const sweepJobSchema: z.ZodType<SweepJob> = z.object({
   }),
   // Loose: evaluation options are the evaluator's to define; the known ones are type-checked.
   evals: z.array(z.looseObject({
-    gradient: z.enum(["true", "sampled", "none"]).optional(),
+    gradient: z.enum(["true", "token", "sampled", "none"]).optional(),
     selectionBeta: chosen.optional(),
     seed: z.number().int().optional(),
     split: z.enum(["val", "dev"]).optional(),

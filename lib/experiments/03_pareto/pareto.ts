@@ -9,6 +9,8 @@
  * does not have, so beside the paper's mode we evaluate:
  * - `plain`: no gradient, so g-SAE falls back to TopK selection (what the dictionary alone buys);
  * - `sampled`: the gradient at a next token sampled from the model's own prediction (label-free);
+ * - `token`: the per-token gradient ∂L_t/∂x_t of the true next token's loss alone, where the
+ *   paper's summed-window gradient also carries every later position's label;
  * - `selection`: a plain TopK SAE's weights with g-SAE selection of the chosen β (what the
  *   selection rule alone buys, without gradient-aware training).
  *
@@ -29,7 +31,7 @@ import type { Workspace } from "../shared/workspace.ts";
  * evaluation; no effect on gradient-free SAEs), `plain` (no gradient: plain TopK selection),
  * `sampled` (gradient at a sampled next token), `selection` (TopK weights, g-SAE selection).
  */
-export type EvalMode = "true" | "plain" | "sampled" | "selection";
+export type EvalMode = "true" | "plain" | "sampled" | "token" | "selection";
 
 /** Where one evaluated SAE sits on the frontiers. */
 export interface ParetoPoint {
@@ -94,8 +96,8 @@ export async function evaluatePoint(
   const usesGradient = architectureOf(trained.spec.architecture).usesGradient;
   const gradient = mode === "plain" && usesGradient
     ? "none"
-    : mode === "sampled"
-    ? "sampled"
+    : mode === "sampled" || mode === "token"
+    ? mode
     : "true";
   const e: SAEEvaluation = await evaluateSAE(ws, trained, {
     gradient,
@@ -188,7 +190,8 @@ export async function frontiers(ws: Workspace, beta: number): Promise<ParetoPoin
 }
 
 /**
- * Every seed at the main k: TopK, g-SAE (true, plain, sampled), the selection control on TopK,
+ * Every seed at the main k: TopK, g-SAE (true, plain, sampled, per-token), the selection control
+ * on TopK,
  * and e2e-TopK when `e2e` (its training runs the LM each step, the costliest of the three).
  */
 export async function mainKComparison(
@@ -203,7 +206,7 @@ export async function mainKComparison(
       await evaluatePoint(ws, topk, { mode: "selection", selectionBeta: options.beta }),
     );
     const gsae = await mainSAE(ws, "gsae", seed, { beta: options.beta });
-    for (const mode of ["true", "plain", "sampled"] as const) {
+    for (const mode of ["true", "plain", "sampled", "token"] as const) {
       points.push(await evaluatePoint(ws, gsae, { mode }));
     }
     if (options.e2e) points.push(await evaluatePoint(ws, await mainSAE(ws, "e2e_topk", seed)));

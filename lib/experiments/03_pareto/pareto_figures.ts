@@ -45,6 +45,7 @@ const MODE_NAMES: Record<EvalMode, string> = {
   true: "",
   plain: ", plain TopK selection",
   sampled: ", sampled-token gradient",
+  token: ", per-token gradient",
   selection: " + g-SAE selection",
 };
 

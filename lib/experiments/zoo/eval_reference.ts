@@ -8,7 +8,8 @@
  * The references are host arrays held by a `WeakMap` on the workspace, so they go when the
  * workspace does; nothing needs freeing. A sampled-gradient entry is the true-token entry with the
  * encoder's gradient taken at sampled next tokens (drawn in batch order from its seed, as before
- * the cache existed); it shares every target-independent array with the true-token entry.
+ * the cache existed), and a per-token entry the true-token entry with the per-token gradient; both
+ * share every target-independent array with the true-token entry.
  *
  * @module
  */
@@ -30,6 +31,11 @@ export interface ReferenceKey {
   split: "val" | "dev";
   /** The seed of sampled next tokens whose gradient the encoder gets; absent: the true tokens. */
   sampledSeed?: number;
+  /**
+   * The encoder gets the per-token gradient ∂L_t/∂x_t of the true next token's loss alone,
+   * instead of the summed-window gradient Σ_{t' ≥ t} ∂L_{t'}/∂x_t (which depends on later labels).
+   */
+  perToken?: boolean;
 }
 
 /** One batch of evaluation windows, ready for any SAE. */
@@ -79,18 +85,21 @@ export function evalReference(ws: Workspace, key: ReferenceKey): EvalBatch[] {
     data: data.length,
     offsets,
     sampledSeed: key.sampledSeed ?? null,
+    perToken: key.perToken ?? false,
   });
   let entries = cache.get(ws);
   if (!entries) cache.set(ws, entries = new Map());
   let batches = entries.get(id);
   if (!batches) {
-    batches = key.sampledSeed === undefined
-      ? computeReference(ws, data, offsets)
-      : withSampledGradient(ws, data, {
-        offsets,
-        seed: key.sampledSeed,
-        truth: evalReference(ws, { split: key.split }),
-      });
+    if (key.sampledSeed !== undefined && key.perToken) {
+      throw new Error("evalReference: a sampled gradient is summed over the window, not per token");
+    }
+    const truth = () => evalReference(ws, { split: key.split });
+    batches = key.sampledSeed !== undefined
+      ? withSampledGradient(ws, data, { offsets, seed: key.sampledSeed, truth: truth() })
+      : key.perToken
+      ? withGradient(ws, data, { offsets, truth: truth(), perToken: true })
+      : computeReference(ws, data, offsets);
     entries.set(id, batches);
   }
   return batches;
@@ -122,18 +131,39 @@ function withSampledGradient(
   data: Int32Array,
   options: { offsets: number[]; seed: number; truth: EvalBatch[] },
 ): EvalBatch[] {
-  const { model, hook } = ws, seq = model.config.n_positions;
   const rng = new Rng(options.seed);
+  return withGradient(ws, data, {
+    ...options,
+    targets: (ids) => sampleTargets(ws.model, ids, rng),
+  });
+}
+
+/**
+ * The true-token reference `truth` with the encoder's gradient computed again: at the targets
+ * `options.targets` gives (batch by batch, in order), and per token or summed over the window.
+ * Everything that does not depend on the gradient is shared with `truth`.
+ */
+function withGradient(
+  ws: Workspace,
+  data: Int32Array,
+  options: {
+    offsets: number[];
+    truth: EvalBatch[];
+    targets?: (ids: tf.Tensor2D) => tf.Tensor2D;
+    perToken?: boolean;
+  },
+): EvalBatch[] {
+  const { model, hook } = ws, seq = model.config.n_positions;
   return options.truth.map((batch, j) => {
     const start = j * BATCH_SEQUENCES;
     const ids = windows(data, options.offsets.slice(start, start + BATCH_SEQUENCES), seq);
-    const targets = sampleTargets(model, ids, rng);
-    const state = model.gradAtHook(ids, hook, { targets });
+    const targets = options.targets?.(ids);
+    const state = model.gradAtHook(ids, hook, { targets, perToken: options.perToken });
     try {
       const gradient = state.gradient.dataSync() as Float32Array;
       return { reference: { ...batch.reference, gradient }, trueGradient: batch.trueGradient };
     } finally {
-      tf.dispose([ids, targets, ...(Object.values(state) as tf.Tensor[])]);
+      tf.dispose([ids, ...(targets ? [targets] : []), ...(Object.values(state) as tf.Tensor[])]);
     }
   });
 }

@@ -62,6 +62,7 @@ export const SAE_NOTEBOOKS = ["00", "03", "04", "05", "06", "07"] as const;
 
 const VAL = {}, DEV = { split: "dev" } as const, NONE = { gradient: "none" } as const;
 const SAMPLED = { gradient: "sampled" } as const;
+const TOKEN = { gradient: "token" } as const;
 const SELECTION = { selectionBeta: "chosen" } as const;
 
 /**
@@ -111,7 +112,7 @@ export function notebookNeeds(profile: Profile, options: { only?: string[] } = {
       }
       for (const seed of seeds) {
         add(nb, model, mainSpec("topk", k, seed), [VAL, SELECTION]);
-        add(nb, model, mainSpec("gsae", k, seed), [VAL, NONE, SAMPLED]);
+        add(nb, model, mainSpec("gsae", k, seed), [VAL, NONE, SAMPLED, TOKEN]);
         if (PARETO_SETTINGS.e2eAllSeeds) add(nb, model, mainSpec("e2e_topk", k, seed), [VAL]);
       }
       for (const seed of frontierSeeds) {

@@ -38,7 +38,7 @@ import type { Workspace } from "../shared/workspace.ts";
 export const EVAL_VERSION = 3;
 
 /** How the encoder is run at evaluation (see the module doc). */
-export type GradientSource = "true" | "sampled" | "none";
+export type GradientSource = "true" | "token" | "sampled" | "none";
 
 /** Options of {@link evaluateSAE}. */
 export interface EvalOptions {
@@ -168,6 +168,7 @@ function run(
   const batches = evalReference(ws, {
     split: options.split ?? "val",
     ...(gradient === "sampled" ? { sampledSeed: options.seed ?? 0 } : {}),
+    ...(gradient === "token" ? { perToken: true } : {}),
   });
   const recon = new ReconstructionStats(), latentStats = new LatentStats(sae.config.d_sae);
   const wDec = sae.params.get("W_dec")! as tf.Tensor2D;
