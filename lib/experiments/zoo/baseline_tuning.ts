@@ -15,7 +15,7 @@ import * as tf from "@tensorflow/tfjs";
 import { type ArchitectureName, createSAE, disposeSAE, type SAE } from "../../sae/mod.ts";
 import { evaluateSAE } from "./sae_eval.ts";
 import { type SAESpec, trainedSAE } from "./sae_zoo.ts";
-import { isPenalised, penaltyOptions } from "./penalty.ts";
+import { isPenalised, type PenalisedArchitecture, penaltyOptions } from "./penalty.ts";
 import type { Workspace } from "../shared/workspace.ts";
 
 /** One setting of the grid. */
@@ -56,8 +56,16 @@ export interface TuningRow extends TuningCase {
   seconds: number;
 }
 
-/** The penalty multiples of the tuning grid (log-spaced, about 3× apart). */
-export const PENALTY_MULTIPLES = [0.03, 0.1, 0.3, 1, 3];
+/**
+ * The penalty multiples of the tuning grid (log-spaced, about 3× apart), each range placed where a
+ * first pass put L0 near the profile's ks on the default model (ReLU-L1: L0 209 at 0.03 and 103
+ * at 0.1; Gated: L0 0.8 at 2, session 20's default run).
+ */
+export const PENALTY_MULTIPLES: Readonly<Record<PenalisedArchitecture, readonly number[]>> = {
+  relu_l1: [0.03, 0.1, 0.3, 1],
+  gated: [0.1, 0.3, 1],
+  jumprelu: [0.3, 1, 3],
+};
 
 /** The grid for `architectures` at the profile's main k (first seed). */
 export function tuningGrid(
@@ -76,7 +84,7 @@ export function tuningGrid(
     } else if (architecture === "topk") {
       out.push({ architecture, k });
     } else if (isPenalised(architecture)) {
-      for (const multiple of PENALTY_MULTIPLES) out.push({ architecture, multiple });
+      for (const multiple of PENALTY_MULTIPLES[architecture]) out.push({ architecture, multiple });
     } else {
       throw new Error(`tuningGrid: no grid for ${architecture}`);
     }
