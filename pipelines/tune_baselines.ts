@@ -48,7 +48,20 @@ function command() {
 export function tuningTable(rows: readonly TuningRow[]): string {
   const f = (v: number, digits = 4) => Number.isFinite(v) ? v.toPrecision(digits) : "–";
   return mdTable(
-    ["SAE", "lr", "penalty ×", "L0", "FVU", "ΔCE", "KL", "γ", "dead", "cos to init", "train s"],
+    [
+      "SAE",
+      "lr",
+      "penalty ×",
+      "L0",
+      "FVU",
+      "ΔCE",
+      "KL",
+      "γ",
+      "dead",
+      "cos to init",
+      "cos to start",
+      "train s",
+    ],
     rows.map((r) => [
       r.label,
       (r.lr ?? "profile") + (r.warmStart ? `, from ${r.warmStart}` : "") +
@@ -61,9 +74,10 @@ export function tuningTable(rows: readonly TuningRow[]): string {
       f(r.shrinkage, 3),
       `${(100 * r.deadFraction).toFixed(1)} %`,
       f(r.cosineToInit, 3),
+      r.cosineToStart === null ? "–" : f(r.cosineToStart, 3),
       r.seconds.toFixed(0),
     ]),
-    { align: "lrrrrrrrrrr" },
+    { align: "lrrrrrrrrrrr" },
   );
 }
 

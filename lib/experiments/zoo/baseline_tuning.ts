@@ -50,8 +50,10 @@ export interface TuningRow extends TuningCase {
   shrinkage: number;
   /** Latents that never fired on the development tokens, fraction. */
   deadFraction: number;
-  /** Mean cosine of each decoder row with its initial row. */
+  /** Mean cosine of each decoder row with its initial (random) row. */
   cosineToInit: number;
+  /** For a warm start: mean cosine of each decoder row with the TopK SAE's it started from. */
+  cosineToStart: number | null;
   /** Training seconds. */
   seconds: number;
 }
@@ -106,16 +108,21 @@ export async function tuningSpec(ws: Workspace, c: TuningCase): Promise<SAESpec>
   return spec;
 }
 
+/** Mean over decoder rows of the cosine between row i of `a` and row i of `b`. */
+export function meanRowCosine(a: SAE, b: SAE): number {
+  return tf.tidy(() => {
+    const x = a.params.get("W_dec")!, y = b.params.get("W_dec")!;
+    const dot = tf.sum(tf.mul(x, y), 1);
+    const norms = tf.mul(tf.norm(x, "euclidean", 1), tf.norm(y, "euclidean", 1));
+    return tf.mean(tf.div(dot, tf.maximum(norms, 1e-12))).dataSync()[0];
+  });
+}
+
 /** Mean cosine of each decoder row of `sae` with the same row of a fresh SAE of its config. */
 export function cosineToInit(sae: SAE): number {
   const init = createSAE(sae.config as unknown as Parameters<typeof createSAE>[0]);
   try {
-    return tf.tidy(() => {
-      const a = sae.params.get("W_dec")!, b = init.params.get("W_dec")!;
-      const dot = tf.sum(tf.mul(a, b), 1);
-      const norms = tf.mul(tf.norm(a, "euclidean", 1), tf.norm(b, "euclidean", 1));
-      return tf.mean(tf.div(dot, tf.maximum(norms, 1e-12))).dataSync()[0];
-    });
+    return meanRowCosine(sae, init);
   } finally {
     disposeSAE(init);
   }
@@ -141,6 +148,13 @@ export async function tuneBaselines(
       shrinkage: e.shrinkage,
       deadFraction: e.frequency.deadFraction,
       cosineToInit: cosineToInit(trained.sae),
+      cosineToStart: c.warmStart
+        ? meanRowCosine(
+          trained.sae,
+          (await trainedSAE(ws, { architecture: c.warmStart, k: c.k, seed: trained.spec.seed }))
+            .sae,
+        )
+        : null,
       seconds: trained.seconds,
     };
     rows.push(row);
