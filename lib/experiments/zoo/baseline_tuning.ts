@@ -59,13 +59,13 @@ export interface TuningRow extends TuningCase {
 }
 
 /**
- * The penalty multiples of the tuning grid (log-spaced, about 3× apart), each range placed where a
- * first pass put L0 near the profile's ks on the default model (ReLU-L1: L0 209 at 0.03 and 103
- * at 0.1; Gated: L0 0.8 at 2, session 20's default run).
+ * The penalty multiples of the tuning grid: a coarse pass about 3× apart, then finer values where
+ * the coarse pass put L0 near the profile's ks on the default model (ReLU-L1: L0 103 at 0.1 and
+ * 21 at 0.3; Gated: 169 at 0.1, 62 at 0.3 and 6 at 1).
  */
 export const PENALTY_MULTIPLES: Readonly<Record<PenalisedArchitecture, readonly number[]>> = {
-  relu_l1: [0.03, 0.1, 0.3, 1],
-  gated: [0.1, 0.3, 1],
+  relu_l1: [0.03, 0.1, 0.15, 0.2, 0.3, 1],
+  gated: [0.1, 0.3, 0.5, 1],
   jumprelu: [0.3, 1, 3],
 };
 
