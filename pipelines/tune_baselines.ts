@@ -64,7 +64,7 @@ export function tuningTable(rows: readonly TuningRow[]): string {
     ],
     rows.map((r) => [
       r.label,
-      (r.lr ?? "profile") + (r.warmStart ? `, from ${r.warmStart}` : "") +
+      (r.lr ?? "profile") + (r.warmStart === "topk" ? ", from TopK" : "") +
       (r.tokens ? `, ${r.tokens} tokens` : ""),
       r.multiple ?? "–",
       f(r.l0, 3),

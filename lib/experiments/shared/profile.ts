@@ -30,6 +30,13 @@ export interface SAEBudget {
   lr: number;
   /** Peak learning rate of the e2e SAEs, which train on the model's KL rather than on the store. */
   e2eLr: number;
+  /** Training tokens of the e2e SAEs (their steps run the language model). */
+  e2eTokens: number;
+  /**
+   * Whether an e2e SAE starts from the trained TopK SAE of its k and seed rather than from random
+   * weights (README, Baselines: from random weights it did not reach TopK's KL at our budget).
+   */
+  e2eWarmStart: boolean;
   /** Validation sequences (of the model's context) for ΔCE, KL, FVU and frequencies. */
   evalSequences: number;
   /**
@@ -94,7 +101,9 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
       tokens: 16_384,
       batchSize: 1024,
       lr: 2e-2,
-      e2eLr: 2e-3,
+      e2eLr: 3e-3,
+      e2eTokens: 16_384,
+      e2eWarmStart: true,
       evalSequences: 8,
       devSequences: 8,
     },
@@ -120,7 +129,10 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
       tokens: 600_000,
       batchSize: 1024,
       lr: 1e-2,
-      e2eLr: 2e-3,
+      // e2e-TopK: a third of the budget from the seed's TopK SAE at 3e-3 (README, Baselines).
+      e2eLr: 3e-3,
+      e2eTokens: 200_000,
+      e2eWarmStart: true,
       // 512 windows of 128 tokens: 65,536 validation tokens behind every ΔCE, KL and frequency.
       evalSequences: 512,
       devSequences: 64,
@@ -146,6 +158,8 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
       batchSize: 4096,
       lr: 5e-4,
       e2eLr: 5e-4,
+      e2eTokens: 16_000_000,
+      e2eWarmStart: true,
       evalSequences: 256,
       devSequences: 64,
     },

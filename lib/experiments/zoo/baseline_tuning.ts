@@ -28,8 +28,8 @@ export interface TuningCase {
   lr?: number;
   /** Penalty as a multiple of the rescaled default (`penalty.ts`). */
   multiple?: number;
-  /** Start from the same seed's trained TopK SAE (e2e-TopK; see `SAESpec.warmStart`). */
-  warmStart?: "topk";
+  /** Start from the same seed's trained TopK SAE, or random weights (see `SAESpec.warmStart`). */
+  warmStart?: "topk" | "none";
   /** Training tokens instead of the profile's. */
   tokens?: number;
 }
@@ -64,7 +64,7 @@ export interface TuningRow extends TuningCase {
  * 21 at 0.3; Gated: 169 at 0.1, 62 at 0.3 and 6 at 1).
  */
 export const PENALTY_MULTIPLES: Readonly<Record<PenalisedArchitecture, readonly number[]>> = {
-  relu_l1: [0.03, 0.1, 0.15, 0.2, 0.3, 1],
+  relu_l1: [0.03, 0.1, 0.15, 0.2, 0.3],
   gated: [0.1, 0.3, 0.5, 1],
   jumprelu: [0.3, 1, 3],
 };
@@ -77,12 +77,16 @@ export function tuningGrid(
   const k = ws.profile.mainK, out: TuningCase[] = [];
   for (const architecture of architectures) {
     if (architecture === "e2e_topk") {
-      // A third of the budget first: the warm start's cost in the default run (e2e steps run the
-      // model); then the full budget, then from random weights as Braun et al. train it.
-      const tokens = Math.round(ws.profile.sae.tokens / 3);
-      for (const lr of [1e-3, 3e-3]) out.push({ architecture, k, lr, warmStart: "topk", tokens });
-      for (const lr of [1e-3, 3e-3]) out.push({ architecture, k, lr, warmStart: "topk" });
-      for (const lr of [2e-3, 1e-2]) out.push({ architecture, k, lr });
+      // From the seed's TopK SAE at a third of the budget (the default run's cost: e2e steps run
+      // the model) and at the full budget; then from random weights, as Braun et al. train it.
+      const full = ws.profile.sae.tokens, third = Math.round(full / 3);
+      for (const lr of [1e-3, 3e-3]) {
+        out.push({ architecture, k, lr, warmStart: "topk", tokens: third });
+      }
+      out.push({ architecture, k, lr: 3e-3, warmStart: "topk", tokens: full });
+      for (const lr of [2e-3, 1e-2]) {
+        out.push({ architecture, k, lr, warmStart: "none", tokens: full });
+      }
     } else if (architecture === "topk") {
       out.push({ architecture, k });
     } else if (isPenalised(architecture)) {
@@ -148,11 +152,10 @@ export async function tuneBaselines(
       shrinkage: e.shrinkage,
       deadFraction: e.frequency.deadFraction,
       cosineToInit: cosineToInit(trained.sae),
-      cosineToStart: c.warmStart
+      cosineToStart: c.warmStart === "topk"
         ? meanRowCosine(
           trained.sae,
-          (await trainedSAE(ws, { architecture: c.warmStart, k: c.k, seed: trained.spec.seed }))
-            .sae,
+          (await trainedSAE(ws, { architecture: "topk", k: c.k, seed: trained.spec.seed })).sae,
         )
         : null,
       seconds: trained.seconds,

@@ -6,7 +6,7 @@
  * @module
  */
 import { evaluateSAE, type SAEEvaluation } from "./sae_eval.ts";
-import { type SAESpec, type TrainedSAE, trainedSAE } from "./sae_zoo.ts";
+import { type TrainedSAE, trainedSAE } from "./sae_zoo.ts";
 import type { Workspace } from "../shared/workspace.ts";
 
 /** The architectures every comparison shows (the paper's three). */
@@ -14,17 +14,6 @@ export const COMPARED = ["topk", "gsae", "e2e_topk"] as const;
 
 /** One of {@link COMPARED}. */
 export type ComparedArchitecture = typeof COMPARED[number];
-
-/**
- * How e2e-TopK trains beside the profile's budget, chosen on development windows (README,
- * Baselines; `deno task tune-baselines`): from random weights at 600k tokens it did not reach
- * TopK's KL at any learning rate tried, so it starts from the same seed's trained TopK SAE and
- * trains end to end on the KL for the full budget.
- */
-export const E2E_TRAINING: Readonly<Pick<SAESpec, "lr" | "tokens" | "warmStart">> = {
-  warmStart: "topk",
-  lr: 1e-3,
-};
 
 /** One β of the sweep, measured on the development windows. */
 export interface BetaPoint {
@@ -79,9 +68,6 @@ export async function mainSAE(
   options: { beta?: number; k?: number } = {},
 ): Promise<TrainedSAE> {
   const k = options.k ?? ws.profile.mainK;
-  if (architecture === "e2e_topk") {
-    return await trainedSAE(ws, { architecture, k, seed, ...E2E_TRAINING });
-  }
   if (architecture !== "gsae") return await trainedSAE(ws, { architecture, k, seed });
   const beta = options.beta ?? (await chooseBeta(ws)).beta;
   return await trainedSAE(ws, { architecture, k, seed, beta });

@@ -15,7 +15,7 @@
  * @module
  */
 import { type ArchitectureName, architectureOf } from "../../sae/mod.ts";
-import { COMPARED, E2E_TRAINING } from "./compared.ts";
+import { COMPARED } from "./compared.ts";
 import { PARETO_SETTINGS } from "../03_pareto/pareto.ts";
 import type { Profile } from "../shared/profile.ts";
 import type { EvalOptions } from "./sae_eval.ts";
@@ -38,8 +38,8 @@ export interface NeedSpec {
   lr?: number;
   /** Training tokens instead of the profile's. */
   tokens?: number;
-  /** Start from the same seed's trained TopK SAE. */
-  warmStart?: "topk";
+  /** Start from the same seed's trained TopK SAE, or from random weights (`SAESpec.warmStart`). */
+  warmStart?: "topk" | "none";
 }
 
 /** One evaluation of an SAE; `selectionBeta` may be the chosen β. */
@@ -152,11 +152,13 @@ export function notebookNeeds(profile: Profile, options: { only?: string[] } = {
   return [...out.values()];
 }
 
-/** `mainSAE`'s spec: g-SAE with the chosen β, e2e-TopK with its training, the others as they are. */
+/** `mainSAE`'s spec: g-SAE with the chosen β, the others as they are. */
 function mainSpec(architecture: ArchitectureName, k: number, seed: number): NeedSpec {
-  if (architecture === "gsae") return { architecture, k, seed, beta: "chosen" };
-  if (architecture === "e2e_topk") return { architecture, k, seed, ...E2E_TRAINING };
-  return { architecture, k, seed };
+  return architecture === "gsae" ? { architecture, k, seed, beta: "chosen" } : {
+    architecture,
+    k,
+    seed,
+  };
 }
 
 /** A canonical key of a model and spec (field order does not matter). */

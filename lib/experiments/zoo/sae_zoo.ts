@@ -33,7 +33,7 @@ import { assignFrom } from "../../tensor/variables.ts";
 import type { Workspace } from "../shared/workspace.ts";
 
 /** Bump when a change to training code invalidates cached SAEs. */
-export const ZOO_VERSION = 3;
+export const ZOO_VERSION = 4;
 
 /** Which SAE: the architecture and the fields that vary between the notebooks' SAEs. */
 export interface SAESpec {
@@ -52,10 +52,11 @@ export interface SAESpec {
   /** Training tokens instead of the profile's budget (e2e-TopK's warm start). */
   tokens?: number;
   /**
-   * Start from the trained weights of the TopK SAE of the same k and seed instead of a random
-   * dictionary (`topk`; e2e-TopK: see the README, Baselines), then train for the full budget.
+   * Start from the trained weights of the TopK SAE of the same k and seed (`topk`) or from random
+   * weights (`none`). Default: e2e SAEs follow the profile's `e2eWarmStart` (README, Baselines);
+   * the others start from random weights.
    */
-  warmStart?: "topk";
+  warmStart?: "topk" | "none";
 }
 
 /** A trained SAE and how it was trained. */
@@ -99,11 +100,13 @@ export function saeTrainConfig(
   ws: Workspace,
   spec: Pick<SAESpec, "architecture" | "seed" | "lr" | "tokens">,
 ): SAETrainConfig {
-  const b = ws.profile.sae, seed = spec.seed, tokens = spec.tokens ?? b.tokens;
+  const b = ws.profile.sae, seed = spec.seed;
+  const e2e = architectureOf(spec.architecture).trainsOn === "sequences";
+  const tokens = spec.tokens ?? (e2e ? b.e2eTokens : b.tokens);
   return {
     tokens,
     batchSize: b.batchSize,
-    lr: spec.lr ?? (architectureOf(spec.architecture).trainsOn === "sequences" ? b.e2eLr : b.lr),
+    lr: spec.lr ?? (e2e ? b.e2eLr : b.lr),
     warmupSteps: Math.min(20, Math.max(1, Math.floor(tokens / b.batchSize / 10))),
     minLrRatio: 0.1,
     seed,
@@ -131,23 +134,23 @@ export function trainedSAE(ws: Workspace, spec: SAESpec): Promise<TrainedSAE> {
   return entry;
 }
 
-/** Everything a cached SAE depends on. */
+/**
+ * Everything a cached SAE depends on: the model, hook and store, its spec, its size and the
+ * trainer settings it gets ({@link saeTrainConfig}) and its warm start, so a profile edit that
+ * does not change how an SAE trains (e.g. the evaluation's sizes, or e2e settings for a TopK SAE)
+ * keeps it.
+ */
 function cacheKey(ws: Workspace, spec: SAESpec): Record<string, unknown> {
   return {
     version: ZOO_VERSION,
     model: ws.fingerprint,
     hook: ws.hook,
-    // The evaluation's sizes do not change a trained SAE.
-    budget: trainingBudget(ws),
     storeTokens: ws.profile.storeTokens,
+    expansion: ws.profile.sae.expansion,
+    train: saeTrainConfig(ws, spec),
+    warmStart: warmStartOf(ws, spec) ?? null,
     spec: { ...spec, options: spec.options ?? {} },
   };
-}
-
-/** The profile's SAE budget without the evaluation's sizes (what a trained SAE depends on). */
-function trainingBudget(ws: Workspace): Record<string, unknown> {
-  const { evalSequences: _val, devSequences: _dev, ...training } = ws.profile.sae;
-  return training;
 }
 
 /** The cache folder of the SAE `spec` in the workspace (SAELens layout plus training.json). */
@@ -225,13 +228,14 @@ export async function trainSpec(
     ...(spec.beta !== undefined ? { beta: spec.beta } : {}),
     ...(spec.options ?? {}),
   });
+  const warmStart = warmStartOf(ws, spec);
   const train = {
     ...saeTrainConfig(ws, spec),
     ...(options.checkpointEvery !== undefined ? { checkpointEvery: options.checkpointEvery } : {}),
     // A warm start keeps its b_dec rather than setting it from the data.
-    ...(spec.warmStart ? { bDecInit: "none" as const } : {}),
+    ...(warmStart ? { bDecInit: "none" as const } : {}),
   };
-  if (spec.warmStart) await copyWeights(ws, spec, sae);
+  if (warmStart) await copyWeights(ws, { ...spec, warmStart }, sae);
   const common = {
     label: `sae ${specLabel(spec)}`,
     log: (line: string) => console.log(line),
@@ -252,9 +256,20 @@ export async function trainSpec(
   return { sae, train, result, dead };
 }
 
+/** The architecture a spec starts from (see {@link SAESpec.warmStart}), or none. */
+export function warmStartOf(ws: Workspace, spec: SAESpec): "topk" | undefined {
+  if (spec.warmStart !== undefined) return spec.warmStart === "none" ? undefined : spec.warmStart;
+  const e2e = architectureOf(spec.architecture).trainsOn === "sequences";
+  return e2e && ws.profile.sae.e2eWarmStart ? "topk" : undefined;
+}
+
 /** Copies the trained weights of the spec's warm start (TopK, same k and seed) into `sae`. */
-async function copyWeights(ws: Workspace, spec: SAESpec, sae: SAE): Promise<void> {
-  const from = await trainedSAE(ws, { architecture: spec.warmStart!, k: spec.k, seed: spec.seed });
+async function copyWeights(
+  ws: Workspace,
+  spec: SAESpec & { warmStart: "topk" },
+  sae: SAE,
+): Promise<void> {
+  const from = await trainedSAE(ws, { architecture: spec.warmStart, k: spec.k, seed: spec.seed });
   for (const [name, v] of sae.params) {
     const source = from.sae.params.get(name);
     if (!source || source.shape.join() !== v.shape.join()) {
