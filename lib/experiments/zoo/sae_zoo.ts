@@ -149,8 +149,18 @@ function cacheKey(ws: Workspace, spec: SAESpec): Record<string, unknown> {
     expansion: ws.profile.sae.expansion,
     train: saeTrainConfig(ws, spec),
     warmStart: warmStartOf(ws, spec) ?? null,
-    spec: { ...spec, options: spec.options ?? {} },
+    // Fields in a fixed order: a spec written {seed, k} and one written {k, seed} are one SAE.
+    spec: Object.fromEntries(
+      Object.entries({ ...spec, options: sortedKeys(spec.options ?? {}) }).sort(([a], [b]) =>
+        a < b ? -1 : 1
+      ),
+    ),
   };
+}
+
+/** `o` with its keys in sorted order. */
+function sortedKeys(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
 /** The cache folder of the SAE `spec` in the workspace (SAELens layout plus training.json). */
