@@ -33,11 +33,11 @@ Deno.test("reconstruction metrics on a hand-computed example", () => {
   tf.dispose([x, xHat, latents]);
 });
 
-Deno.test("ReconstructionStats over two batches equals the metrics over their union", () => {
+Deno.test("ReconstructionStats over two batches equals the metrics over their union", async () => {
   const stats = new ReconstructionStats();
   for (let i = 0; i < 2; i++) {
     const [x, xHat, z] = [tf.tensor2d([X[i]]), tf.tensor2d([X_HAT[i]]), tf.tensor2d([[i, 1, 0]])];
-    stats.add(x, xHat, z);
+    await stats.add(x, xHat, z);
     tf.dispose([x, xHat, z]);
   }
   assert.equal(stats.tokens, 2);

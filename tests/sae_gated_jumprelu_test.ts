@@ -313,7 +313,7 @@ for (const { name, lr, epochs, make } of TRAINING_CASES) {
     const { data, directions } = syntheticData();
     const sae: SAE = make();
     const x = tf.tensor2d(data.x, [data.n, data.dIn]);
-    initialiseDecoderBias(sae, x, { method: "mean" });
+    await initialiseDecoderBias(sae, x, { method: "mean" });
     const before = evaluate(sae, x);
     await trainOnArrays(sae, data, { epochs, batchSize: 128, lr, seed: 9, useGrad: false });
     const after = evaluate(sae, x);

@@ -40,7 +40,8 @@ export interface EvalBatch {
   trueGradient: Float32Array;
 }
 
-const cache = new WeakMap<Workspace, Map<string, EvalBatch[]>>();
+// The pending computation is cached, so concurrent callers share one (the reads are asynchronous).
+const cache = new WeakMap<Workspace, Map<string, Promise<EvalBatch[]>>>();
 
 /** The validation windows every evaluation uses: `profile.sae.evalSequences`, spread evenly. */
 export function evalOffsets(ws: Workspace): number[] {
@@ -68,7 +69,7 @@ export function devOffsets(ws: Workspace): number[] {
  * The evaluation batches of `key` on the workspace's model and hook: computed on first use,
  * then shared by every evaluation in this process.
  */
-export function evalReference(ws: Workspace, key: ReferenceKey): EvalBatch[] {
+export async function evalReference(ws: Workspace, key: ReferenceKey): Promise<EvalBatch[]> {
   const [data, offsets] = key.split === "dev"
     ? [ws.train, devOffsets(ws)]
     : [ws.val, evalOffsets(ws)];
@@ -84,25 +85,30 @@ export function evalReference(ws: Workspace, key: ReferenceKey): EvalBatch[] {
   if (!entries) cache.set(ws, entries = new Map());
   let batches = entries.get(id);
   if (!batches) {
-    batches = key.sampledSeed === undefined
+    const sampledSeed = key.sampledSeed;
+    batches = sampledSeed === undefined
       ? computeReference(ws, data, offsets)
-      : withSampledGradient(ws, data, {
-        offsets,
-        seed: key.sampledSeed,
-        truth: evalReference(ws, { split: key.split }),
-      });
+      : evalReference(ws, { split: key.split }).then((truth) =>
+        withSampledGradient(ws, data, { offsets, seed: sampledSeed, truth })
+      );
     entries.set(id, batches);
+    // A failed computation is not cached: the next call tries again.
+    batches.catch(() => entries.delete(id));
   }
-  return batches;
+  return await batches;
 }
 
-function computeReference(ws: Workspace, data: Int32Array, offsets: number[]): EvalBatch[] {
+async function computeReference(
+  ws: Workspace,
+  data: Int32Array,
+  offsets: number[],
+): Promise<EvalBatch[]> {
   const { model, hook } = ws, seq = model.config.n_positions;
   const batches: EvalBatch[] = [];
   for (let i = 0; i < offsets.length; i += BATCH_SEQUENCES) {
     const ids = windows(data, offsets.slice(i, i + BATCH_SEQUENCES), seq);
     try {
-      const reference = spliceReference(model, ids, { hook, needsGradient: true });
+      const reference = await spliceReference(model, ids, { hook, needsGradient: true });
       batches.push({ reference, trueGradient: reference.gradient! });
     } finally {
       ids.dispose();
@@ -117,37 +123,47 @@ function computeReference(ws: Workspace, data: Int32Array, offsets: number[]): E
  * clean and ablated CE, clean log-probabilities) does not depend on the targets, so it is shared
  * with `truth` rather than computed again; the true-token gradient stays for the statistics.
  */
-function withSampledGradient(
+async function withSampledGradient(
   ws: Workspace,
   data: Int32Array,
   options: { offsets: number[]; seed: number; truth: EvalBatch[] },
-): EvalBatch[] {
+): Promise<EvalBatch[]> {
   const { model, hook } = ws, seq = model.config.n_positions;
   const rng = new Rng(options.seed);
-  return options.truth.map((batch, j) => {
+  const out: EvalBatch[] = [];
+  for (const [j, batch] of options.truth.entries()) {
     const start = j * BATCH_SEQUENCES;
     const ids = windows(data, options.offsets.slice(start, start + BATCH_SEQUENCES), seq);
-    const targets = sampleTargets(model, ids, rng);
+    const targets = await sampleTargets(model, ids, rng);
     const state = model.gradAtHook(ids, hook, { targets });
     try {
-      const gradient = state.gradient.dataSync() as Float32Array;
-      return { reference: { ...batch.reference, gradient }, trueGradient: batch.trueGradient };
+      const gradient = await state.gradient.data() as Float32Array;
+      out.push({ reference: { ...batch.reference, gradient }, trueGradient: batch.trueGradient });
     } finally {
       tf.dispose([ids, targets, ...(Object.values(state) as tf.Tensor[])]);
     }
-  });
+  }
+  return out;
 }
 
 /**
  * Next tokens [b, t − 1] sampled (temperature 1) from the clean model's prediction at each
  * position: the gradient at these needs no labels.
  */
-export function sampleTargets(model: GPT2, ids: tf.Tensor2D, rng: Rng): tf.Tensor2D {
+export async function sampleTargets(
+  model: GPT2,
+  ids: tf.Tensor2D,
+  rng: Rng,
+): Promise<tf.Tensor2D> {
   const [b, t] = ids.shape, vocab = model.config.vocab_size;
-  // dataSync outside tf.tidy: tidy walks a returned typed array element by element (seconds here).
+  // Read outside tf.tidy: tidy cannot span an await.
   const logitsT = tf.tidy(() => model.unembed(model.finalResidual(ids)));
-  const logits = logitsT.dataSync() as Float32Array;
-  logitsT.dispose();
+  let logits: Float32Array;
+  try {
+    logits = await logitsT.data() as Float32Array;
+  } finally {
+    logitsT.dispose();
+  }
   const out = new Int32Array(b * (t - 1));
   for (let r = 0; r < b; r++) {
     for (let p = 0; p < t - 1; p++) {
