@@ -15,6 +15,7 @@ import { createSAE, disposeSAE, type SAE, type SAEOptions } from "../../sae/mod.
 import { takeAll } from "../../tensor/read.ts";
 import { chooseBeta, COMPARED, type ComparedArchitecture, mainSAE } from "../zoo/compared.ts";
 import type { ProfileName } from "../shared/profile.ts";
+import { budgetFromEnv, TINY_STEERING } from "../shared/budget.ts";
 import type { Verdict } from "../shared/results.ts";
 import { evaluateSAE } from "../zoo/sae_eval.ts";
 import type { TrainedSAE } from "../zoo/sae_zoo.ts";
@@ -140,7 +141,8 @@ export async function steeringComparison(
   options: { budget?: SteeringBudget; beta?: number; log?: (line: string) => void } = {},
 ): Promise<SteeringComparison> {
   const t0 = performance.now(), log = options.log ?? (() => {});
-  const budget = options.budget ?? STEERING_BUDGETS[ws.profile.name];
+  const budget = options.budget ??
+    (budgetFromEnv() === "tiny" ? TINY_STEERING : STEERING_BUDGETS[ws.profile.name]);
   const beta = options.beta ?? (await chooseBeta(ws)).beta;
   const exclude = ws.vocabMap ? [ws.vocabMap.oovId] : [];
   const steer = { fractions: budget.fractions, setSize: budget.setSize, exclude };
