@@ -18,10 +18,10 @@ import type { GPT2 } from "../../gpt2/model.ts";
 import { spreadOffsets, windows } from "../../data/windows.ts";
 import { type SpliceReference, spliceReference } from "../../metrics/mod.ts";
 import { Rng } from "../../tensor/random.ts";
-import { storeSequences } from "./train_store.ts";
+import { logitBatchSequences, storeSequences } from "./train_store.ts";
 import type { Workspace } from "../shared/workspace.ts";
 
-/** Evaluation windows per batch. */
+/** Evaluation windows per batch (fewer where the logits would not fit: `logitBatchSequences`). */
 const BATCH_SEQUENCES = 8;
 
 /** Which reference: the split's windows and the gradient the encoder gets. */
@@ -105,8 +105,9 @@ async function computeReference(
 ): Promise<EvalBatch[]> {
   const { model, hook } = ws, seq = model.config.n_positions;
   const batches: EvalBatch[] = [];
-  for (let i = 0; i < offsets.length; i += BATCH_SEQUENCES) {
-    const ids = windows(data, offsets.slice(i, i + BATCH_SEQUENCES), seq);
+  const per = logitBatchSequences(ws, BATCH_SEQUENCES);
+  for (let i = 0; i < offsets.length; i += per) {
+    const ids = windows(data, offsets.slice(i, i + per), seq);
     try {
       const reference = await spliceReference(model, ids, { hook, needsGradient: true });
       batches.push({ reference, trueGradient: reference.gradient! });
@@ -130,10 +131,11 @@ async function withSampledGradient(
 ): Promise<EvalBatch[]> {
   const { model, hook } = ws, seq = model.config.n_positions;
   const rng = new Rng(options.seed);
+  const per = logitBatchSequences(ws, BATCH_SEQUENCES);
   const out: EvalBatch[] = [];
   for (const [j, batch] of options.truth.entries()) {
-    const start = j * BATCH_SEQUENCES;
-    const ids = windows(data, options.offsets.slice(start, start + BATCH_SEQUENCES), seq);
+    const start = j * per;
+    const ids = windows(data, options.offsets.slice(start, start + per), seq);
     const targets = await sampleTargets(model, ids, rng);
     const state = model.gradAtHook(ids, hook, { targets });
     try {

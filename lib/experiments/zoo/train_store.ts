@@ -47,6 +47,7 @@ export function trainStore(ws: Workspace): Promise<StoreRows> {
         tokens: ws.profile.storeTokens,
         modelId: ws.modelName,
         split: "train (spread windows)",
+        batchSequences: logitBatchSequences(ws, 16),
         force: true,
       });
       return await (await openStore(dir)).loadAll();
@@ -60,6 +61,17 @@ export function trainStore(ws: Workspace): Promise<StoreRows> {
 /** The folder of the workspace's training store ({@link trainStore}). */
 export function trainStoreDir(ws: Workspace): string {
   return `${ws.cacheDir}/stores/${ws.hook}/train-${ws.profile.storeTokens}`;
+}
+
+/**
+ * Windows per model pass, at most `most`, so that one pass's logits (sequences × context ×
+ * vocabulary floats) stay within 2²⁶ floats (256 MiB): the gradient pass holds several copies,
+ * and tfjs-wasm's heap is 4 GiB (GPT-2's 1,024 × 50,257 logits per window make this 1 there; the
+ * embedded models keep `most`).
+ */
+export function logitBatchSequences(ws: Workspace, most: number): number {
+  const { n_positions: seq, vocab_size: vocab } = ws.model.config;
+  return Math.max(1, Math.min(most, Math.floor(2 ** 26 / (seq * vocab))));
 }
 
 /** Windows in the training store (each stores seq − 1 tokens). */
