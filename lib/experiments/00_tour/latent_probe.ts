@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { windowsPerPass } from "../../gpt2/config.ts";
 import * as tf from "@tensorflow/tfjs";
 import { takeAll, takeData } from "../../tensor/read.ts";
 import { jitteredOffsets, spreadOffsets, windows } from "../../data/windows.ts";
@@ -97,8 +98,9 @@ export async function probeLatent(
     : jitteredOffsets(ws.val.length, options.sequences, { seqLen: seq, seed: options.windowSeed });
   const found: { activation: number; offset: number; position: number }[] = [];
   let fired = 0, tokens = 0, swapped = 0, active = 0;
-  for (let i = 0; i < offsets.length; i += 8) {
-    const batch = offsets.slice(i, i + 8);
+  const per = windowsPerPass(ws.model.config, 8);
+  for (let i = 0; i < offsets.length; i += per) {
+    const batch = offsets.slice(i, i + per);
     const ids = windows(ws.val, batch, seq);
     const g = ws.model.gradAtHook(ids, ws.hook);
     // Every position but the last has a target (and a gradient).

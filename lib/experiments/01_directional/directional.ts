@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { windowsPerPass } from "../../gpt2/config.ts";
 import { type GPT2, type HookKind, hookName } from "../../gpt2/model.ts";
 import { jitteredOffsets, spreadOffsets, windows } from "../../data/windows.ts";
 import { mean, std } from "../../metrics/mod.ts";
@@ -197,7 +198,7 @@ async function collect(
     grads: new Float32Array(offsets.length * (t - 1) * d),
     sequenceOf: [] as number[],
   }));
-  const bs = o.batchSize ?? 8;
+  const bs = o.batchSize ?? windowsPerPass(model.config, 8);
   for (let s0 = 0; s0 < offsets.length; s0 += bs) {
     const batch = offsets.slice(s0, s0 + bs);
     const ids = windows(data, batch, t);

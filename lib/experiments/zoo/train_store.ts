@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { windowsPerPass } from "../../gpt2/config.ts";
 import { buildStore, openStore, type StoreRows } from "../../store/mod.ts";
 import { spreadWindows } from "../../data/windows.ts";
 import type { ActivationData } from "../../sae/trainer.ts";
@@ -63,15 +64,9 @@ export function trainStoreDir(ws: Workspace): string {
   return `${ws.cacheDir}/stores/${ws.hook}/train-${ws.profile.storeTokens}`;
 }
 
-/**
- * Windows per model pass, at most `most`, so that one pass's logits (sequences × context ×
- * vocabulary floats) stay within 2²⁶ floats (256 MiB): the gradient pass holds several copies,
- * and tfjs-wasm's heap is 4 GiB (GPT-2's 1,024 × 50,257 logits per window make this 1 there; the
- * embedded models keep `most`).
- */
+/** Windows per model pass for `ws`'s model: {@link windowsPerPass}. */
 export function logitBatchSequences(ws: Workspace, most: number): number {
-  const { n_positions: seq, vocab_size: vocab } = ws.model.config;
-  return Math.max(1, Math.min(most, Math.floor(2 ** 26 / (seq * vocab))));
+  return windowsPerPass(ws.model.config, most);
 }
 
 /** Windows in the training store (each stores seq − 1 tokens). */
