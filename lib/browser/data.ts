@@ -14,6 +14,8 @@
  *
  * @module
  */
+import { windowsPerPass } from "../gpt2/config.ts";
+import { budgetFromEnv, TINY_BROWSER_TOKENS } from "../experiments/shared/budget.ts";
 import * as tf from "@tensorflow/tfjs";
 import { spreadOffsets, windows } from "../data/windows.ts";
 import type { Workspace } from "../experiments/shared/workspace.ts";
@@ -146,7 +148,7 @@ export interface PrecomputeOptions {
    * when the split is shorter).
    */
   tokens?: number;
-  /** Windows per batch (default 8). */
+  /** Windows per batch (default 8, fewer for long contexts: `windowsPerPass`). */
   batch?: number;
   /** Top contexts per latent (default 10). */
   top?: number;
@@ -289,8 +291,11 @@ export function precomputeLatents(
   const before = options.before ?? 16, after = options.after ?? 4;
   const unit = unitDecoderRows(source.sae);
   const { firings, tokenIds, per } = collectFirings(ws, source, unit, {
-    tokens: options.tokens ?? BROWSER_TOKENS[ws.profile.name] ?? 65_536,
-    batch: options.batch ?? 8,
+    tokens: options.tokens ??
+      (budgetFromEnv() === "tiny" ? TINY_BROWSER_TOKENS : BROWSER_TOKENS[ws.profile.name]) ??
+      65_536,
+    // GPT-2's logits one window at a time (tfjs-wasm's 4 GiB heap).
+    batch: options.batch ?? windowsPerPass(ws.model.config, 8),
     log,
   });
   const exclude = ws.vocabMap ? [ws.vocabMap.oovId] : [];

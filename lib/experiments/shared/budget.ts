@@ -57,3 +57,6 @@ export const TINY_STEERING = {
   mainFraction: 0.5,
   setSize: 10,
 };
+
+/** The latent browser's validation tokens under `tiny` (two GPT-2 windows). */
+export const TINY_BROWSER_TOKENS = 2048;
