@@ -45,6 +45,15 @@ export const BROWSER_TOKENS: Readonly<Record<string, number>> = {
   paper: 262_144,
 };
 
+/**
+ * Validation tokens a browser probes by default: {@link BROWSER_TOKENS} of the workspace's
+ * profile, or two windows under the tiny budget (`GSAE_BUDGET=tiny`).
+ */
+export function browserTokens(ws: Workspace): number {
+  if (budgetFromEnv() === "tiny") return TINY_BROWSER_TOKENS;
+  return BROWSER_TOKENS[ws.profile.name] ?? 65_536;
+}
+
 /** One SAE to browse: a name (unique in a browser), the SAE and the hook it reads. */
 export interface BrowserSAE {
   /** Short unique name (URL-safe), e.g. `gsae-k32-b0.5-s0`. */
@@ -291,9 +300,7 @@ export function precomputeLatents(
   const before = options.before ?? 16, after = options.after ?? 4;
   const unit = unitDecoderRows(source.sae);
   const { firings, tokenIds, per } = collectFirings(ws, source, unit, {
-    tokens: options.tokens ??
-      (budgetFromEnv() === "tiny" ? TINY_BROWSER_TOKENS : BROWSER_TOKENS[ws.profile.name]) ??
-      65_536,
+    tokens: options.tokens ?? browserTokens(ws),
     // GPT-2's logits one window at a time (tfjs-wasm's 4 GiB heap).
     batch: options.batch ?? windowsPerPass(ws.model.config, 8),
     log,
