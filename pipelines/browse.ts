@@ -5,6 +5,7 @@
  * @module
  */
 import { backendOption } from "../lib/tensor/backend_flag.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
 import { choiceArg, gsaeCommand, intArg, numberArg, parseCommandLine } from "../lib/io/cli.ts";
 import {
   defaultSAEs,
@@ -83,6 +84,9 @@ async function main(): Promise<number> {
   const o = parsed.options;
   const log = (line: string) => console.log(line);
   try {
+    // The browser reads tensors synchronously (lib/browser): a CPU backend unless forced; the
+    // workspace then finds this backend started.
+    await initBackend({ syncReads: true });
     const ws = await openWorkspace({ profile: o.profile, model: o.model, log });
     const sources: BrowserSAE[] = [];
     if (o.sae === undefined || o.sae.length === 0) {

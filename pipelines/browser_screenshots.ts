@@ -8,6 +8,7 @@
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { backendOption } from "../lib/tensor/backend_flag.ts";
+import { initBackend } from "../lib/tensor/backend.ts";
 import { choiceArg, gsaeCommand, parseCommandLine } from "../lib/io/cli.ts";
 import { PROFILE_NAMES } from "../lib/experiments/shared/profile.ts";
 import { defaultSAEs, openBrowser, siteDataFiles, startBrowserServer } from "../lib/browser/mod.ts";
@@ -49,6 +50,8 @@ async function main(): Promise<number> {
   if (parsed.exit !== undefined) return parsed.exit;
   const o = parsed.options;
   const out = o.out === undefined ? join(REPO_ROOT, "docs", "browser") : callerPath(o.out);
+  // The browser reads tensors synchronously (lib/browser): a CPU backend unless forced.
+  await initBackend({ syncReads: true });
   const ws = await openWorkspace({ profile: o.profile, model: o.model });
   const sources = await defaultSAEs(ws, { log: console.log });
   const browser = await openBrowser(ws, sources);

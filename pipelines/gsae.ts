@@ -103,7 +103,8 @@ async function main(): Promise<number> {
 }
 
 async function run(args: Args): Promise<void> {
-  const backend = await initBackend();
+  // Reads tensors synchronously (dataSync, arraySync): a CPU backend unless forced.
+  const backend = await initBackend({ syncReads: true });
   const resolved = await resolveModel(args.model);
   const { model, tokenizer, vocabMap } = await loadGPT2(resolved.dir);
   const base = {

@@ -7,6 +7,7 @@
  */
 import { PROFILE_NAMES } from "../lib/experiments/shared/profile.ts";
 import { verdictCounts } from "../lib/pipeline/metrics.ts";
+import { BUDGET_NAMES, budgetFromEnv } from "../lib/experiments/shared/budget.ts";
 import { PipelineNotebookError, runPipeline } from "../lib/pipeline/run.ts";
 import { backendOption } from "../lib/tensor/backend_flag.ts";
 import { gsaeCommand, numberArg, parseCommandLine } from "../lib/io/cli.ts";
@@ -49,6 +50,12 @@ Compare a run with the committed reference: deno task check --help.`,
       "seconds one cell may run (default: smoke 1800, default 14400, paper none; 0: no limit)",
       numberArg("cell-timeout", { min: 0 }),
     )
+    .option(
+      "--budget <B>",
+      `${BUDGET_NAMES.join(" | ")}: tiny keeps the profile's model and shapes but shrinks every ` +
+        "token, sequence and sweep budget (lib/experiments/shared/budget.ts), to prove a profile " +
+        "end to end in minutes (not results; GSAE_BUDGET does the same)",
+    )
     .option("--json", "progress to stderr, one JSON summary to stdout")
     .addOption(backendOption());
 }
@@ -63,6 +70,7 @@ interface ReproduceOptions {
   notebooks?: string;
   cellTimeout?: number;
   json?: boolean;
+  budget?: string;
 }
 
 async function main(): Promise<number> {
@@ -75,6 +83,9 @@ async function main(): Promise<number> {
     ? (line: string) => console.error(line)
     : (line: string) => console.log(line);
   try {
+    // Read by getProfile here and passed to the notebooks' kernels by runPipeline.
+    if (options.budget !== undefined) Deno.env.set("GSAE_BUDGET", options.budget);
+    log(`budget: ${budgetFromEnv()}`);
     const result = await runPipeline({
       profile: options.profile,
       model: options.model,

@@ -128,7 +128,8 @@ async function main(): Promise<number> {
   const workDir = `${REPO_ROOT}/.cache/train/${basename(outDir)}`;
   if (values.resume) await checkWritable(workDir);
 
-  const backend = await initBackend();
+  // LM training reads tensors synchronously (lib/gpt2/lm_train.ts): a CPU backend unless forced.
+  const backend = await initBackend({ syncReads: true });
   console.log(describeBackend(backend));
   const corpus = await loadCorpus({ log: console.log });
   const vocabMap = VocabMap.fromFrequencies(corpus.train, VOCAB_SIZE);

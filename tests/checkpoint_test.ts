@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { initBackend } from "../lib/tensor/backend.ts";
 import { loadGPT2, saveGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { GPT2 } from "../lib/gpt2/model.ts";
-import type { GPT2Config } from "../lib/gpt2/config.ts";
+import { type GPT2Config, windowsPerPass } from "../lib/gpt2/config.ts";
 import {
   readSafetensors,
   serializeSafetensors,
@@ -199,4 +199,13 @@ Deno.test("malformed checkpoints give errors naming the file and the problem", a
     await assert.rejects(() => loadGPT2(dir), expected, what);
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("windowsPerPass bounds one pass's logits to 2^26 floats, at least one window", () => {
+  const gpt2 = { n_positions: 1024, vocab_size: 50257 } as GPT2Config;
+  assert.equal(windowsPerPass(gpt2, 16), 1);
+  const embedded = { n_positions: 128, vocab_size: 4096 } as GPT2Config;
+  assert.equal(windowsPerPass(embedded, 16), 16);
+  assert.equal(windowsPerPass(embedded, 1000), 128);
+  assert.equal(windowsPerPass({ n_positions: 4096, vocab_size: 100_000 } as GPT2Config, 8), 1);
 });

@@ -32,7 +32,7 @@ Deno.test("expectedAbsCoordinate: closed forms and a Monte Carlo check", () => {
   assert.ok(Math.abs(mean(draws) - expectedAbsCoordinate(d)) < 0.005);
 });
 
-const directional = measureDirectionalDerivatives(model, DATA, { sequences: 24, seed: 1 });
+const directional = await measureDirectionalDerivatives(model, DATA, { sequences: 24, seed: 1 });
 
 Deno.test("measureDirectionalDerivatives: shapes, finite values, isotropic ratio 1", () => {
   assert.equal(directional.layers.length, 2);
@@ -66,15 +66,19 @@ Deno.test("measureDirectionalDerivatives: isotropic mean |g·u| ≈ mean ‖g‖
   }
 });
 
-Deno.test("measureDirectionalDerivatives is deterministic for a seed; windowSeed moves windows", () => {
-  const again = measureDirectionalDerivatives(model, DATA, { sequences: 24, seed: 1 });
+Deno.test("measureDirectionalDerivatives is deterministic for a seed; windowSeed moves windows", async () => {
+  const again = await measureDirectionalDerivatives(model, DATA, { sequences: 24, seed: 1 });
   assert.deepEqual(
     again.layers.map((l) => l.values),
     directional.layers.map((l) => l.values),
   );
-  const other = measureDirectionalDerivatives(model, DATA, { sequences: 24, seed: 2, layers: [1] });
+  const other = await measureDirectionalDerivatives(model, DATA, {
+    sequences: 24,
+    seed: 2,
+    layers: [1],
+  });
   assert.notDeepEqual(other.layers[0].values, directional.layers[1].values);
-  const moved = measureDirectionalDerivatives(model, DATA, {
+  const moved = await measureDirectionalDerivatives(model, DATA, {
     sequences: 4,
     seed: 1,
     layers: [0],

@@ -9,21 +9,21 @@ import { withSmokeWorkspace } from "./fixtures/smoke_workspace.ts";
 
 Deno.test("evalReference: computed once per split and gradient source, and what evaluateSAE scores against", async () => {
   await withSmokeWorkspace(async (ws) => {
-    const val = evalReference(ws, { split: "val" });
+    const val = await evalReference(ws, { split: "val" });
     assert.strictEqual(
-      evalReference(ws, { split: "val" }),
+      await evalReference(ws, { split: "val" }),
       val,
       "the second call is the cached one",
     );
     assert.equal(val.length, Math.ceil(evalOffsets(ws).length / 8));
-    const dev = evalReference(ws, { split: "dev" });
+    const dev = await evalReference(ws, { split: "dev" });
     assert.notStrictEqual(dev, val);
     assert.equal(dev.reduce((n, b) => n + b.reference.shape.batch, 0), devOffsets(ws).length);
 
     // A sampled entry: the encoder's gradient is the sampled one; the statistics' is the true one.
-    const sampled = evalReference(ws, { split: "val", sampledSeed: 0 });
-    assert.strictEqual(evalReference(ws, { split: "val", sampledSeed: 0 }), sampled);
-    assert.notStrictEqual(evalReference(ws, { split: "val", sampledSeed: 1 }), sampled);
+    const sampled = await evalReference(ws, { split: "val", sampledSeed: 0 });
+    assert.strictEqual(await evalReference(ws, { split: "val", sampledSeed: 0 }), sampled);
+    assert.notStrictEqual(await evalReference(ws, { split: "val", sampledSeed: 1 }), sampled);
     sampled.forEach((b, i) => {
       assert.deepStrictEqual(b.trueGradient, val[i].reference.gradient);
       assert.notDeepStrictEqual(b.reference.gradient, b.trueGradient);
@@ -39,7 +39,7 @@ Deno.test("evalReference: computed once per split and gradient source, and what 
     let sums: SpliceSums | null = null;
     for (let i = 0; i < offsets.length; i += 8) {
       const ids = windows(ws.val, offsets.slice(i, i + 8), seq);
-      const s = spliceMetrics(ws.model, ids, {
+      const s = await spliceMetrics(ws.model, ids, {
         hook: ws.hook,
         reconstruct: (x) => topk.sae.decode(topk.sae.encode(x)),
       });

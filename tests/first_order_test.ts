@@ -27,7 +27,7 @@ Deno.test("perturbationRadius is uniform with mean m and std m/2", () => {
 });
 
 const HOOKS = ["blocks.0.hook_mlp_out", "blocks.0.hook_resid_post", "blocks.1.hook_resid_post"];
-const firstOrder = firstOrderVsNorm(model, DATA, {
+const firstOrder = await firstOrderVsNorm(model, DATA, {
   hooks: HOOKS,
   magnitudes: [1e-3, 0.3],
   perturbations: 100,
@@ -52,7 +52,7 @@ Deno.test("firstOrderVsNorm: tiny perturbations are predicted by the first-order
   }
 });
 
-Deno.test("firstOrderVsNorm is deterministic for a seed; windowSeed changes the windows", () => {
+Deno.test("firstOrderVsNorm is deterministic for a seed; windowSeed changes the windows", async () => {
   const options = {
     hooks: HOOKS.slice(0, 1),
     magnitudes: [1e-3, 0.3],
@@ -60,9 +60,13 @@ Deno.test("firstOrderVsNorm is deterministic for a seed; windowSeed changes the 
     replicas: 20,
     seed: 4,
   };
-  const again = firstOrderVsNorm(model, DATA, options);
+  const again = await firstOrderVsNorm(model, DATA, options);
   assert.deepEqual(again.hooks[0].points, firstOrder.hooks[0].points);
-  const moved = firstOrderVsNorm(model, DATA, { ...options, perturbations: 20, windowSeed: 5 });
+  const moved = await firstOrderVsNorm(model, DATA, {
+    ...options,
+    perturbations: 20,
+    windowSeed: 5,
+  });
   assert.deepEqual(moved.offsets, jitteredOffsets(DATA.length, 1, { seqLen: 16, seed: 5 }));
   assert.deepEqual(again.offsets, [0, 996, 1992, 2988, 3984]);
   // Same plan, other tokens: the first perturbation's ΔL differs.
@@ -72,8 +76,8 @@ Deno.test("firstOrderVsNorm is deterministic for a seed; windowSeed changes the 
   );
 });
 
-Deno.test("firstOrderVsNorm: absolute magnitudes are used as given", () => {
-  const r = firstOrderVsNorm(model, DATA, {
+Deno.test("firstOrderVsNorm: absolute magnitudes are used as given", async () => {
+  const r = await firstOrderVsNorm(model, DATA, {
     hooks: HOOKS.slice(1, 2),
     magnitudes: [0.01],
     magnitudeScale: "absolute",

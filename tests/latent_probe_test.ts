@@ -21,13 +21,16 @@ Deno.test("chooseTourLatent: highest derivative within the frequency band, else 
   assert.equal(chooseTourLatent(e, { minFrequency: 0.5 }), 3);
 });
 
-Deno.test("probeLatent: top examples in context, logit lens, gradient-swapped selections", () => {
+Deno.test("probeLatent: top examples in context, logit lens, gradient-swapped selections", async () => {
   const gsae = createSAE({ architecture: "gsae", d_in: 16, d_sae: 64, k: 4, seed: 0, beta: 4 });
   const topk = createSAE({ architecture: "topk", d_in: 16, d_sae: 64, k: 4, seed: 0 });
   try {
-    const probes = [0, 1, 2].map((latent) =>
-      probeLatent(ws, gsae, { latent, sequences: 8, top: 5, before: 3, after: 2 })
-    );
+    const probes = [];
+    for (const latent of [0, 1, 2]) {
+      probes.push(
+        await probeLatent(ws, gsae, { latent, sequences: 8, top: 5, before: 3, after: 2 }),
+      );
+    }
     const p = probes.find((q) => q.examples.length > 0)!;
     assert.ok(p, "some latent fires");
     assert.equal(p.tokens, 8 * 15);
@@ -45,7 +48,7 @@ Deno.test("probeLatent: top examples in context, logit lens, gradient-swapped se
     assert.ok(p.promoted.every((t, i) => i === 0 || t.score <= p.promoted[i - 1].score));
     assert.equal(examplesTable(p).split("\n").length, 2 + p.examples.length);
     assert.equal(promotedLine(p).split(", ").length, 10);
-    const plain = probeLatent(ws, topk, { latent: 0, sequences: 4 });
+    const plain = await probeLatent(ws, topk, { latent: 0, sequences: 4 });
     assert.equal(plain.swappedPerToken, 0, "TopK selects the same latents either way");
   } finally {
     disposeSAE(gsae);

@@ -7,27 +7,27 @@ import { close } from "./metrics_fixtures.ts";
 
 await initBackend();
 
-Deno.test("maxDecoderCosine finds a duplicated (rescaled) decoder row", () => {
+Deno.test("maxDecoderCosine finds a duplicated (rescaled) decoder row", async () => {
   // Row 1 is row 0 scaled by 2 (cosine 1); rows 2 and 3 have cosine 0.6; row 4 is only ≤ 0.
   const wDec = tf.tensor2d([[1, 0, 0], [2, 0, 0], [0, 1, 0], [0, 0.6, 0.8], [0, 0, -1]]);
   const expected = [1, 1, 0.6, 0.6, 0];
   for (const blockRows of [undefined, 1, 2]) {
-    const got = maxDecoderCosine(wDec, { blockRows });
+    const got = await maxDecoderCosine(wDec, { blockRows });
     got.forEach((v, i) => close(v, expected[i], 1e-6, `row ${i} (block ${blockRows})`));
   }
   wDec.dispose();
 });
 
-Deno.test("LatentStats: frequencies, dead latents, median, CDF and directional derivatives", () => {
+Deno.test("LatentStats: frequencies, dead latents, median, CDF and directional derivatives", async () => {
   const stats = new LatentStats(4);
   const z1 = tf.tensor2d([[1, 0, 0, 0], [2, 0, 3, 0]]);
   const z2 = tf.tensor2d([[0, 0, 1, 0], [4, 0, 0, 0]]);
   // Row 0 is not unit norm: its derivative uses the unit direction [1, 0].
   const wDec = tf.tensor2d([[2, 0], [0, 1], [1, 1], [0, -1]]);
   const grad = tf.tensor2d([[1, 2], [-3, 0]]);
-  stats.add(z1, { grad, wDec });
-  stats.add(z2);
-  assert.deepEqual([...activationFrequency(z1)], [1, 0, 0.5, 0]);
+  await stats.add(z1, { grad, wDec });
+  await stats.add(z2);
+  assert.deepEqual([...await activationFrequency(z1)], [1, 0, 0.5, 0]);
   assert.equal(stats.tokens, 4);
   assert.deepEqual([...stats.frequencies()], [0.75, 0, 0.5, 0]);
   assert.deepEqual(stats.deadLatents(), [1, 3]);

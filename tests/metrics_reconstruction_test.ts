@@ -33,11 +33,11 @@ Deno.test("reconstruction metrics on a hand-computed example", () => {
   tf.dispose([x, xHat, latents]);
 });
 
-Deno.test("ReconstructionStats over two batches equals the metrics over their union", () => {
+Deno.test("ReconstructionStats over two batches equals the metrics over their union", async () => {
   const stats = new ReconstructionStats();
   for (let i = 0; i < 2; i++) {
     const [x, xHat, z] = [tf.tensor2d([X[i]]), tf.tensor2d([X_HAT[i]]), tf.tensor2d([[i, 1, 0]])];
-    stats.add(x, xHat, z);
+    await stats.add(x, xHat, z);
     tf.dispose([x, xHat, z]);
   }
   assert.equal(stats.tokens, 2);
@@ -47,15 +47,15 @@ Deno.test("ReconstructionStats over two batches equals the metrics over their un
   close(stats.l0, 1.5);
 });
 
-Deno.test("ReconstructionStats: shrinkage γ is c for x̂ = c·x, and Σ‖x̂‖²/Σx̂·x in general", () => {
+Deno.test("ReconstructionStats: shrinkage γ is c for x̂ = c·x, and Σ‖x̂‖²/Σx̂·x in general", async () => {
   const scaled = new ReconstructionStats();
   const x = tf.tensor2d([[1, 2, -1], [0.5, -3, 2]]);
   const half = tf.mul(x, 0.5) as tf.Tensor2D;
-  scaled.add(x, half);
+  await scaled.add(x, half);
   close(scaled.shrinkage, 0.5);
   const general = new ReconstructionStats();
   const xHat = tf.tensor2d([[1, 1, 0], [0, -2, 2]]);
-  general.add(x, xHat);
+  await general.add(x, xHat);
   // Σ‖x̂‖² = 2 + 8 = 10; Σ x̂·x = (1 + 2) + (6 + 4) = 13.
   close(general.shrinkage, 10 / 13);
   tf.dispose([x, half, xHat]);

@@ -23,9 +23,9 @@ const cleanLossSum = tf.tidy(() =>
 );
 
 for (const hook of ["blocks.0.hook_resid_post", "blocks.1.hook_mlp_out"]) {
-  Deno.test(`spliceMetrics at ${hook}: identity, zeros and mean reconstructions`, () => {
+  Deno.test(`spliceMetrics at ${hook}: identity, zeros and mean reconstructions`, async () => {
     const before = tf.memory().numTensors;
-    const identity = spliceMetrics(model, ids, { hook, reconstruct: (x) => x });
+    const identity = await spliceMetrics(model, ids, { hook, reconstruct: (x) => x });
     assert.equal(identity.tokens, 3 * 7);
     close(identity.ceClean, cleanLossSum, 1e-4, "clean CE matches tokenLosses");
     const s = summariseSplice(identity);
@@ -35,19 +35,19 @@ for (const hook of ["blocks.0.hook_resid_post", "blocks.1.hook_mlp_out"]) {
     close(s.fracRecoveredZero, 1, 1e-4, "fraction recovered vs zero");
     close(s.fracRecoveredMean, 1, 1e-3, "fraction recovered vs mean");
 
-    const zeros = spliceMetrics(model, ids, { hook, reconstruct: (x) => tf.zerosLike(x) });
+    const zeros = await spliceMetrics(model, ids, { hook, reconstruct: (x) => tf.zerosLike(x) });
     close(zeros.ceSpliced, zeros.ceZero, 1e-4, "zeros = zero-ablation");
     close(summariseSplice(zeros).fracRecoveredZero, 0, 1e-6);
     assert.ok(zeros.kl > 0);
 
-    const mean = spliceMetrics(model, ids, {
+    const mean = await spliceMetrics(model, ids, {
       hook,
       reconstruct: (x) => tf.broadcastTo(tf.mean(x, 0), x.shape),
     });
     close(mean.ceSpliced, mean.ceMean, 1e-4, "batch mean = mean-ablation");
 
     let sawGrad = false;
-    const withGrad = spliceMetrics(model, ids, {
+    const withGrad = await spliceMetrics(model, ids, {
       hook,
       needsGradient: true,
       reconstruct: (x, grad) => {
@@ -66,8 +66,8 @@ for (const hook of ["blocks.0.hook_resid_post", "blocks.1.hook_mlp_out"]) {
   });
 }
 
-Deno.test("spliceMetrics rejects a reconstruction of the wrong shape", () => {
-  assert.throws(
+Deno.test("spliceMetrics rejects a reconstruction of the wrong shape", async () => {
+  await assert.rejects(
     () =>
       spliceMetrics(model, ids, {
         hook: "blocks.0.hook_resid_post",
@@ -77,7 +77,7 @@ Deno.test("spliceMetrics rejects a reconstruction of the wrong shape", () => {
   );
 });
 
-Deno.test("one spliceReference scores many reconstructions exactly as spliceMetrics does", () => {
+Deno.test("one spliceReference scores many reconstructions exactly as spliceMetrics does", async () => {
   const hook = "blocks.1.hook_mlp_out";
   const reconstructions = [
     (x: tf.Tensor2D) => tf.mul(x, 0.5) as tf.Tensor2D,
@@ -85,7 +85,7 @@ Deno.test("one spliceReference scores many reconstructions exactly as spliceMetr
   ];
   const before = tf.memory().numTensors;
   for (const keepLogProbs of [true, false]) {
-    const ref = spliceReference(model, ids, {
+    const ref = await spliceReference(model, ids, {
       hook,
       needsGradient: true,
       chunkRows: 5,
@@ -94,18 +94,18 @@ Deno.test("one spliceReference scores many reconstructions exactly as spliceMetr
     assert.equal(ref.cleanLogProbs === null, !keepLogProbs);
     assert.equal(ref.cleanFinal === null, keepLogProbs);
     for (const reconstruct of reconstructions) {
-      const expected = spliceMetrics(model, ids, {
+      const expected = await spliceMetrics(model, ids, {
         hook,
         needsGradient: true,
         chunkRows: 5,
         reconstruct,
       });
       const xHat = tf.tidy(() => reconstruct(referenceActivation(ref), referenceGradient(ref)));
-      assert.deepStrictEqual(splicedSums(model, ref, xHat), expected);
+      assert.deepStrictEqual(await splicedSums(model, ref, xHat), expected);
       xHat.dispose();
     }
     const wrong = tf.zeros([2, 16]) as tf.Tensor2D;
-    assert.throws(
+    await assert.rejects(
       () => splicedSums(model, ref, wrong),
       /reconstruct returned \[2,16\], expected \[24,16\]/,
     );

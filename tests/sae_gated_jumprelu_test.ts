@@ -321,7 +321,7 @@ for (const { name, lr, epochs, make } of TRAINING_CASES) {
     const { data, directions } = syntheticData();
     const sae: SAE = make();
     const x = tf.tensor2d(data.x, [data.n, data.dIn]);
-    initialiseDecoderBias(sae, x, { method: "mean" });
+    await initialiseDecoderBias(sae, x, { method: "mean" });
     const before = evaluate(sae, x);
     await trainOnArrays(sae, data, { epochs, batchSize: 128, lr, seed: 9, useGrad: false });
     const after = evaluate(sae, x);
@@ -351,10 +351,12 @@ Deno.test("relu_l1 shrinks its reconstructions (γ < 0.95); gated does not (γ >
       useGrad: false,
     });
     const stats = new ReconstructionStats();
-    tf.tidy(() => {
+    const [latents, xHat] = tf.tidy(() => {
       const latents = sae.encode(x);
-      stats.add(x, sae.decode(latents), latents);
+      return [latents, sae.decode(latents)];
     });
+    await stats.add(x, xHat, latents);
+    tf.dispose([latents, xHat]);
     return { gamma: stats.shrinkage, l0: stats.l0 };
   };
   const relu = await gamma(createReluL1({ ...SIZES, l1_coefficient: 0.3 }));

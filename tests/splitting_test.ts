@@ -37,7 +37,7 @@ Deno.test("tailStats: groups skip dead latents; means per position; Spearman", (
   assert.ok(Math.abs(st.meanMaxCosine - (0.495 + 0.05)) < 1e-9);
 });
 
-Deno.test("splittingRun: max decoder cosines of a real SAE and firings from frequencies", () => {
+Deno.test("splittingRun: max decoder cosines of a real SAE and firings from frequencies", async () => {
   const sae = createSAE({ architecture: "topk", d_in: 3, d_sae: 4, k: 1, seed: 0 });
   try {
     // Rows 0 and 1 are 0.6 apart in cosine; row 2 is orthogonal to both; row 3 = −row 0.
@@ -55,7 +55,7 @@ Deno.test("splittingRun: max decoder cosines of a real SAE and firings from freq
       meanAbsDerivAll: [1, 2, 3, 4],
       meanAbsDerivFiring: [1, 2, null, 4],
     } as unknown as SAEEvaluation;
-    const r = splittingRun(trained, evaluation);
+    const r = await splittingRun(trained, evaluation);
     const expected = [0.6, 0.6, 0, 0];
     r.maxCosine.forEach((c, i) => assert.ok(Math.abs(c - expected[i]) < 1e-6, `${i}: ${c}`));
     assert.deepEqual(r.firings, [2, 1, 0, 3]);

@@ -48,11 +48,11 @@ Deno.test("logitLens: W_U·(γ ⊙ centred u) with ln_f, W_U·u raw", () => {
   });
 });
 
-Deno.test("associatedSets excludes the given ids and is ranked by the lens", () => {
+Deno.test("associatedSets excludes the given ids and is ranked by the lens", async () => {
   const dirs = randomDirections(CONFIG.n_embd, 3, 1);
-  const free = associatedSets(model, dirs, { setSize: 4 });
+  const free = await associatedSets(model, dirs, { setSize: 4 });
   const oov = free[0].set[0];
-  const sets = associatedSets(model, dirs, { setSize: 4, exclude: [oov] });
+  const sets = await associatedSets(model, dirs, { setSize: 4, exclude: [oov] });
   assert.ok(!sets[0].set.includes(oov));
   assert.deepStrictEqual(sets[0].set.slice(0, 3), free[0].set.slice(1, 4));
   for (const s of sets) {
@@ -61,18 +61,18 @@ Deno.test("associatedSets excludes the given ids and is ranked by the lens", () 
   }
 });
 
-Deno.test("steering: α = 0 changes nothing; measurements match a run-with-hooks forward pass", () => {
-  const ctx = steeringContexts(model, DATA, { hook: HOOK, contexts: 3, length: 8 });
+Deno.test("steering: α = 0 changes nothing; measurements match a run-with-hooks forward pass", async () => {
+  const ctx = await steeringContexts(model, DATA, { hook: HOOK, contexts: 3, length: 8 });
   try {
     const dirs = randomDirections(CONFIG.n_embd, 2, 4);
-    const [zero] = steerDirections(model, ctx, dirs.subarray(0, CONFIG.n_embd), {
+    const [zero] = await steerDirections(model, ctx, dirs.subarray(0, CONFIG.n_embd), {
       fractions: [0],
       setSize: 3,
     });
     assert.ok(Math.abs(zero.points[0].gain) < 1e-6 && zero.points[0].kl < 1e-5);
     assert.ok(zero.points[0].tv < 1e-5);
 
-    const [s] = steerDirections(model, ctx, dirs.subarray(CONFIG.n_embd), {
+    const [s] = await steerDirections(model, ctx, dirs.subarray(CONFIG.n_embd), {
       fractions: [0.7],
       setSize: 3,
     });
@@ -108,12 +108,12 @@ Deno.test("steering: α = 0 changes nothing; measurements match a run-with-hooks
   }
 });
 
-Deno.test("steering hard along a direction at the final residual raises its set everywhere", () => {
-  const ctx = steeringContexts(model, DATA, { hook: HOOK, contexts: 2, length: 8 });
+Deno.test("steering hard along a direction at the final residual raises its set everywhere", async () => {
+  const ctx = await steeringContexts(model, DATA, { hook: HOOK, contexts: 2, length: 8 });
   try {
     // With zero ln_f bias, ln_f(h + αu) → γ ⊙ centred u / σ as α grows: the logits become the
     // ln_f lens scores, so the set (the lens's top tokens) must gain at every position.
-    const [s] = steerDirections(model, ctx, randomDirections(CONFIG.n_embd, 1, 8), {
+    const [s] = await steerDirections(model, ctx, randomDirections(CONFIG.n_embd, 1, 8), {
       fractions: [50],
       setSize: 3,
     });
@@ -136,11 +136,11 @@ Deno.test("sampleLiveLatents: distinct live latents, seeded, fewer when few are 
   assert.deepStrictEqual(sampleLiveLatents(f, 10, 2), [1, 3, 4, 6, 7]);
 });
 
-Deno.test("randomDirections and decoderDirections give unit rows", () => {
+Deno.test("randomDirections and decoderDirections give unit rows", async () => {
   const r = randomDirections(8, 5, 2);
   assert.deepStrictEqual(randomDirections(8, 5, 2), r);
   const w = tf.tensor2d(Array.from({ length: 24 }, (_, i) => i - 7), [3, 8]);
-  const d = decoderDirections(w, [2, 0]);
+  const d = await decoderDirections(w, [2, 0]);
   const raw = w.arraySync();
   w.dispose();
   for (const [rows, k] of [[r, 5], [d, 2]] as const) {

@@ -27,8 +27,8 @@ Deno.test("modelCard names the model, its size and the SAE hook", () => {
   assert.match(card, /blocks\.1\.hook_resid_post \(layer 1 of 2\)/);
 });
 
-Deno.test("tokenGradients: one row per token, losses for all but the last, last gradient 0", () => {
-  const t = tokenGradients(ws, "the state of");
+Deno.test("tokenGradients: one row per token, losses for all but the last, last gradient 0", async () => {
+  const t = await tokenGradients(ws, "the state of");
   assert.deepEqual(t.shape, [1, 12, 16]);
   assert.equal(t.rows.length, 12);
   assert.equal(t.rows[0].next, "h");
@@ -38,7 +38,7 @@ Deno.test("tokenGradients: one row per token, losses for all but the last, last 
   const mean = t.rows.slice(0, 11).reduce((s, r) => s + r.loss!, 0) / 11;
   assert.ok(Math.abs(t.meanLoss - mean) < 1e-6);
   assert.equal(tokenGradientTable(t).split("\n").length, 2 + 12);
-  assert.throws(() => tokenGradients(ws, "a"), /two tokens/);
+  await assert.rejects(() => tokenGradients(ws, "a"), /two tokens/);
 });
 
 Deno.test("saeCard summarises training and evaluation", () => {

@@ -1,8 +1,11 @@
 // The webgpu backend against wasm+blas on the same work: a tiny GPT-2's per-token loss, its
 // hook gradient and a parameter gradient through the embedding, and one training step of TopK
-// and of g-SAE (on wasm+blas the fused step, on webgpu the stock tfjs path); then that a few
-// webgpu steps leave no tensor behind. Runs on any adapter, llvmpipe included (CI has no GPU);
-// skipped, with the reason printed, where Deno offers none.
+// and of g-SAE (on wasm+blas the fused step, on webgpu the stock tfjs path); a tiny store build,
+// one evaluation (spliced CE and KL, reconstruction and latent statistics) and one step of the
+// batch-level rules (Mutual Choice, gradient Feature Choice, with aux_zipf), which read tensors
+// asynchronously or select on the device there; then that webgpu leaves no tensor behind. Runs
+// on any adapter, llvmpipe included (CI has no GPU); skipped, with the reason printed, where
+// Deno offers none.
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { type BackendName, initBackend } from "../lib/tensor/backend.ts";
@@ -13,6 +16,15 @@ import { createSAE, disposeSAE } from "../lib/sae/mod.ts";
 import { type ActivationData, trainSAE } from "../lib/sae/trainer.ts";
 import { requestWebGPUAdapter } from "../lib/tensor/webgpu_adapter.ts";
 import { TINY_CONFIG } from "./fixtures/tiny_workspace.ts";
+import { buildStore, openStore } from "../lib/store/mod.ts";
+import {
+  LatentStats,
+  ReconstructionStats,
+  referenceActivation,
+  referenceGradient,
+  splicedSums,
+  spliceReference,
+} from "../lib/metrics/mod.ts";
 
 const adapter = await requestWebGPUAdapter();
 const skip = typeof adapter === "string" ? adapter : undefined;
@@ -72,7 +84,10 @@ const SAE_CONFIG = {
 };
 
 /** The SAE's parameters after `steps` steps, and tf.memory().numTensors after each step. */
-async function saeAfter(architecture: "topk" | "gsae", steps: number) {
+async function saeAfter(
+  architecture: "topk" | "gsae" | "mutual_choice" | "gradient_feature_choice",
+  steps: number,
+) {
   const sae = createSAE({ architecture, d_in: 16, d_sae: 64, seed: 2, k: 4 });
   const counts: number[] = [];
   await trainSAE(sae, activations(), { ...SAE_CONFIG, tokens: steps * 64 }, {
@@ -83,6 +98,52 @@ async function saeAfter(architecture: "topk" | "gsae", steps: number) {
   for (const [name, v] of sae.params) params[name] = await read(v);
   disposeSAE(sae);
   return { params, counts };
+}
+
+/** A tiny store (two chunks) built in a temporary folder: its rows. */
+async function storeRows(model: GPT2, data: Int32Array) {
+  const dir = await Deno.makeTempDir({ prefix: "gsae_webgpu_store_" });
+  try {
+    await buildStore(model, data, {
+      dir,
+      hook: "blocks.0.hook_resid_post",
+      tokens: 60,
+      modelId: "random-3",
+      chunkTokens: 30,
+      batchSequences: 2,
+      log: () => {},
+    });
+    const { x, grad, loss } = await (await openStore(dir)).loadAll();
+    return { x, grad, loss };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** One evaluation batch: spliced sums, reconstruction and latent statistics of a TopK SAE. */
+async function evaluationNumbers(model: GPT2, ids: tf.Tensor2D): Promise<Record<string, number>> {
+  const sae = createSAE({ architecture: "topk", d_in: 16, d_sae: 64, seed: 4, k: 4 });
+  const hook = "blocks.0.hook_resid_post";
+  const ref = await spliceReference(model, ids, { hook, needsGradient: true, chunkRows: 8 });
+  const recon = new ReconstructionStats(), stats = new LatentStats(64);
+  const { x, grad, latents, xHat } = tf.tidy(() => {
+    const x = referenceActivation(ref), grad = referenceGradient(ref)!;
+    const latents = sae.encode(x);
+    return { x, grad, latents, xHat: sae.decode(latents) };
+  });
+  await recon.add(x, xHat, latents);
+  await stats.add(latents, { grad, wDec: sae.params.get("W_dec") as tf.Tensor2D });
+  const sums = await splicedSums(model, ref, xHat);
+  tf.dispose([x, grad, latents, xHat]);
+  disposeSAE(sae);
+  const deriv = stats.meanAbsDerivative().allTokens;
+  return {
+    ...sums,
+    fvu: recon.fvu,
+    l0: recon.l0,
+    deriv0: deriv[0],
+    derivSum: deriv.reduce((a, b) => a + b),
+  };
 }
 
 Deno.test({
@@ -129,6 +190,56 @@ Deno.test({
     assert.equal(tf.memory().numTensors, before, "tensors left after the SAE runs");
     await lmNumbers(model, ids);
     assert.equal(tf.memory().numTensors, before, "tensors left after the model's passes");
+    ids.dispose();
+    model.dispose();
+    await initBackend({ backend: REFERENCE });
+  },
+});
+
+Deno.test({
+  name: `webgpu agrees with ${REFERENCE}: a tiny store build, an evaluation, batch-level rules`,
+  ignore: skip !== undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await initBackend({ backend: REFERENCE });
+    const model = GPT2.random({ ...TINY_CONFIG, n_layer: 2 }, 3, 0.3);
+    const rng = new Rng(6);
+    const data = Int32Array.from({ length: 16 * 6 }, () => rng.int(50));
+    const ids = tf.tensor2d(data.subarray(0, 3 * 16), [3, 16], "int32");
+    const archs = ["mutual_choice", "gradient_feature_choice"] as const;
+    const want = {
+      store: await storeRows(model, data),
+      evaluation: await evaluationNumbers(model, ids),
+      sae: {} as Record<string, Record<string, Float32Array>>,
+    };
+    // Two steps: aux_zipf needs firing frequencies from a step before.
+    for (const a of archs) want.sae[a] = (await saeAfter(a, 2)).params;
+
+    await initBackend({ backend: "webgpu" });
+    const before = tf.memory().numTensors;
+    const store = await storeRows(model, data);
+    for (const key of ["x", "grad", "loss"] as const) {
+      const err = relativeError(store[key], want.store[key]);
+      assert.ok(err < 1e-4, `store ${key}: relative error ${err.toExponential(2)}`);
+    }
+    const evaluation = await evaluationNumbers(model, ids);
+    for (const [key, value] of Object.entries(want.evaluation)) {
+      const err = Math.abs(evaluation[key] - value) / Math.max(Math.abs(value), 1e-6);
+      assert.ok(err < 1e-4, `evaluation ${key}: ${evaluation[key]} vs ${value}`);
+    }
+    for (const architecture of archs) {
+      const { params, counts } = await saeAfter(architecture, 2);
+      for (const [name, values] of Object.entries(want.sae[architecture])) {
+        const err = relativeError(params[name], values);
+        assert.ok(err < 1e-4, `${architecture} ${name}: relative error ${err.toExponential(2)}`);
+      }
+      assert.ok(
+        counts.length === 2 && counts[0] === counts[1],
+        `${architecture}: tensors per step ${counts}`,
+      );
+    }
+    assert.equal(tf.memory().numTensors, before, "tensors left after store, evaluation, steps");
     ids.dispose();
     model.dispose();
     await initBackend({ backend: REFERENCE });

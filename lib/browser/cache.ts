@@ -12,8 +12,8 @@ import { cacheRoot, type Workspace } from "../experiments/shared/workspace.ts";
 import type { SAE } from "../sae/mod.ts";
 import {
   BROWSER_DATA_VERSION,
-  BROWSER_TOKENS,
   type BrowserSAE,
+  browserTokens,
   precomputeLatents,
   type PrecomputeOptions,
   type SAEBrowserData,
@@ -57,7 +57,7 @@ export async function browserData(
   const log = options.log ?? ((line: string) => console.log(line));
   const { cacheDir, log: _log, ...rest } = options;
   // The resolved token count is part of the key, whether given or the profile's default.
-  const precompute = { ...rest, tokens: rest.tokens ?? BROWSER_TOKENS[ws.profile.name] ?? 65_536 };
+  const precompute = { ...rest, tokens: rest.tokens ?? browserTokens(ws) };
   const key = {
     version: BROWSER_DATA_VERSION,
     sae: await saeFingerprint(source.sae),

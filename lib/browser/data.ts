@@ -14,6 +14,8 @@
  *
  * @module
  */
+import { windowsPerPass } from "../gpt2/config.ts";
+import { budgetFromEnv, TINY_BROWSER_TOKENS } from "../experiments/shared/budget.ts";
 import * as tf from "@tensorflow/tfjs";
 import { spreadOffsets, windows } from "../data/windows.ts";
 import type { Workspace } from "../experiments/shared/workspace.ts";
@@ -42,6 +44,15 @@ export const BROWSER_TOKENS: Readonly<Record<string, number>> = {
   default: 65_536,
   paper: 262_144,
 };
+
+/**
+ * Validation tokens a browser probes by default: {@link BROWSER_TOKENS} of the workspace's
+ * profile, or two windows under the tiny budget (`GSAE_BUDGET=tiny`).
+ */
+export function browserTokens(ws: Workspace): number {
+  if (budgetFromEnv() === "tiny") return TINY_BROWSER_TOKENS;
+  return BROWSER_TOKENS[ws.profile.name] ?? 65_536;
+}
 
 /** One SAE to browse: a name (unique in a browser), the SAE and the hook it reads. */
 export interface BrowserSAE {
@@ -146,7 +157,7 @@ export interface PrecomputeOptions {
    * when the split is shorter).
    */
   tokens?: number;
-  /** Windows per batch (default 8). */
+  /** Windows per batch (default 8, fewer for long contexts: `windowsPerPass`). */
   batch?: number;
   /** Top contexts per latent (default 10). */
   top?: number;
@@ -289,8 +300,9 @@ export function precomputeLatents(
   const before = options.before ?? 16, after = options.after ?? 4;
   const unit = unitDecoderRows(source.sae);
   const { firings, tokenIds, per } = collectFirings(ws, source, unit, {
-    tokens: options.tokens ?? BROWSER_TOKENS[ws.profile.name] ?? 65_536,
-    batch: options.batch ?? 8,
+    tokens: options.tokens ?? browserTokens(ws),
+    // GPT-2's logits one window at a time (tfjs-wasm's 4 GiB heap).
+    batch: options.batch ?? windowsPerPass(ws.model.config, 8),
     log,
   });
   const exclude = ws.vocabMap ? [ws.vocabMap.oovId] : [];

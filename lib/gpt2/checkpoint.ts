@@ -203,7 +203,7 @@ export async function saveGPT2(
 ): Promise<void> {
   const tensors: Record<string, TensorToWrite> = {};
   for (const [name, shape] of expectedShapes(model.config)) {
-    tensors[name] = { shape, data: model.p(name).dataSync() as Float32Array };
+    tensors[name] = { shape, data: await model.p(name).data() as Float32Array };
   }
   const bytes = serializeSafetensors(tensors, {
     dtype: options.dtype ?? "F32",

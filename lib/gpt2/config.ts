@@ -88,3 +88,13 @@ export function parameterCount(c: GPT2Config): number {
     (4 * d * d + d);
   return c.vocab_size * d + c.n_positions * d + c.n_layer * block + 2 * d;
 }
+
+/**
+ * Windows of the full context per model pass, at most `most`, so that one pass's logits
+ * (windows × context × vocabulary floats) stay within 2²⁶ floats (256 MiB): a gradient pass holds
+ * several copies of them, and tfjs-wasm's heap is 4 GiB. GPT-2's 1,024 × 50,257 logits per window
+ * make this 1; the embedded models (128 × 4,096) keep `most` up to 128.
+ */
+export function windowsPerPass(c: GPT2Config, most: number): number {
+  return Math.max(1, Math.min(most, Math.floor(2 ** 26 / (c.n_positions * c.vocab_size))));
+}

@@ -29,9 +29,9 @@ export async function saveTrainState(
     tensors[`array.${name}`] = { shape: [data.length], data };
   }
   for (const [name, v] of state.params) {
-    tensors[`param.${name}`] = { shape: v.shape, data: v.dataSync() as Float32Array };
+    tensors[`param.${name}`] = { shape: v.shape, data: await v.data() as Float32Array };
   }
-  Object.assign(tensors, state.opt.stateTensors());
+  Object.assign(tensors, await state.opt.stateTensors());
   await writeSafetensors(path, tensors, { metadata: state.metadata });
 }
 

@@ -24,10 +24,10 @@ export function directionalDerivatives(grad: tf.Tensor2D, wDec: tf.Tensor2D): tf
  * Gram matrix Ŵ·Ŵᵀ computed `blockRows` rows at a time (default: blocks of ≤ 2²⁴ entries, 64 MiB)
  * so memory stays bounded at large d_sae. NaN everywhere when d_sae < 2.
  */
-export function maxDecoderCosine(
+export async function maxDecoderCosine(
   wDec: tf.Tensor2D,
   options: { blockRows?: number } = {},
-): Float32Array {
+): Promise<Float32Array> {
   const m = wDec.shape[0];
   const out = new Float32Array(m);
   if (m < 2) return out.fill(NaN);
@@ -39,15 +39,17 @@ export function maxDecoderCosine(
   try {
     for (let s = 0; s < m; s += block) {
       const size = Math.min(block, m - s);
-      out.set(
-        tf.tidy(() => {
-          const sims = matMul(unit.slice([s, 0], [size, -1]), unitT);
-          // Push each row's self-similarity (1) below every possible cosine (≥ −1).
-          const self = tf.oneHot(tf.range(s, s + size, 1, "int32"), m);
-          return tf.max(tf.sub(sims, tf.mul(self, 4)), 1).dataSync();
-        }),
-        s,
-      );
+      const maxT = tf.tidy(() => {
+        const sims = matMul(unit.slice([s, 0], [size, -1]), unitT);
+        // Push each row's self-similarity (1) below every possible cosine (≥ −1).
+        const self = tf.oneHot(tf.range(s, s + size, 1, "int32"), m);
+        return tf.max(tf.sub(sims, tf.mul(self, 4)), 1);
+      });
+      try {
+        out.set(await maxT.data(), s);
+      } finally {
+        maxT.dispose();
+      }
     }
   } finally {
     unit.dispose();
@@ -115,14 +117,18 @@ export class LatentStats {
    * Adds a batch of latents [n, d_sae]. With `grad` [n, d_in] (∇ₓL at the same tokens) and
    * `wDec` [d_sae, d_in] it also accumulates directional derivatives. Positions without a target
    * (the last of each sequence) have zero gradient: drop them from `grad` and `latents` if the
-   * all-tokens mean should exclude them.
+   * all-tokens mean should exclude them. Reads asynchronously (any backend); the tensors must stay
+   * alive until it resolves.
    */
-  add(latents: tf.Tensor2D, options: { grad?: tf.Tensor2D; wDec?: tf.Tensor2D } = {}): void {
+  async add(
+    latents: tf.Tensor2D,
+    options: { grad?: tf.Tensor2D; wDec?: tf.Tensor2D } = {},
+  ): Promise<void> {
     const [n, m] = latents.shape;
     if (m !== this.dSae) {
       throw new Error(`LatentStats: latents have ${m} columns, expected ${this.dSae}`);
     }
-    const a = latents.dataSync();
+    const a = await latents.data();
     for (let r = 0; r < n; r++) {
       for (let i = 0, o = r * m; i < m; i++) {
         const v = a[o + i];
@@ -137,8 +143,12 @@ export class LatentStats {
     // Read back outside tf.tidy: tidy walks a returned typed array element by element (~1 µs
     // each), which made this the slowest step of an evaluation.
     const derivT = directionalDerivatives(options.grad!, options.wDec!);
-    const deriv = derivT.dataSync();
-    derivT.dispose();
+    let deriv: Float32Array;
+    try {
+      deriv = await derivT.data() as Float32Array;
+    } finally {
+      derivT.dispose();
+    }
     for (let r = 0; r < n; r++) {
       for (let i = 0, o = r * m; i < m; i++) {
         const g = Math.abs(deriv[o + i]);

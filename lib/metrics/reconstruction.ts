@@ -57,10 +57,13 @@ export function l0(latents: tf.Tensor2D): tf.Scalar {
 }
 
 /** Activation frequency of each latent in one batch: fraction of its tokens where it is non-zero. */
-export function activationFrequency(latents: tf.Tensor2D): Float32Array {
-  return tf.tidy(() =>
-    tf.mean(tf.cast(tf.notEqual(latents, 0), "float32"), 0).dataSync() as Float32Array
-  );
+export async function activationFrequency(latents: tf.Tensor2D): Promise<Float32Array> {
+  const t = tf.tidy(() => tf.mean(tf.cast(tf.notEqual(latents, 0), "float32"), 0));
+  try {
+    return await t.data() as Float32Array;
+  } finally {
+    t.dispose();
+  }
 }
 
 /**
@@ -80,18 +83,28 @@ export class ReconstructionStats {
   #sumDot = 0;
   #sumSqHat = 0;
 
-  /** Adds a batch: x and x̂ [n, d], and optionally its latents [n, d_sae] for L0. */
-  add(x: tf.Tensor2D, xHat: tf.Tensor2D, latents?: tf.Tensor2D): void {
+  /**
+   * Adds a batch: x and x̂ [n, d], and optionally its latents [n, d_sae] for L0. Reads the sums
+   * asynchronously (any backend); the tensors must stay alive until it resolves.
+   */
+  async add(x: tf.Tensor2D, xHat: tf.Tensor2D, latents?: tf.Tensor2D): Promise<void> {
     const [n, d] = x.shape;
-    const [err, sq, colSum, dot, sqHat] = tf.tidy(() =>
-      [
-        tf.sum(tf.squaredDifference(x, xHat)).dataSync()[0],
-        tf.sum(tf.square(x)).dataSync()[0],
-        tf.sum(x, 0).dataSync(),
-        tf.sum(tf.mul(x, xHat)).dataSync()[0],
-        tf.sum(tf.square(xHat)).dataSync()[0],
-      ] as const
-    );
+    const sumsT = tf.tidy(() => [
+      tf.sum(tf.squaredDifference(x, xHat)),
+      tf.sum(tf.square(x)),
+      tf.sum(x, 0),
+      tf.sum(tf.mul(x, xHat)),
+      tf.sum(tf.square(xHat)),
+      ...(latents ? [tf.sum(tf.cast(tf.notEqual(latents, 0), "float32"))] : []),
+    ]);
+    let sums: ArrayLike<number>[];
+    try {
+      sums = await Promise.all(sumsT.map((t) => t.data()));
+    } finally {
+      tf.dispose(sumsT);
+    }
+    const [err, sq] = [sums[0][0], sums[1][0]], colSum = sums[2];
+    const [dot, sqHat] = [sums[3][0], sums[4][0]];
     this.#sumX ??= new Float64Array(d);
     if (this.#sumX.length !== d) {
       throw new Error(`ReconstructionStats: width ${d}, expected ${this.#sumX.length}`);
@@ -103,9 +116,7 @@ export class ReconstructionStats {
     this.#sumSqHat += sqHat;
     this.tokens += n;
     if (latents) {
-      this.#nonZero += tf.tidy(() =>
-        tf.sum(tf.cast(tf.notEqual(latents, 0), "float32")).dataSync()[0]
-      );
+      this.#nonZero += sums[5][0];
       this.latentTokens += latents.shape[0];
     }
   }

@@ -32,7 +32,7 @@ export interface SpliceOptions {
    * Reconstruction x̂ [n, d] of the hooked activations x [n, d], n = batch × seq (every position,
    * row-major). `grad` is ∇ₓ of the summed next-token loss of each sequence (true targets; zero at
    * the last position) and is given only when `needsGradient` is set. Called inside a `tf.tidy`:
-   * to keep latents for other metrics, read them to JS (or `tf.keep` them) inside the function.
+   * to keep latents for other metrics, `tf.keep` them inside the function.
    */
   reconstruct: (activation: tf.Tensor2D, grad?: tf.Tensor2D) => tf.Tensor2D;
   /** Compute the gradient at the hook (one backward pass) for gradient-aware encoders. */
@@ -100,12 +100,13 @@ export function referenceGradient(ref: SpliceReference): tf.Tensor2D | undefined
 /**
  * The SAE-independent half of {@link spliceMetrics} for one batch of int32 token ids [b, t]:
  * the activations (and gradient) at `options.hook`, and the clean, zero- and mean-ablated CE.
+ * Reads tensors asynchronously, so it runs on every backend (webgpu has no synchronous reads).
  */
-export function spliceReference(
+export async function spliceReference(
   model: GPT2,
   ids: tf.Tensor2D,
   options: SpliceReferenceOptions,
-): SpliceReference {
+): Promise<SpliceReference> {
   const { hook, needsGradient = false, chunkRows = 512 } = options;
   const [b, t] = ids.shape;
   if (t < 2) {
@@ -118,18 +119,17 @@ export function spliceReference(
     : null;
   const state: HookState = gradState ?? model.runToHook(ids, hook);
   const stateTensors = Object.values(gradState ?? state) as tf.Tensor[];
+  const targetsT = tf.tidy(() => ids.slice([0, 1], [b, t - 1]).reshape([rows]).toInt());
   let finals: tf.Tensor2D[] = [];
   try {
     const d = state.activation.shape[2];
     const ref: SpliceReference = {
       hook,
       shape: { batch: b, seq: t, d, e },
-      activation: state.activation.dataSync() as Float32Array,
-      residual: state.residual?.dataSync() as Float32Array | undefined,
-      gradient: gradState?.gradient.dataSync() as Float32Array | undefined,
-      targets: tf.tidy(() =>
-        ids.slice([0, 1], [b, t - 1]).reshape([rows]).toInt().dataSync()
-      ) as Int32Array,
+      activation: await state.activation.data() as Float32Array,
+      residual: await state.residual?.data() as Float32Array | undefined,
+      gradient: await gradState?.gradient.data() as Float32Array | undefined,
+      targets: await targetsT.data() as Int32Array,
       chunkRows,
       cleanLogProbs: keepLogProbs ? [] : null,
       cleanFinal: null,
@@ -145,14 +145,14 @@ export function spliceReference(
         finalResidual(model, ref, a, state.residual)
       );
     });
-    const [ceClean, ceZero, ceMean] = chunkedCE(model, ref, finals, (_chunk, lps) => {
-      ref.cleanLogProbs?.push(lps[0].dataSync() as Float32Array);
+    const [ceClean, ceZero, ceMean] = await chunkedCE(model, ref, finals, async (_chunk, lps) => {
+      ref.cleanLogProbs?.push(await lps[0].data() as Float32Array);
     });
     ref.sums = { tokens: rows, ceClean, ceZero, ceMean };
-    if (!keepLogProbs) ref.cleanFinal = finals[0].dataSync() as Float32Array;
+    if (!keepLogProbs) ref.cleanFinal = await finals[0].data() as Float32Array;
     return ref;
   } finally {
-    tf.dispose([...finals, ...stateTensors]);
+    tf.dispose([...finals, ...stateTensors, targetsT]);
   }
 }
 
@@ -161,7 +161,11 @@ export function spliceReference(
  * pass (one run from the hook on), its CE and KL(clean ‖ spliced), with the reference's clean
  * and ablated sums.
  */
-export function splicedSums(model: GPT2, ref: SpliceReference, xHat: tf.Tensor2D): SpliceSums {
+export async function splicedSums(
+  model: GPT2,
+  ref: SpliceReference,
+  xHat: tf.Tensor2D,
+): Promise<SpliceSums> {
   const { batch: b, seq: t, d, e } = ref.shape;
   if (!tf.util.arraysEqual(xHat.shape, [b * t, d])) {
     throw new Error(
@@ -175,11 +179,15 @@ export function splicedSums(model: GPT2, ref: SpliceReference, xHat: tf.Tensor2D
   const cleanFinal = ref.cleanFinal ? tf.tensor2d(ref.cleanFinal, [b * (t - 1), e]) : null;
   try {
     let kl = 0;
-    const [ceSpliced] = chunkedCE(model, ref, [spliced], (chunk, [lp]) => {
-      const clean = ref.cleanLogProbs
-        ? tf.tensor2d(ref.cleanLogProbs[chunk], lp.shape)
-        : logProbs(model, cleanFinal!, ref, chunk);
-      kl += tf.sum(klDivergence(clean, lp)).dataSync()[0];
+    const [ceSpliced] = await chunkedCE(model, ref, [spliced], async (chunk, [lp]) => {
+      const klT = tf.tidy(() => {
+        const clean = ref.cleanLogProbs
+          ? tf.tensor2d(ref.cleanLogProbs[chunk], lp.shape)
+          : logProbs(model, cleanFinal!, ref, chunk);
+        return tf.sum(klDivergence(clean, lp));
+      });
+      kl += (await klT.data())[0];
+      klT.dispose();
     });
     return { ...ref.sums, ceSpliced, kl };
   } finally {
@@ -193,11 +201,15 @@ export function splicedSums(model: GPT2, ref: SpliceReference, xHat: tf.Tensor2D
  * at `hook` with `GPT2.runFromHook` (for attn_out/mlp_out hooks the residual they are added to
  * is kept clean), so layers before the hook run once.
  */
-export function spliceMetrics(model: GPT2, ids: tf.Tensor2D, options: SpliceOptions): SpliceSums {
-  const ref = spliceReference(model, ids, { ...options, keepLogProbs: false });
+export async function spliceMetrics(
+  model: GPT2,
+  ids: tf.Tensor2D,
+  options: SpliceOptions,
+): Promise<SpliceSums> {
+  const ref = await spliceReference(model, ids, { ...options, keepLogProbs: false });
   const xHat = tf.tidy(() => options.reconstruct(referenceActivation(ref), referenceGradient(ref)));
   try {
-    return splicedSums(model, ref, xHat);
+    return await splicedSums(model, ref, xHat);
   } finally {
     xHat.dispose();
   }
@@ -230,27 +242,31 @@ function logProbs(model: GPT2, h: tf.Tensor2D, ref: SpliceReference, chunk: numb
 
 /**
  * Σ CE of each of `finals` (final residuals [rows, e]) on the true next tokens, a row chunk at a
- * time; `each` sees every chunk's log-probabilities (inside the chunk's `tf.tidy`).
+ * time; `each` sees every chunk's log-probabilities (disposed after it returns). The sums are read
+ * asynchronously, outside `tf.tidy` (tidy cannot span an await).
  */
-function chunkedCE(
+async function chunkedCE(
   model: GPT2,
   ref: SpliceReference,
   finals: tf.Tensor2D[],
-  each: (chunk: number, lps: tf.Tensor2D[]) => void,
-): number[] {
+  each: (chunk: number, lps: tf.Tensor2D[]) => Promise<void>,
+): Promise<number[]> {
   const rows = ref.sums.tokens, vocab = model.config.vocab_size;
   const ce = finals.map(() => 0);
   for (let chunk = 0, start = 0; start < rows; chunk++, start += ref.chunkRows) {
     const size = Math.min(ref.chunkRows, rows - start);
-    tf.tidy(() => {
+    const { lps, sums } = tf.tidy(() => {
       const tgt = tf.tensor1d(ref.targets.subarray(start, start + size), "int32");
       const flat = tf.add(tf.mul(tf.range(0, size, 1, "int32"), tf.scalar(vocab, "int32")), tgt);
       const lps = finals.map((h) => logProbs(model, h, ref, chunk));
-      for (const [i, lp] of lps.entries()) {
-        ce[i] -= tf.sum(tf.gather(lp.reshape([size * vocab]), flat)).dataSync()[0];
-      }
-      each(chunk, lps);
+      return { lps, sums: lps.map((lp) => tf.sum(tf.gather(lp.reshape([size * vocab]), flat))) };
     });
+    try {
+      for (const [i, sum] of sums.entries()) ce[i] -= (await sum.data())[0];
+      await each(chunk, lps);
+    } finally {
+      tf.dispose([...lps, ...sums]);
+    }
   }
   return ce;
 }

@@ -154,6 +154,8 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
   if (modelEnv !== undefined) env.GSAE_MODEL = modelEnv;
   if (options.force) env.GSAE_FRESH_AFTER = String(started.getTime());
   if (options.cacheDir !== undefined) env.GSAE_CACHE_DIR = resolve(options.cacheDir);
+  const budget = Deno.env.get("GSAE_BUDGET");
+  if (budget) env.GSAE_BUDGET = budget;
   const staging = await makeStagingDir();
   let renderer: FigureRenderer | null = null;
   const ran: { stem: string; seconds: number }[] = [];

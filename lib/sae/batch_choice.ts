@@ -33,7 +33,9 @@ import {
 import { gradientAwareScores, gradientTopKMask, GSAE_FIELDS } from "./gsae.ts";
 import { baseFields, parseConfig, z } from "./config.ts";
 import type { Architecture } from "./registry.ts";
-import { maskFromTensor, topkPerRow } from "./select.ts";
+import { maskFromTensor, perRowMaskOnDevice, topkPerRow } from "./select.ts";
+import { tensorsOnHost } from "../tensor/backend.ts";
+import { constantOf } from "../tensor/ops.ts";
 
 /** The four batch-allocation architectures. */
 export const BATCH_CHOICE_NAMES = [
@@ -121,6 +123,18 @@ export function auxZipfLoss(
   const under = underusedLatents(ctx.firingFrequency, options.alpha);
   if (!under.some((v) => v)) return tf.scalar(0);
   const [n, f] = input.z.shape;
+  if (!tensorsOnHost()) {
+    // No synchronous reads on this backend: the same picks on the device (main picks rank −∞,
+    // which the device rule never selects).
+    const aux = constantOf(input.z, (zt) =>
+      perRowMaskOnDevice(
+        tf.where(tf.greater(input.mask, 0), tf.fill([n, f], -Infinity), zt) as tf.Tensor2D,
+        options.auxK,
+        under,
+      ));
+    return residualReconstructionLoss(input, aux);
+  }
+  // Host backends (wasm, cpu): read inside the synchronous loss; the exact host rule.
   const z = Float32Array.from(input.z.dataSync());
   const main = input.mask.dataSync();
   // Entries already selected rank last and are dropped afterwards, so they are never aux picks.

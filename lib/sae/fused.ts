@@ -305,7 +305,11 @@ export function fusedLossFor(sae: SAE): FusedSelectiveLoss | null {
   });
 }
 
-/** The SAE's four parameters read into arrays (copies). */
+/**
+ * The SAE's four parameters read into arrays (copies). Synchronous on purpose: the fused step
+ * runs only on host-memory backends ({@link fusedLossFor}), where dataSync is a plain copy, and
+ * sits inside the synchronous training step.
+ */
 export function readSAEArrays(sae: SAE): SAEArrays {
   const get = (name: keyof SAEArrays) => sae.params.get(name)!.dataSync() as Float32Array;
   return { W_enc: get("W_enc"), W_dec: get("W_dec"), b_enc: get("b_enc"), b_dec: get("b_dec") };

@@ -195,7 +195,7 @@ export async function saveSAE(
 
   const tensors: Record<string, TensorToWrite> = {};
   for (const [name, variable] of sae.params) {
-    const data = Float32Array.from(variable.dataSync() as Float32Array);
+    const data = Float32Array.from(await variable.data() as Float32Array);
     const want = expectedShape(name, config.d_in, config.d_sae);
     if (
       want &&

@@ -18,8 +18,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { activeBackend, tensorsOnHost } from "../tensor/backend.ts";
+import { tensorsOnHost } from "../tensor/backend.ts";
 import { constantOf } from "../tensor/ops.ts";
+import { overBatchMaskOnDevice, perColumnMaskOnDevice } from "./select_device.ts";
 
 /** Shape of a score matrix and the per-row budget. */
 export interface PerRowOptions {
@@ -343,19 +344,22 @@ export type SelectionRule =
  * The 0/1 mask [n, f] that `rule` picks from a score tensor. Reads the scores with `dataSync()`
  * and builds the mask as a fresh tensor, which has no history on the gradient tape: call it
  * inside the loss freely, the mask acts as a constant. On a GPU backend (no synchronous reads)
- * the per-row rule runs on the device instead ({@link perRowMaskOnDevice}).
+ * every rule runs on the device instead ({@link perRowMaskOnDevice}, `select_device.ts`); ties
+ * at the threshold may select a few more there.
  */
 export function maskFromTensor(scores: tf.Tensor2D, rule: SelectionRule): tf.Tensor2D {
   if (!tensorsOnHost()) {
-    if (rule.kind !== "per_row") {
-      throw new Error(
-        `selection rule ${rule.kind} runs on the CPU only; the ${activeBackend()?.name} ` +
-          "backend supports the per-row (TopK, g-SAE) rule",
-      );
+    switch (rule.kind) {
+      case "per_row":
+        return perRowMaskOnDevice(scores, rule.k, rule.eligible);
+      case "over_batch":
+        return overBatchMaskOnDevice(scores, rule.budget);
+      case "per_column":
+        return perColumnMaskOnDevice(scores, rule.m);
     }
-    return perRowMaskOnDevice(scores, rule.k, rule.eligible);
   }
   const [n, f] = scores.shape;
+  // Host backends only (above): the mask is built inside the synchronous loss, on the tape.
   const values = scores.dataSync() as Float32Array;
   let mask: Float32Array;
   switch (rule.kind) {

@@ -210,7 +210,9 @@ export async function trainOnArrays(
   const { n, dIn } = data;
   const method = options.bDecInit ??
     ((sae.config as { b_dec_init?: DecoderBiasInit }).b_dec_init ?? "mean");
-  tf.tidy(() => initialiseDecoderBias(sae, tf.tensor2d(data.x, [n, dIn]), { method }));
+  const all = tf.tensor2d(data.x, [n, dIn]);
+  await initialiseDecoderBias(sae, all, { method });
+  all.dispose();
   const steps = options.epochs * Math.floor(n / options.batchSize);
   const result = await trainSAE(
     sae,

@@ -262,14 +262,15 @@ export const TOPK: Architecture<TopKConfig> = {
 /**
  * Set b_dec from a data sample [n, d_in]: its mean, or its geometric median (Weiszfeld
  * iterations from the mean), as `method` says. Gao et al. 2024 use the geometric median.
+ * Reads the sample asynchronously, so it runs on any backend.
  */
-export function initialiseDecoderBias(
+export async function initialiseDecoderBias(
   sae: SAE,
   sample: tf.Tensor2D,
   options: { method: DecoderBiasInit; iterations?: number },
-): void {
+): Promise<void> {
   const [n, d] = sample.shape;
-  const x = sample.dataSync() as Float32Array;
+  const x = await sample.data() as Float32Array;
   const centre = new Float64Array(d);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) centre[j] += x[i * d + j] / n;
   if (options.method === "geometric_median") {

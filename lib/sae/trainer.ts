@@ -135,9 +135,7 @@ export async function trainSAE(
     const first = makeBatch(config, data, 0);
     if (config.bDecInit !== "none") {
       const sample = first.x.slice([0, 0], [Math.min(8192, first.x.shape[0]), -1]);
-      // A GPU backend reads only asynchronously; afterwards dataSync finds the values cached.
-      await sample.data();
-      initialiseDecoderBias(sae, sample, { method: config.bDecInit });
+      await initialiseDecoderBias(sae, sample, { method: config.bDecInit });
       sample.dispose();
     }
     disposeBatch(first);

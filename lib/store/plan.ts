@@ -47,7 +47,7 @@ export interface BuildStoreOptions {
 export async function modelFingerprint(model: GPT2): Promise<string> {
   const lines = [JSON.stringify(Object.entries(model.config).sort())];
   for (const [name] of expectedShapes(model.config)) {
-    lines.push(`${name} ${await sha256Hex(bytesOf(model.p(name).dataSync() as Float32Array))}`);
+    lines.push(`${name} ${await sha256Hex(bytesOf(await model.p(name).data() as Float32Array))}`);
   }
   return await sha256Hex(new TextEncoder().encode(lines.join("\n")));
 }

@@ -44,12 +44,12 @@ export interface BackendInfo {
 let active: BackendInfo | null = null;
 
 /**
- * Whether automatic choice may pick `webgpu` on a hardware adapter. Off for now: code that reads
- * tensors synchronously (the store build, evaluation metrics) fails on tfjs-webgpu in Deno, so a
- * machine with a GPU would otherwise lose the working `wasm+blas` pipeline. Turn on once those
- * read asynchronously; forcing `webgpu` works regardless.
+ * Whether automatic choice may pick `webgpu` on a hardware adapter. On: the store build, SAE
+ * training, evaluation and the notebooks read tensors asynchronously, which tfjs-webgpu in Deno
+ * supports (its synchronous reads need a 2d canvas Deno lacks). Entry points that still read
+ * synchronously say so with {@link InitBackendOptions.syncReads} and keep a CPU backend.
  */
-const WEBGPU_AUTOMATIC = false;
+const WEBGPU_AUTOMATIC = true;
 
 /** Options of {@link initBackend}. */
 export interface InitBackendOptions {
@@ -61,6 +61,12 @@ export interface InitBackendOptions {
    * backends in one process; tensors move between backends when next read.
    */
   backend?: BackendName;
+  /**
+   * The caller reads tensors synchronously (`dataSync`), which webgpu cannot do in Deno:
+   * automatic choice then passes over `webgpu` (forcing it still works, and fails at the first
+   * synchronous read). For the latent browser, LM training and the `gsae` command.
+   */
+  syncReads?: boolean;
 }
 
 /**
@@ -75,7 +81,10 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   const candidates = forced ? [forced] : [...BACKEND_NAMES];
   const skipped: string[] = [];
   for (const name of candidates) {
-    const result = await tryBackend(name, forced !== undefined);
+    const result = name === "webgpu" && options.syncReads && !forced
+      ? "not chosen automatically: this command reads tensors synchronously, which webgpu " +
+        "cannot do in Deno (GSAE_BACKEND=webgpu forces it)"
+      : await tryBackend(name, forced !== undefined);
     if (typeof result === "string") {
       if (forced) throw new Error(`${source}=${forced} cannot start: ${result}`);
       skipped.push(`${name}: ${result}`);
@@ -153,8 +162,7 @@ async function tryBackend(
         // Checked before asking for an adapter: a process that will not use WebGPU should not
         // start a WebGPU instance (Vulkan and Mesa's threads) it would only tear down at exit.
         if (!WEBGPU_AUTOMATIC && !forced) {
-          return "not chosen automatically while the store build and evaluation cannot run on " +
-            "webgpu (GSAE_BACKEND=webgpu forces it)";
+          return "not chosen automatically (GSAE_BACKEND=webgpu forces it)";
         }
         const adapter = await requestWebGPUAdapter();
         if (typeof adapter === "string") return adapter;

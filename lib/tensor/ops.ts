@@ -205,6 +205,8 @@ export function embeddingLookup(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
         if (!tensorsOnHost()) {
           return [tf.unsortedSegmentSum(dy.reshape([-1, d]), saved[0].flatten(), vocab)];
         }
+        // Host backends only (above): a gradient function is synchronous, and on wasm this
+        // scatter-add beats tfjs' UnsortedSegmentSum.
         const index = saved[0].dataSync();
         const upstream = dy.dataSync();
         const grad = new Float32Array(vocab * d);

@@ -117,12 +117,12 @@ export class AdamW {
     }
   }
 
-  /** Moment estimates as plain arrays, for a checkpoint. */
-  stateTensors(): Record<string, { shape: number[]; data: Float32Array }> {
+  /** Moment estimates as plain arrays, for a checkpoint (read asynchronously: any backend). */
+  async stateTensors(): Promise<Record<string, { shape: number[]; data: Float32Array }>> {
     const out: Record<string, { shape: number[]; data: Float32Array }> = {};
     for (const [prefix, slots] of [["adam_m.", this.#m], ["adam_v.", this.#v]] as const) {
       for (const [name, t] of slots) {
-        out[prefix + name] = { shape: t.shape, data: t.dataSync() as Float32Array };
+        out[prefix + name] = { shape: t.shape, data: await t.data() as Float32Array };
       }
     }
     for (const [name, { m, v, shape }] of this.#arrays) {
@@ -180,6 +180,8 @@ export class AdamW {
     if (!moments) {
       const m = this.#m.get(name), v = this.#v.get(name);
       const size = shape.reduce((a, b) => a * b, 1);
+      // Synchronous reads: moments move to arrays only for the fused step (lib/sae/fused.ts),
+      // which runs on host-memory backends (wasm, cpu) only, where dataSync needs no canvas.
       moments = { // last updated by tfjs (or restored from a checkpoint): carry them over
         m: m ? Float32Array.from(m.dataSync()) : new Float32Array(size),
         v: v ? Float32Array.from(v.dataSync()) : new Float32Array(size),

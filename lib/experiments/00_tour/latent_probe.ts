@@ -6,7 +6,9 @@
  *
  * @module
  */
+import { windowsPerPass } from "../../gpt2/config.ts";
 import * as tf from "@tensorflow/tfjs";
+import { takeAll, takeData } from "../../tensor/read.ts";
 import { jitteredOffsets, spreadOffsets, windows } from "../../data/windows.ts";
 import type { SAE } from "../../sae/mod.ts";
 import type { SAEEvaluation } from "../zoo/sae_eval.ts";
@@ -77,7 +79,7 @@ export interface LatentProbe {
  * evaluation does) and collects `latent`'s top activations with context, its logit lens and the
  * gradient's effect on the selection.
  */
-export function probeLatent(
+export async function probeLatent(
   ws: Workspace,
   sae: SAE,
   options: {
@@ -89,35 +91,34 @@ export function probeLatent(
     lensTokens?: number;
     windowSeed?: number;
   },
-): LatentProbe {
+): Promise<LatentProbe> {
   const seq = ws.model.config.n_positions, d = ws.model.config.n_embd;
   const offsets = options.windowSeed === undefined
     ? spreadOffsets(ws.val.length, options.sequences, seq)
     : jitteredOffsets(ws.val.length, options.sequences, { seqLen: seq, seed: options.windowSeed });
   const found: { activation: number; offset: number; position: number }[] = [];
   let fired = 0, tokens = 0, swapped = 0, active = 0;
-  for (let i = 0; i < offsets.length; i += 8) {
-    const batch = offsets.slice(i, i + 8);
+  const per = windowsPerPass(ws.model.config, 8);
+  for (let i = 0; i < offsets.length; i += per) {
+    const batch = offsets.slice(i, i + per);
     const ids = windows(ws.val, batch, seq);
     const g = ws.model.gradAtHook(ids, ws.hook);
     // Every position but the last has a target (and a gradient).
     const [x, grad] = [g.activation, g.gradient].map((t) =>
       tf.tidy(() => t.slice([0, 0, 0], [batch.length, seq - 1, d]).reshape([-1, d]))
     ) as tf.Tensor2D[];
-    const [column, counts] = tf.tidy(() => {
+    const [column, swappedT, activeT] = await takeAll(tf.tidy(() => {
       const withGrad = sae.encode(x, { grad }), plain = sae.encode(x);
       const on = tf.greater(withGrad, 0), onPlain = tf.greater(plain, 0);
       return [
-        withGrad.slice([0, options.latent], [-1, 1]).dataSync() as Float32Array,
-        [
-          tf.sum(tf.logicalAnd(on, tf.logicalNot(onPlain)).toFloat()).dataSync()[0],
-          tf.sum(on.toFloat()).dataSync()[0],
-        ],
+        withGrad.slice([0, options.latent], [-1, 1]),
+        tf.sum(tf.logicalAnd(on, tf.logicalNot(onPlain)).toFloat()),
+        tf.sum(on.toFloat()),
       ];
-    });
+    }));
     tf.dispose([ids, x, grad, ...Object.values(g)]);
-    swapped += counts[0];
-    active += counts[1];
+    swapped += swappedT[0];
+    active += activeT[0];
     tokens += column.length;
     column.forEach((a, r) => {
       if (a <= 0) return;
@@ -145,19 +146,19 @@ export function probeLatent(
     tokens,
     swappedPerToken: swapped / tokens,
     l0: active / tokens,
-    promoted: logitLensTokens(ws, sae, options.latent, options.lensTokens ?? 10),
+    promoted: await logitLensTokens(ws, sae, options.latent, options.lensTokens ?? 10),
   };
 }
 
-function logitLensTokens(ws: Workspace, sae: SAE, latent: number, n: number) {
+async function logitLensTokens(ws: Workspace, sae: SAE, latent: number, n: number) {
   const d = ws.model.config.n_embd;
-  const row = tf.tidy(() => {
+  const row = await takeData(tf.tidy(() => {
     const r = (sae.params.get("W_dec")! as tf.Tensor2D).slice([latent, 0], [1, d]);
-    return r.div(tf.norm(r)).dataSync() as Float32Array;
-  });
+    return r.div(tf.norm(r));
+  }));
   // The reduced vocabulary's out-of-vocabulary id stands for thousands of rare tokens.
   const exclude = ws.vocabMap ? [ws.vocabMap.oovId] : [];
-  const [{ set, scores }] = associatedSets(ws.model, row, { setSize: n, exclude });
+  const [{ set, scores }] = await associatedSets(ws.model, row, { setSize: n, exclude });
   return set.map((id, i) => ({ token: ws.tokenizer.decode([id]), score: scores[i] }));
 }
 

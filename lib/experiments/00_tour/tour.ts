@@ -6,6 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { takeAll } from "../../tensor/read.ts";
 import { parameterCount } from "../../gpt2/config.ts";
 import { mean } from "../../metrics/mod.ts";
 import type { BetaChoice } from "../zoo/compared.ts";
@@ -70,25 +71,23 @@ export interface TokenGradients {
 }
 
 /** Runs `text` through the model with {@link GPT2.gradAtHook} at `hook` (default: the SAE's). */
-export function tokenGradients(
+export async function tokenGradients(
   ws: Workspace,
   text: string,
   options: { hook?: string } = {},
-): TokenGradients {
+): Promise<TokenGradients> {
   const hook = options.hook ?? ws.hook;
   const ids = ws.tokenizer.encode(text);
   if (ids.length < 2) throw new Error("tokenGradients: the text needs at least two tokens");
   const input = tf.tensor2d(ids, [1, ids.length], "int32");
   const g = ws.model.gradAtHook(input, hook);
-  const norms = (t: tf.Tensor3D) => {
-    const n = tf.norm(t, "euclidean", -1); // read outside tf.tidy, which walks typed arrays
-    const values = n.dataSync() as Float32Array;
-    n.dispose();
-    return values;
-  };
-  const [actNorms, gradNorms] = [norms(g.activation), norms(g.gradient)];
-  const losses = g.losses.dataSync() as Float32Array;
   const shape = g.activation.shape;
+  // Read asynchronously (any backend), outside tf.tidy.
+  const [actNorms, gradNorms, losses] = await takeAll([
+    tf.norm(g.activation, "euclidean", -1),
+    tf.norm(g.gradient, "euclidean", -1),
+    tf.clone(g.losses),
+  ]);
   tf.dispose([input, ...Object.values(g)]);
   const tok = (i: number) => ws.tokenizer.decode([ids[i]]);
   const rows = Array.from(ids, (_, p) => ({

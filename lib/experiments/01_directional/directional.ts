@@ -22,11 +22,12 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
+import { windowsPerPass } from "../../gpt2/config.ts";
 import { type GPT2, type HookKind, hookName } from "../../gpt2/model.ts";
 import { jitteredOffsets, spreadOffsets, windows } from "../../data/windows.ts";
 import { mean, std } from "../../metrics/mod.ts";
 import { Rng } from "../../tensor/random.ts";
+import { takeAll } from "../../tensor/read.ts";
 import {
   empiricalGaussian,
   type GaussianSampler,
@@ -132,11 +133,11 @@ export function expectedAbsCoordinate(d: number): number {
  * direction of each kind per scored token, over `options.sequences` windows of `data`
  * (model token ids, e.g. the validation split).
  */
-export function measureDirectionalDerivatives(
+export async function measureDirectionalDerivatives(
   model: GPT2,
   data: Int32Array,
   options: DirectionalOptions,
-): DirectionalResult {
+): Promise<DirectionalResult> {
   const seqLen = options.seqLen ?? model.config.n_positions;
   const hookKind = options.hookKind ?? "resid_post";
   const offsets = options.windowSeed === undefined
@@ -145,7 +146,12 @@ export function measureDirectionalDerivatives(
   const layers = options.layers ?? Array.from({ length: model.config.n_layer }, (_, i) => i);
   const t0 = performance.now();
   const hooks = layers.map((layer) => hookName(layer, hookKind));
-  const collected = collect(model, data, { hooks, offsets, seqLen, batchSize: options.batchSize });
+  const collected = await collect(model, data, {
+    hooks,
+    offsets,
+    seqLen,
+    batchSize: options.batchSize,
+  });
   const result = layers.map((layer, i) => {
     const t1 = performance.now();
     const found = collected[i];
@@ -178,11 +184,11 @@ interface Collected {
   sequenceOf: number[];
 }
 
-function collect(
+async function collect(
   model: GPT2,
   data: Int32Array,
   o: { hooks: string[]; offsets: number[]; seqLen: number; batchSize?: number },
-): Collected[] {
+): Promise<Collected[]> {
   const { seqLen: t, offsets } = o;
   // Every hook (residual stream, attention and MLP outputs) is n_embd wide.
   const d = model.config.n_embd;
@@ -192,15 +198,13 @@ function collect(
     grads: new Float32Array(offsets.length * (t - 1) * d),
     sequenceOf: [] as number[],
   }));
-  const bs = o.batchSize ?? 8;
+  const bs = o.batchSize ?? windowsPerPass(model.config, 8);
   for (let s0 = 0; s0 < offsets.length; s0 += bs) {
     const batch = offsets.slice(s0, s0 + bs);
     const ids = windows(data, batch, t);
-    const found = model.gradAtHooks(ids, o.hooks).map(({ activation, gradient }) => {
-      const arrays = { activation: activation.dataSync(), gradient: gradient.dataSync() };
-      tf.dispose([activation, gradient]);
-      return arrays as { activation: Float32Array; gradient: Float32Array };
-    });
+    const pairs = model.gradAtHooks(ids, o.hooks);
+    const arrays = await takeAll(pairs.flatMap((p) => [p.activation, p.gradient]));
+    const found = pairs.map((_, h) => ({ activation: arrays[2 * h], gradient: arrays[2 * h + 1] }));
     ids.dispose();
     found.forEach(({ activation, gradient }, h) => {
       out[h].acts.set(activation, s0 * t * d);

@@ -24,6 +24,7 @@ import type { GPT2 } from "../../gpt2/model.ts";
 import { jitteredOffsets, spreadOffsets, windows } from "../../data/windows.ts";
 import { mean, median, spearman } from "../../metrics/mod.ts";
 import { Rng } from "../../tensor/random.ts";
+import { takeAll, takeData } from "../../tensor/read.ts";
 
 /** Default magnitudes, as fractions of the hook's median activation norm. */
 export const DEFAULT_FRACTIONS: readonly number[] = [0.01, 0.03, 0.1, 0.3, 1];
@@ -121,21 +122,23 @@ interface Perturbation {
  * summed loss with ∇L·δ and with ‖δ‖, per magnitude (see the module doc). `data` holds model
  * token ids (e.g. the validation split); sequences are spread evenly over it.
  */
-export function firstOrderVsNorm(
+export async function firstOrderVsNorm(
   model: GPT2,
   data: Int32Array,
   options: FirstOrderOptions,
-): FirstOrderResult {
+): Promise<FirstOrderResult> {
   const t = options.seqLen ?? model.config.n_positions, d = model.config.n_embd;
   const replicas = options.replicas ?? 25, scale = options.magnitudeScale ?? "median_norm";
   const count = Math.ceil(options.perturbations / replicas);
   const offsets = options.windowSeed === undefined
     ? spreadOffsets(data.length, count, t)
     : jitteredOffsets(data.length, count, { seqLen: t, seed: options.windowSeed });
-  const hooks = options.hooks.map((hook, h) => {
+  const hooks: FirstOrderHook[] = [];
+  for (const [h, hook] of options.hooks.entries()) {
     const t0 = performance.now();
-    const clean = offsets.map((o) => cleanPass(model, hook, windows(data, [o], t)));
+    const clean: CleanSequence[] = [];
     try {
+      for (const o of offsets) clean.push(await cleanPass(model, hook, windows(data, [o], t)));
       const norms: number[] = [];
       for (const c of clean) for (let p = 0; p < t; p++) norms.push(rowNorm(c.act, p, d));
       const medianNorm = median(norms);
@@ -147,15 +150,16 @@ export function firstOrderVsNorm(
         direction: unitVector(d, rng),
         v: rng.uniform(),
       }));
-      const points = (options.magnitudes ?? DEFAULT_FRACTIONS).map((fraction) => {
+      const points: FirstOrderPoint[] = [];
+      for (const fraction of options.magnitudes ?? DEFAULT_FRACTIONS) {
         const m = scale === "absolute" ? fraction : fraction * medianNorm;
-        return measure(model, hook, { clean, plan, fraction, magnitude: m });
-      });
-      return { hook, medianNorm, points, seconds: (performance.now() - t0) / 1000 };
+        points.push(await measure(model, hook, { clean, plan, fraction, magnitude: m }));
+      }
+      hooks.push({ hook, medianNorm, points, seconds: (performance.now() - t0) / 1000 });
     } finally {
       for (const c of clean) tf.dispose([c.ids, ...(c.residual ? [c.residual] : [])]);
     }
-  });
+  }
   return {
     seed: options.seed,
     magnitudeScale: scale,
@@ -171,16 +175,11 @@ export function perturbationRadius(m: number, v: number): number {
   return m * (1 + Math.sqrt(3) * (v - 0.5));
 }
 
-function cleanPass(model: GPT2, hook: string, ids: tf.Tensor2D): CleanSequence {
+async function cleanPass(model: GPT2, hook: string, ids: tf.Tensor2D): Promise<CleanSequence> {
   const g = model.gradAtHook(ids, hook);
-  const out = {
-    ids,
-    residual: g.residual,
-    act: g.activation.dataSync() as Float32Array,
-    grad: g.gradient.dataSync() as Float32Array,
-  };
-  tf.dispose([g.activation, g.gradient, g.losses]);
-  return out;
+  const [act, grad] = await takeAll([g.activation, g.gradient]);
+  g.losses.dispose();
+  return { ids, residual: g.residual, act, grad };
 }
 
 function rowNorm(a: ArrayLike<number>, row: number, d: number): number {
@@ -195,11 +194,11 @@ function unitVector(d: number, rng: Rng): Float64Array {
   return z.map((x) => x / n);
 }
 
-function measure(
+async function measure(
   model: GPT2,
   hook: string,
   o: { clean: CleanSequence[]; plan: Perturbation[]; fraction: number; magnitude: number },
-): FirstOrderPoint {
+): Promise<FirstOrderPoint> {
   const d = model.config.n_embd;
   const samples = {
     deltaLoss: [] as number[],
@@ -213,7 +212,7 @@ function measure(
     const deltas = group.map((p) =>
       p.direction.map((u) => u * perturbationRadius(o.magnitude, p.v))
     );
-    const losses = perturbedLosses(
+    const losses = await perturbedLosses(
       model,
       hook,
       clean,
@@ -249,12 +248,12 @@ function measure(
  * (causal attention), so ΔL sums just those differences, in float64: the unchanged earlier
  * positions would add only float32 rounding noise, which matters for tiny perturbations.
  */
-function perturbedLosses(
+async function perturbedLosses(
   model: GPT2,
   hook: string,
   clean: CleanSequence,
   perturbations: [number, Float64Array][],
-): number[] {
+): Promise<number[]> {
   const [, t] = clean.ids.shape, d = model.config.n_embd, b = perturbations.length + 1;
   const x = new Float32Array(b * t * d);
   for (let r = 0; r < b; r++) x.set(clean.act, r * t * d);
@@ -269,9 +268,8 @@ function perturbedLosses(
     const ids = tf.tile(clean.ids, [b, 1]) as tf.Tensor2D;
     return model.tokenLosses(ids, model.runFromHook(hook, state));
   });
-  // Read outside tf.tidy: tidy walks a returned typed array element by element.
-  const losses = lossesT.dataSync();
-  lossesT.dispose();
+  // Read outside tf.tidy (tidy cannot span an await).
+  const losses = await takeData(lossesT);
   return perturbations.map(([p], i) => {
     let s = 0;
     for (let u = p; u < t - 1; u++) s += losses[(i + 1) * (t - 1) + u] - losses[u];

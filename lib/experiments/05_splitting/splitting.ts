@@ -62,7 +62,10 @@ export interface SplittingRun {
 }
 
 /** A {@link SplittingRun} from a trained SAE (its decoder) and its validation evaluation. */
-export function splittingRun(trained: TrainedSAE, evaluation: SAEEvaluation): SplittingRun {
+export async function splittingRun(
+  trained: TrainedSAE,
+  evaluation: SAEEvaluation,
+): Promise<SplittingRun> {
   const wDec = trained.sae.params.get("W_dec") as tf.Tensor2D | undefined;
   if (!wDec) throw new Error(`${trained.label}: no W_dec parameter`);
   const tokens = evaluation.frequency.tokens;
@@ -70,7 +73,7 @@ export function splittingRun(trained: TrainedSAE, evaluation: SAEEvaluation): Sp
     architecture: trained.spec.architecture as ComparedArchitecture,
     seed: trained.spec.seed,
     label: trained.label,
-    maxCosine: Array.from(maxDecoderCosine(wDec)),
+    maxCosine: Array.from(await maxDecoderCosine(wDec)),
     firings: evaluation.frequencies.map((f) => Math.round(f * tokens)),
     derivAll: evaluation.meanAbsDerivAll,
     derivFiring: evaluation.meanAbsDerivFiring,
@@ -83,7 +86,9 @@ export async function splittingRuns(
   options: { architectures?: readonly ComparedArchitecture[]; seeds?: number[] } = {},
 ): Promise<SplittingRun[]> {
   const runs = await comparedEvaluations(ws, options);
-  return runs.map(({ trained, evaluation }) => splittingRun(trained, evaluation));
+  const out: SplittingRun[] = [];
+  for (const { trained, evaluation } of runs) out.push(await splittingRun(trained, evaluation));
+  return out;
 }
 
 /**

@@ -39,6 +39,7 @@ import { spreadOffsets, windows } from "../../data/windows.ts";
 import { median } from "../../metrics/mod.ts";
 import { matMul } from "../../tensor/ops.ts";
 import { Rng } from "../../tensor/random.ts";
+import { takeAll, takeData } from "../../tensor/read.ts";
 
 /** How associated tokens are ranked (see the module doc). */
 export type LensKind = "ln_f" | "raw";
@@ -121,11 +122,11 @@ export interface SteerOptions {
  * `contexts` windows of `length` tokens spread evenly over `data` (model ids), run to `hook`,
  * with their clean next-token distributions. Dispose with {@link disposeContexts}.
  */
-export function steeringContexts(
+export async function steeringContexts(
   model: GPT2,
   data: Int32Array,
   options: { hook: string; contexts: number; length: number },
-): SteeringContexts {
+): Promise<SteeringContexts> {
   const ids = windows(
     data,
     spreadOffsets(data.length, options.contexts, options.length),
@@ -139,8 +140,7 @@ export function steeringContexts(
     const p = tf.exp(lp) as tf.Tensor2D;
     return [lp, p, tf.sum(tf.mul(p, lp), 1), tf.norm(state.activation, "euclidean", 2)];
   });
-  const medianNorm = median(norms.dataSync());
-  norms.dispose();
+  const medianNorm = median(await takeData(norms));
   return {
     hook: options.hook,
     ids,
@@ -193,14 +193,14 @@ export function topIndices(
 }
 
 /** Each direction's associated token set: ids and lens scores, highest first. */
-export function associatedSets(
+export async function associatedSets(
   model: GPT2,
   directions: Float32Array,
   options: { setSize: number; exclude?: readonly number[]; lens?: LensKind },
-): { set: number[]; scores: number[] }[] {
+): Promise<{ set: number[]; scores: number[] }[]> {
   const d = model.config.n_embd, vocab = model.config.vocab_size, m = directions.length / d;
-  const scores = tf.tidy(() =>
-    logitLens(model, tf.tensor2d(directions, [m, d]), options.lens).dataSync() as Float32Array
+  const scores = await takeData(
+    tf.tidy(() => logitLens(model, tf.tensor2d(directions, [m, d]), options.lens)),
   );
   return Array.from({ length: m }, (_, i) => {
     const row = scores.subarray(i * vocab, (i + 1) * vocab);
@@ -213,33 +213,38 @@ export function associatedSets(
  * Steers with each unit direction (rows of `directions`, [m·d]) at every fraction of the median
  * norm and measures its associated set's gain, concentration and consistency (module doc).
  */
-export function steerDirections(
+export async function steerDirections(
   model: GPT2,
   ctx: SteeringContexts,
   directions: Float32Array,
   options: SteerOptions,
-): DirectionSteering[] {
+): Promise<DirectionSteering[]> {
   const d = model.config.n_embd;
-  const sets = associatedSets(model, directions, options);
-  return sets.map(({ set, scores }, i) => {
+  const sets = await associatedSets(model, directions, options);
+  const out: DirectionSteering[] = [];
+  for (const [i, { set, scores }] of sets.entries()) {
     const u = directions.subarray(i * d, (i + 1) * d);
-    const points = options.fractions.map((fraction) =>
-      steerOne(model, ctx, { u, set, fraction, topGained: options.topGained ?? 5 })
-    );
-    return { set, scores, points };
-  });
+    const points: SteeringPoint[] = [];
+    for (const fraction of options.fractions) {
+      points.push(
+        await steerOne(model, ctx, { u, set, fraction, topGained: options.topGained ?? 5 }),
+      );
+    }
+    out.push({ set, scores, points });
+  }
+  return out;
 }
 
-function steerOne(
+async function steerOne(
   model: GPT2,
   ctx: SteeringContexts,
   o: { u: Float32Array; set: number[]; fraction: number; topGained: number },
-): SteeringPoint {
+): Promise<SteeringPoint> {
   const vocab = model.config.vocab_size, n = o.set.length, rows = ctx.positions;
   const alpha = o.fraction * ctx.medianNorm;
   const indicator = new Float32Array(vocab * n);
   o.set.forEach((id, j) => (indicator[id * n + j] = 1));
-  const [kl, tv, setP, setClean, meanDiff] = tf.tidy(() => {
+  const [kl, tv, setP, setClean, meanDiff] = await takeAll(tf.tidy(() => {
     const mask = tf.tensor2d(indicator, [vocab, n]);
     const activation = tf.add(ctx.state.activation, tf.tensor1d(o.u).mul(alpha)) as tf.Tensor3D;
     const h = model.runFromHook(ctx.hook, { ...ctx.state, activation });
@@ -257,8 +262,8 @@ function steerOne(
       matMul(ctx.cleanProbs, mask),
       // A column mean as a product with ones: far faster than a reduction along axis 0 here.
       matMul(tf.fill([1, rows], 1 / rows), diff),
-    ].map((t) => t.dataSync() as Float32Array);
-  });
+    ];
+  }));
   let gain = 0, klSum = 0, tvSum = 0, up = 0, clean = 0;
   const perClean = new Array(n).fill(0), perSteered = new Array(n).fill(0);
   for (let r = 0; r < rows; r++) {
@@ -323,8 +328,11 @@ export function randomDirections(d: number, count: number, seed: number): Float3
 }
 
 /** The unit-normalised rows `latents` of a decoder W_dec [d_sae, d], as rows [latents·d]. */
-export function decoderDirections(wDec: tf.Tensor2D, latents: readonly number[]): Float32Array {
-  const [, d] = wDec.shape, all = wDec.dataSync() as Float32Array;
+export async function decoderDirections(
+  wDec: tf.Tensor2D,
+  latents: readonly number[],
+): Promise<Float32Array> {
+  const [, d] = wDec.shape, all = await wDec.data() as Float32Array;
   const out = new Float32Array(latents.length * d);
   latents.forEach((l, i) => {
     const row = all.subarray(l * d, (l + 1) * d);

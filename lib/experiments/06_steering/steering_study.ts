@@ -12,8 +12,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { mean, median } from "../../metrics/mod.ts";
 import { createSAE, disposeSAE, type SAE, type SAEOptions } from "../../sae/mod.ts";
+import { takeAll } from "../../tensor/read.ts";
 import { chooseBeta, COMPARED, type ComparedArchitecture, mainSAE } from "../zoo/compared.ts";
 import type { ProfileName } from "../shared/profile.ts";
+import { budgetFromEnv, TINY_STEERING } from "../shared/budget.ts";
 import type { Verdict } from "../shared/results.ts";
 import { evaluateSAE } from "../zoo/sae_eval.ts";
 import type { TrainedSAE } from "../zoo/sae_zoo.ts";
@@ -139,11 +141,12 @@ export async function steeringComparison(
   options: { budget?: SteeringBudget; beta?: number; log?: (line: string) => void } = {},
 ): Promise<SteeringComparison> {
   const t0 = performance.now(), log = options.log ?? (() => {});
-  const budget = options.budget ?? STEERING_BUDGETS[ws.profile.name];
+  const budget = options.budget ??
+    (budgetFromEnv() === "tiny" ? TINY_STEERING : STEERING_BUDGETS[ws.profile.name]);
   const beta = options.beta ?? (await chooseBeta(ws)).beta;
   const exclude = ws.vocabMap ? [ws.vocabMap.oovId] : [];
   const steer = { fractions: budget.fractions, setSize: budget.setSize, exclude };
-  const ctx = steeringContexts(ws.model, ws.val, { hook: ws.hook, ...budget });
+  const ctx = await steeringContexts(ws.model, ws.val, { hook: ws.hook, ...budget });
   const runs: SteeringRun[] = [], overlaps: number[] = [], d = ws.model.config.n_embd;
   try {
     for (const seed of ws.profile.seeds) {
@@ -158,11 +161,14 @@ export async function steeringComparison(
         Math.min(...saes.map((x) => x.frequencies[i]))
       );
       const latents = sampleLiveLatents(live, budget.latents, seed);
-      const topkDirs = decoderDirections(saes[0].t.sae.params.get("W_dec") as tf.Tensor2D, latents);
+      const topkDirs = await decoderDirections(
+        saes[0].t.sae.params.get("W_dec") as tf.Tensor2D,
+        latents,
+      );
       for (const { kind, t, frequencies } of saes) {
-        const dirs = decoderDirections(t.sae.params.get("W_dec") as tf.Tensor2D, latents);
-        const raw = associatedSets(ws.model, dirs, { ...steer, lens: "raw" });
-        const directions = steerDirections(ws.model, ctx, dirs, steer);
+        const dirs = await decoderDirections(t.sae.params.get("W_dec") as tf.Tensor2D, latents);
+        const raw = await associatedSets(ws.model, dirs, { ...steer, lens: "raw" });
+        const directions = await steerDirections(ws.model, ctx, dirs, steer);
         directions.forEach((s, i) => overlaps.push(jaccard(s.set, raw[i].set)));
         runs.push({
           kind,
@@ -170,15 +176,15 @@ export async function steeringComparison(
           label: t.label,
           latents,
           frequencies: latents.map((l) => frequencies[l]),
-          firingScale: firingScale(t.sae, ctx.state.activation, latents) / ctx.medianNorm,
-          initCosine: medianRowCosine(dirs, initialDirections(t.sae, latents), d),
+          firingScale: (await firingScale(t.sae, ctx.state.activation, latents)) / ctx.medianNorm,
+          initCosine: medianRowCosine(dirs, await initialDirections(t.sae, latents), d),
           topkCosine: kind === "topk" ? null : medianRowCosine(dirs, topkDirs, d),
           directions,
         });
         log(`steered ${latents.length} latents of ${t.label}`);
       }
       const dirs = randomDirections(d, budget.latents, seed);
-      const directions = steerDirections(ws.model, ctx, dirs, steer);
+      const directions = await steerDirections(ws.model, ctx, dirs, steer);
       const label = `random-s${seed}`;
       runs.push({
         kind: "random",
@@ -193,7 +199,7 @@ export async function steeringComparison(
       });
     }
     const seconds = (performance.now() - t0) / 1000;
-    const gamma = Array.from(ws.model.p("ln_f.weight").dataSync(), Math.abs);
+    const gamma = Array.from(await ws.model.p("ln_f.weight").data(), Math.abs);
     return {
       hook: ws.hook,
       budget,
@@ -216,10 +222,10 @@ export function jaccard(a: readonly number[], b: readonly number[]): number {
 }
 
 /** The decoder rows `latents` of `sae` as initialised (its config, seed included, fixes them). */
-function initialDirections(sae: SAE, latents: number[]): Float32Array {
+async function initialDirections(sae: SAE, latents: number[]): Promise<Float32Array> {
   const fresh = createSAE(sae.config as unknown as SAEOptions);
   try {
-    return decoderDirections(fresh.params.get("W_dec") as tf.Tensor2D, latents);
+    return await decoderDirections(fresh.params.get("W_dec") as tf.Tensor2D, latents);
   } finally {
     disposeSAE(fresh);
   }
@@ -237,15 +243,15 @@ export function medianRowCosine(a: Float32Array, b: Float32Array, d: number): nu
 }
 
 /** Median over `latents` of each one's mean activation where it fires (plain selection). */
-function firingScale(
+async function firingScale(
   sae: { encode(x: tf.Tensor2D): tf.Tensor2D },
   activation: tf.Tensor3D,
   latents: number[],
-): number {
-  const [sum, count] = tf.tidy(() => {
+): Promise<number> {
+  const [sum, count] = await takeAll(tf.tidy(() => {
     const z = sae.encode(activation.reshape([-1, activation.shape[2]]) as tf.Tensor2D);
-    return [tf.sum(z, 0).dataSync(), tf.sum(tf.cast(tf.greater(z, 0), "float32"), 0).dataSync()];
-  });
+    return [tf.sum(z, 0), tf.sum(tf.cast(tf.greater(z, 0), "float32"), 0)];
+  }));
   const scales = latents.filter((l) => count[l] > 0).map((l) => sum[l] / count[l]);
   return scales.length ? scales.sort((a, b) => a - b)[Math.floor(scales.length / 2)] : NaN;
 }

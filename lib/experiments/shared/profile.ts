@@ -11,6 +11,7 @@
  * @module
  */
 import { DEFAULT_MODEL } from "../../gpt2/embedded_models.ts";
+import { budgetFromEnv, withBudget } from "./budget.ts";
 
 /** The profile names. */
 export const PROFILE_NAMES = ["smoke", "default", "paper"] as const;
@@ -172,12 +173,15 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
   },
 };
 
-/** The profile called `name`; an unknown name is an error listing the known ones. */
+/**
+ * The profile called `name` under the budget `GSAE_BUDGET` names (`budget.ts`; default: the
+ * profile's own); an unknown name is an error listing the known ones.
+ */
 export function getProfile(name: string): Profile {
   if (!(PROFILE_NAMES as readonly string[]).includes(name)) {
     throw new Error(`unknown profile "${name}"; known: ${PROFILE_NAMES.join(", ")}`);
   }
-  return PROFILES[name as ProfileName];
+  return withBudget(PROFILES[name as ProfileName], budgetFromEnv());
 }
 
 /**

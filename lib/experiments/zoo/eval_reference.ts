@@ -19,10 +19,10 @@ import type { GPT2 } from "../../gpt2/model.ts";
 import { spreadOffsets, windows } from "../../data/windows.ts";
 import { type SpliceReference, spliceReference } from "../../metrics/mod.ts";
 import { Rng } from "../../tensor/random.ts";
-import { storeSequences } from "./train_store.ts";
+import { logitBatchSequences, storeSequences } from "./train_store.ts";
 import type { Workspace } from "../shared/workspace.ts";
 
-/** Evaluation windows per batch. */
+/** Evaluation windows per batch (fewer where the logits would not fit: `logitBatchSequences`). */
 const BATCH_SEQUENCES = 8;
 
 /** Which reference: the split's windows and the gradient the encoder gets. */
@@ -46,7 +46,8 @@ export interface EvalBatch {
   trueGradient: Float32Array;
 }
 
-const cache = new WeakMap<Workspace, Map<string, EvalBatch[]>>();
+// The pending computation is cached, so concurrent callers share one (the reads are asynchronous).
+const cache = new WeakMap<Workspace, Map<string, Promise<EvalBatch[]>>>();
 
 /** The validation windows every evaluation uses: `profile.sae.evalSequences`, spread evenly. */
 export function evalOffsets(ws: Workspace): number[] {
@@ -74,7 +75,7 @@ export function devOffsets(ws: Workspace): number[] {
  * The evaluation batches of `key` on the workspace's model and hook: computed on first use,
  * then shared by every evaluation in this process.
  */
-export function evalReference(ws: Workspace, key: ReferenceKey): EvalBatch[] {
+export async function evalReference(ws: Workspace, key: ReferenceKey): Promise<EvalBatch[]> {
   const [data, offsets] = key.split === "dev"
     ? [ws.train, devOffsets(ws)]
     : [ws.val, evalOffsets(ws)];
@@ -94,24 +95,35 @@ export function evalReference(ws: Workspace, key: ReferenceKey): EvalBatch[] {
     if (key.sampledSeed !== undefined && key.perToken) {
       throw new Error("evalReference: a sampled gradient is summed over the window, not per token");
     }
-    const truth = () => evalReference(ws, { split: key.split });
-    batches = key.sampledSeed !== undefined
-      ? withSampledGradient(ws, data, { offsets, seed: key.sampledSeed, truth: truth() })
-      : key.perToken
-      ? withGradient(ws, data, { offsets, truth: truth(), perToken: true })
+    const { sampledSeed, perToken } = key;
+    batches = sampledSeed !== undefined
+      ? evalReference(ws, { split: key.split }).then((truth) =>
+        withSampledGradient(ws, data, { offsets, seed: sampledSeed, truth })
+      )
+      : perToken
+      ? evalReference(ws, { split: key.split }).then((truth) =>
+        withGradient(ws, data, { offsets, truth, perToken: true })
+      )
       : computeReference(ws, data, offsets);
     entries.set(id, batches);
+    // A failed computation is not cached: the next call tries again.
+    batches.catch(() => entries.delete(id));
   }
-  return batches;
+  return await batches;
 }
 
-function computeReference(ws: Workspace, data: Int32Array, offsets: number[]): EvalBatch[] {
+async function computeReference(
+  ws: Workspace,
+  data: Int32Array,
+  offsets: number[],
+): Promise<EvalBatch[]> {
   const { model, hook } = ws, seq = model.config.n_positions;
   const batches: EvalBatch[] = [];
-  for (let i = 0; i < offsets.length; i += BATCH_SEQUENCES) {
-    const ids = windows(data, offsets.slice(i, i + BATCH_SEQUENCES), seq);
+  const per = logitBatchSequences(ws, BATCH_SEQUENCES);
+  for (let i = 0; i < offsets.length; i += per) {
+    const ids = windows(data, offsets.slice(i, i + per), seq);
     try {
-      const reference = spliceReference(model, ids, { hook, needsGradient: true });
+      const reference = await spliceReference(model, ids, { hook, needsGradient: true });
       batches.push({ reference, trueGradient: reference.gradient! });
     } finally {
       ids.dispose();
@@ -126,13 +138,13 @@ function computeReference(ws: Workspace, data: Int32Array, offsets: number[]): E
  * clean and ablated CE, clean log-probabilities) does not depend on the targets, so it is shared
  * with `truth` rather than computed again; the true-token gradient stays for the statistics.
  */
-function withSampledGradient(
+async function withSampledGradient(
   ws: Workspace,
   data: Int32Array,
   options: { offsets: number[]; seed: number; truth: EvalBatch[] },
-): EvalBatch[] {
+): Promise<EvalBatch[]> {
   const rng = new Rng(options.seed);
-  return withGradient(ws, data, {
+  return await withGradient(ws, data, {
     ...options,
     targets: (ids) => sampleTargets(ws.model, ids, rng),
   });
@@ -143,41 +155,52 @@ function withSampledGradient(
  * `options.targets` gives (batch by batch, in order), and per token or summed over the window.
  * Everything that does not depend on the gradient is shared with `truth`.
  */
-function withGradient(
+async function withGradient(
   ws: Workspace,
   data: Int32Array,
   options: {
     offsets: number[];
     truth: EvalBatch[];
-    targets?: (ids: tf.Tensor2D) => tf.Tensor2D;
+    targets?: (ids: tf.Tensor2D) => Promise<tf.Tensor2D>;
     perToken?: boolean;
   },
-): EvalBatch[] {
+): Promise<EvalBatch[]> {
   const { model, hook } = ws, seq = model.config.n_positions;
-  return options.truth.map((batch, j) => {
-    const start = j * BATCH_SEQUENCES;
-    const ids = windows(data, options.offsets.slice(start, start + BATCH_SEQUENCES), seq);
-    const targets = options.targets?.(ids);
+  const per = logitBatchSequences(ws, BATCH_SEQUENCES);
+  const out: EvalBatch[] = [];
+  for (const [j, batch] of options.truth.entries()) {
+    const start = j * per;
+    const ids = windows(data, options.offsets.slice(start, start + per), seq);
+    const targets = options.targets ? await options.targets(ids) : undefined;
     const state = model.gradAtHook(ids, hook, { targets, perToken: options.perToken });
     try {
-      const gradient = state.gradient.dataSync() as Float32Array;
-      return { reference: { ...batch.reference, gradient }, trueGradient: batch.trueGradient };
+      const gradient = await state.gradient.data() as Float32Array;
+      out.push({ reference: { ...batch.reference, gradient }, trueGradient: batch.trueGradient });
     } finally {
       tf.dispose([ids, ...(targets ? [targets] : []), ...(Object.values(state) as tf.Tensor[])]);
     }
-  });
+  }
+  return out;
 }
 
 /**
  * Next tokens [b, t − 1] sampled (temperature 1) from the clean model's prediction at each
  * position: the gradient at these needs no labels.
  */
-export function sampleTargets(model: GPT2, ids: tf.Tensor2D, rng: Rng): tf.Tensor2D {
+export async function sampleTargets(
+  model: GPT2,
+  ids: tf.Tensor2D,
+  rng: Rng,
+): Promise<tf.Tensor2D> {
   const [b, t] = ids.shape, vocab = model.config.vocab_size;
-  // dataSync outside tf.tidy: tidy walks a returned typed array element by element (seconds here).
+  // Read outside tf.tidy: tidy cannot span an await.
   const logitsT = tf.tidy(() => model.unembed(model.finalResidual(ids)));
-  const logits = logitsT.dataSync() as Float32Array;
-  logitsT.dispose();
+  let logits: Float32Array;
+  try {
+    logits = await logitsT.data() as Float32Array;
+  } finally {
+    logitsT.dispose();
+  }
   const out = new Int32Array(b * (t - 1));
   for (let r = 0; r < b; r++) {
     for (let p = 0; p < t - 1; p++) {

@@ -93,7 +93,10 @@ export async function evaluateSAE(
     ? trained.sae
     : withGradientSelection(trained.sae, options.selectionBeta);
   try {
-    const result = { name: `${trained.label} / ${mode}`, ...run(ws, sae, gradient, options) };
+    const result = {
+      name: `${trained.label} / ${mode}`,
+      ...(await run(ws, sae, gradient, options)),
+    };
     await writeJsonAtomic(file, { key, result });
     return result;
   } finally {
@@ -159,13 +162,13 @@ export async function isEvaluated(
   return (await readCachedEval(file, key)) !== null;
 }
 
-function run(
+async function run(
   ws: Workspace,
   sae: SAE,
   gradient: GradientSource,
   options: EvalOptions,
-): Omit<SAEEvaluation, "name"> {
-  const batches = evalReference(ws, {
+): Promise<Omit<SAEEvaluation, "name">> {
+  const batches = await evalReference(ws, {
     split: options.split ?? "val",
     ...(gradient === "sampled" ? { sampledSeed: options.seed ?? 0 } : {}),
     ...(gradient === "token" ? { perToken: true } : {}),
@@ -174,22 +177,23 @@ function run(
   const wDec = sae.params.get("W_dec")! as tf.Tensor2D;
   let sums: SpliceSums | null = null;
   for (const { reference, trueGradient } of batches) {
-    const xHat = tf.tidy(() => {
+    // Reads are asynchronous (any backend) and cannot sit inside tf.tidy: keep what they need.
+    const { x, latents, xHat, statsGrad } = tf.tidy(() => {
       const x = referenceActivation(reference), grad = referenceGradient(reference);
       const latents = sae.encode(x, gradient === "none" ? {} : { grad });
       const xHat = sae.decode(latents);
-      recon.add(x, xHat, latents);
       const statsGrad = trueGradient === reference.gradient
-        ? grad
+        ? grad!
         : tf.tensor2d(trueGradient, x.shape);
-      latentStats.add(latents, { grad: statsGrad, wDec });
-      return xHat;
+      return { x, latents, xHat, statsGrad };
     });
     try {
-      const s = splicedSums(ws.model, reference, xHat);
+      await recon.add(x, xHat, latents);
+      await latentStats.add(latents, { grad: statsGrad, wDec });
+      const s = await splicedSums(ws.model, reference, xHat);
       sums = sums ? addSpliceSums(sums, s) : s;
     } finally {
-      xHat.dispose();
+      tf.dispose([x, latents, xHat, statsGrad]);
     }
   }
   const deriv = latentStats.meanAbsDerivative();

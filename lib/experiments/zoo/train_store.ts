@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { windowsPerPass } from "../../gpt2/config.ts";
 import { buildStore, openStore, type StoreRows } from "../../store/mod.ts";
 import { spreadWindows } from "../../data/windows.ts";
 import type { ActivationData } from "../../sae/trainer.ts";
@@ -47,6 +48,7 @@ export function trainStore(ws: Workspace): Promise<StoreRows> {
         tokens: ws.profile.storeTokens,
         modelId: ws.modelName,
         split: "train (spread windows)",
+        batchSequences: logitBatchSequences(ws, 16),
         force: true,
       });
       return await (await openStore(dir)).loadAll();
@@ -60,6 +62,11 @@ export function trainStore(ws: Workspace): Promise<StoreRows> {
 /** The folder of the workspace's training store ({@link trainStore}). */
 export function trainStoreDir(ws: Workspace): string {
   return `${ws.cacheDir}/stores/${ws.hook}/train-${ws.profile.storeTokens}`;
+}
+
+/** Windows per model pass for `ws`'s model: {@link windowsPerPass}. */
+export function logitBatchSequences(ws: Workspace, most: number): number {
+  return windowsPerPass(ws.model.config, most);
 }
 
 /** Windows in the training store (each stores seq − 1 tokens). */
