@@ -18,14 +18,25 @@ import {
   summariseSteering,
 } from "./steering_study.ts";
 import type { ClaimRecord } from "../shared/results.ts";
-import { ARCH_STYLE, describeOutcome, formatSpread, spread } from "../shared/seed_spread.ts";
+import { describeOutcome, formatSpread, spread } from "../shared/seed_spread.ts";
+import { type SeriesStyle, seriesStyle, traceStyle } from "../shared/arch_style.ts";
 import { mdTable } from "../../io/markdown_table.ts";
 
-/** Display names and colours of the steered kinds (the architectures' as in every figure). */
-export const STEERED_STYLE: Readonly<Record<SteeredKind, { name: string; color: string }>> = {
-  ...ARCH_STYLE,
-  random: { name: "random directions", color: "#7f7f7f" },
-};
+/** How each steered kind is drawn: the architectures as in every figure, random directions grey. */
+export const STEERED_STYLE: Readonly<Record<SteeredKind, SeriesStyle>> = Object.fromEntries(
+  STEERED.map((kind) => [
+    kind,
+    kind === "random"
+      ? {
+        name: "random directions",
+        color: "#7f7f7f",
+        symbol: "x-thin-open",
+        dash: "dot",
+        pattern: "",
+      }
+      : seriesStyle(kind),
+  ]),
+) as Record<SteeredKind, SeriesStyle>;
 
 /** A markdown table of every kind's mean ± std over seeds at one fraction. */
 export function steeringTable(summaries: KindSummary[]): string {
@@ -100,7 +111,6 @@ export function steeringFigure(cmp: SteeringComparison): FigureSpec {
   const data = STEERED.flatMap((kind) =>
     panels.map(([metric], p) => {
       const s = all.map((sums) => sums.find((x) => x.kind === kind)!);
-      const color = STEERED_STYLE[kind].color;
       return {
         type: "scatter",
         mode: "lines+markers",
@@ -110,8 +120,7 @@ export function steeringFigure(cmp: SteeringComparison): FigureSpec {
         x: cmp.budget.fractions,
         y: s.map((x) => x.metrics[metric].mean),
         error_y: { type: "data", array: s.map((x) => x.metrics[metric].std), visible: true },
-        line: { color, dash: kind === "random" ? "dot" : "solid" },
-        marker: { color },
+        ...traceStyle(STEERED_STYLE[kind]),
         xaxis: p === 0 ? "x" : `x${p + 1}`,
         yaxis: p === 0 ? "y" : `y${p + 1}`,
       };
