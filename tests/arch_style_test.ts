@@ -30,6 +30,16 @@ Deno.test("seriesStyle: every (architecture, mode) has its own (symbol, dash) pa
     pattern: ARCH_STYLE.gsae.pattern,
   });
   assert.equal(seriesStyle("topk", "selection").name, "TopK + g-SAE selection");
+  // Without lines the marker alone tells the modes of a gradient-aware SAE apart.
+  const gsae = (["true", "plain", "sampled"] as const).map((m) => seriesStyle("gsae", m).symbol);
+  assert.equal(new Set(gsae).size, 3);
+  assert.notEqual(seriesStyle("topk", "selection").symbol, seriesStyle("topk").symbol);
+});
+
+Deno.test("ARCH_STYLE: symbols have the open-dot variant the modes use", () => {
+  // Plotly has no "-dot" variant of these (it would silently draw a circle).
+  const noDot = ["hourglass", "bowtie", "circle-cross", "circle-x", "cross-thin", "x-thin"];
+  for (const s of Object.values(ARCH_STYLE)) assert.ok(!noDot.includes(s.symbol), s.symbol);
 });
 
 Deno.test("archStyle: an unknown architecture gets a fallback under its own name", () => {

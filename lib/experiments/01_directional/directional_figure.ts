@@ -42,7 +42,12 @@ export function directionalFigure(
       legendgroup: kind,
       marker: {
         color: KIND_STYLE[kind].color,
-        pattern: { shape: KIND_STYLE[kind].pattern, fgcolor: "#fff", solidity: 0.3 },
+        pattern: {
+          shape: KIND_STYLE[kind].pattern,
+          fillmode: "overlay",
+          fgcolor: "#fff",
+          solidity: 0.3,
+        },
       },
       x,
       y,

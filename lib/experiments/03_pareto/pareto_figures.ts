@@ -28,16 +28,17 @@ export function seriesName(architecture: ArchitectureName, mode: EvalMode = "tru
  * The β sweep: ΔCE, KL and FVU (three panels) against β on a log axis, development (true-token
  * gradient) and validation (true-token gradient and plain selection), with TopK (β = 0) as
  * horizontal lines and the chosen β marked. Five series apart in greyscale: g-SAE diamonds and
- * TopK circles (filled: validation, the paper's evaluation; open: development or plain selection)
- * and the line dash (solid: validation, long dash: development, dash: plain selection).
+ * TopK circles (filled: validation, the paper's evaluation; open with a dot: development; open:
+ * plain selection) and the line dash (solid: validation, long dash: development, dash: plain
+ * selection).
  */
 export function betaSweepFigure(sweep: BetaSweep, options: { title?: string } = {}): FigureSpec {
   const rows = sweep.rows.filter((r) => r.beta > 0), topk = sweep.rows.find((r) => r.beta === 0);
   const betas = rows.map((r) => r.beta);
   type Row = typeof rows[0];
   const dev = (arch: "gsae" | "topk") => {
-    const s = seriesStyle(arch, "plain");
-    return { ...seriesStyle(arch), symbol: s.symbol, dash: "longdash" };
+    const s = seriesStyle(arch);
+    return { ...s, symbol: `${s.symbol}-open-dot`, dash: "longdash" };
   };
   const series = [
     {
@@ -97,7 +98,8 @@ export function betaSweepFigure(sweep: BetaSweep, options: { title?: string } = 
         });
       }
     }
-    const domain = [i / 3 + 0.02, (i + 1) / 3 - 0.04];
+    // Gaps wide enough for the next panel's y-axis title.
+    const domain = [i * 0.365, i * 0.365 + 0.27];
     layout[`xaxis${ax}`] = { type: "log", title: { text: "β" }, domain, anchor: `y${ax}` };
     layout[`yaxis${ax}`] = { title: { text: METRIC_TITLES[metric] }, anchor: `x${ax}` };
     (layout.shapes as Record<string, unknown>[]).push({
@@ -157,7 +159,12 @@ export function controlsFigure(
       marker: {
         color: conditions.map((c) => seriesStyle(c.architecture, c.mode).color),
         // The mode's pattern too, so conditions of one architecture differ in greyscale.
-        pattern: { shape: conditions.map((c) => CONTROL_PATTERNS[c.mode ?? "true"]) },
+        pattern: {
+          shape: conditions.map((c) => CONTROL_PATTERNS[c.mode ?? "true"]),
+          fillmode: "overlay",
+          fgcolor: "#fff",
+          solidity: 0.3,
+        },
       },
       opacity: 0.7,
       ...axes,

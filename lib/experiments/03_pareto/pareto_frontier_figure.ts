@@ -163,8 +163,7 @@ export function paretoFigure(
     const axis = i === 0 ? "" : String(i + 1);
     const fit = fitAxes(groups, { metric: panel.metric, focus: panel.focus });
     traces.push(...panelTraces(series, fit, { metric: panel.metric, axis, legend: i === 0 }));
-    const where = n === 1 ? "" : `${["left", "right"][i] ?? `panel ${i + 1}`}: `;
-    if (fit.leftOff.length) notes.push(`${where}${leftOffNote(fit.leftOff)}`);
+    notes.push(leftOffNote(fit.leftOff));
     const x0 = i * (width + gap);
     // The L0 axis has room for the sideways spread of the outermost markers.
     const pad = 4 * SIDEWAYS_STEP;
@@ -185,7 +184,7 @@ export function paretoFigure(
   const note = [
     "Mean ± sd over seeds (no bar: one seed; n in the hover text); markers at one L0 are " +
     `spread sideways by ${((10 ** SIDEWAYS_STEP - 1) * 100).toFixed(1)} % steps.`,
-    ...(notes.length ? [`Not drawn: ${notes.join(" · ")}`] : []),
+    ...notDrawn(notes),
   ];
   layout.annotations = [{
     text: note.map(wrap).join("<br>"),
@@ -203,6 +202,14 @@ export function paretoFigure(
   layout.margin = { t: 70 + 15 * lines, b: 150 };
   layout.height = 600 + 15 * lines;
   return { data: traces, layout };
+}
+
+/** The "not drawn" lines: one for every panel when they agree, else one per panel. */
+function notDrawn(notes: string[]): string[] {
+  if (notes.every((x) => !x)) return [];
+  if (notes.every((x) => x === notes[0])) return [`Not drawn: ${notes[0]}`];
+  const where = (i: number) => notes.length === 2 ? ["left", "right"][i] : `panel ${i + 1}`;
+  return notes.map((x, i) => `Not drawn, ${where(i)}: ${x || "nothing"}`);
 }
 
 /** Breaks a note into lines of about 150 characters at "; " or spaces. */

@@ -136,7 +136,12 @@ export function tailFigure(table: SplittingTable): FigureSpec {
       name: seriesStyle(r.architecture).name,
       marker: {
         color: seriesStyle(r.architecture).color,
-        pattern: { shape: seriesStyle(r.architecture).pattern, fgcolor: "#fff", solidity: 0.3 },
+        pattern: {
+          shape: seriesStyle(r.architecture).pattern,
+          fillmode: "overlay",
+          fgcolor: "#fff",
+          solidity: 0.3,
+        },
       },
       x: POSITIONS.map((p) => `${p} tail`.replace("middle tail", "middle")),
       y: POSITIONS.map((p) => r.derivAll[p].mean),

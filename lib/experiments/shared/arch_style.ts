@@ -3,9 +3,10 @@
  * in every notebook and stays apart in greyscale print:
  * - the **architecture** gives the colour, the marker symbol and the bar pattern (symbols differ
  *   for every architecture, so two architectures never look alike without colour);
- * - the **mode** gives the line dash and whether the marker is open: solid and filled for the SAE
- *   as its paper evaluates it, dashed for plain TopK selection, dotted for the sampled-token
- *   gradient, dash-dot for TopK weights with g-SAE selection.
+ * - the **mode** gives the line dash and the marker variant: solid and filled for the SAE as its
+ *   paper evaluates it, dashed and open for plain TopK selection, dotted and open with a dot for
+ *   the sampled-token gradient, dash-dot and open with a dot for TopK weights with g-SAE
+ *   selection.
  *
  * Line-only figures (CDFs, histograms, training curves) draw a few markers on each line
  * ({@link SPARSE_MARKERS}) so the symbol tells the architecture there too.
@@ -24,7 +25,7 @@ export interface ArchStyle {
   name: string;
   /** Line and marker colour. */
   color: string;
-  /** Plotly marker symbol (filled; modes other than the paper's use its `-open` variant). */
+  /** Plotly marker symbol (filled; modes other than the paper's use its open variants). */
   symbol: string;
   /** Plotly bar pattern shape ("" for solid bars). */
   pattern: string;
@@ -58,7 +59,7 @@ export const ARCH_STYLE: Readonly<Record<string, ArchStyle>> = {
   gradient_feature_choice: {
     name: "gradient Feature Choice",
     color: "#882255",
-    symbol: "hourglass",
+    symbol: "hexagram",
     pattern: "+",
   },
 } satisfies Record<ArchitectureName | "relu_l1", ArchStyle>;
@@ -80,14 +81,19 @@ export function archStyle(architecture: string): ArchStyle {
 /** How an SAE is run at evaluation (the Pareto notebook's `EvalMode`). */
 export type StyleMode = "true" | "plain" | "sampled" | "selection";
 
-/** How a mode changes an architecture's look and name. */
+/**
+ * How a mode changes an architecture's look and name: the line dash, and a marker variant that
+ * tells the modes apart in figures without lines too. Sampled and selection share the open
+ * marker with a dot: they never apply to one architecture (sampled needs a gradient-aware SAE,
+ * selection gives a gradient-free one g-SAE's selection), and their dashes differ.
+ */
 export const MODE_STYLE: Readonly<
-  Record<StyleMode, { suffix: string; dash: string; open: boolean }>
+  Record<StyleMode, { suffix: string; dash: string; marker: string }>
 > = {
-  true: { suffix: "", dash: "solid", open: false },
-  plain: { suffix: ", plain TopK selection", dash: "dash", open: true },
-  sampled: { suffix: ", sampled-token gradient", dash: "dot", open: true },
-  selection: { suffix: " + g-SAE selection", dash: "dashdot", open: true },
+  true: { suffix: "", dash: "solid", marker: "" },
+  plain: { suffix: ", plain TopK selection", dash: "dash", marker: "-open" },
+  sampled: { suffix: ", sampled-token gradient", dash: "dot", marker: "-open-dot" },
+  selection: { suffix: " + g-SAE selection", dash: "dashdot", marker: "-open-dot" },
 };
 
 /** Everything a trace needs to draw one series. */
@@ -110,7 +116,7 @@ export function seriesStyle(architecture: string, mode: StyleMode = "true"): Ser
   return {
     name: a.name + m.suffix,
     color: a.color,
-    symbol: m.open ? `${a.symbol}-open` : a.symbol,
+    symbol: a.symbol + m.marker,
     dash: m.dash,
     pattern: a.pattern,
   };
@@ -124,7 +130,7 @@ export function traceStyle(
   style: SeriesStyle,
   options: { size?: number; width?: number } = {},
 ): { line: Record<string, unknown>; marker: Record<string, unknown> } {
-  const open = style.symbol.endsWith("-open");
+  const open = style.symbol.includes("-open");
   return {
     line: { color: style.color, dash: style.dash, width: options.width ?? 2 },
     marker: {
