@@ -101,6 +101,7 @@ export function directionalFigure(
         anchor: "y2",
         title: { text: "layer (one marker per seed)" },
         tickvals: layers,
+        zeroline: false,
       },
       yaxis2: { anchor: "x2", title: { text: "ratio to isotropic (log)" }, type: "log" },
       shapes: [{

@@ -71,7 +71,8 @@ export function betaSweepFigure(sweep: BetaSweep, options: { title?: string } = 
         showlegend: i === 0,
         x: betas,
         y: rows.map((r) => s.pick(r)[metric]),
-        ...traceStyle(s.style),
+        // Large enough that the development markers' centre dot shows.
+        ...traceStyle(s.style, { size: 10 }),
         xaxis: `x${ax}`,
         yaxis: `y${ax}`,
       });

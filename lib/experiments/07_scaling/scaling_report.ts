@@ -106,7 +106,7 @@ export function scalingFigure(result: ScalingResult): FigureSpec {
         y: s.map((x) => x.mean),
         error_y: { type: "data", array: s.map((x) => x.std), visible: true },
         text: result.models.map((m, i) => `${m.model}: n = ${s[i].values.length} seeds`),
-        ...traceStyle(style, { size: 9 }),
+        ...traceStyle(style, { size: 11 }),
         xaxis: p === 0 ? "x" : "x2",
         yaxis: p === 0 ? "y" : "y2",
       };
