@@ -127,7 +127,7 @@ function panelTraces(
         : {}),
       text: gs.map((g) => hover(g, metric)),
       hoverinfo: "text+name",
-      ...traceStyle(style, { size: s.line ? 8 : 10 }),
+      ...traceStyle(style, { size: s.line ? 9 : 11 }),
       ...axes,
     }];
   });

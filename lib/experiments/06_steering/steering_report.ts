@@ -140,6 +140,7 @@ export function steeringFigure(cmp: SteeringComparison): FigureSpec {
     layout[`xaxis${s}`] = {
       type: "log",
       title: { text: "α / median ‖x‖" },
+      tickvals: cmp.budget.fractions,
       // Gaps wide enough for the next panel's y-axis title.
       domain: [p * 0.365, p * 0.365 + 0.27],
       anchor: `y${s}`,
