@@ -32,14 +32,24 @@ function boot(seed: number, layers: number, scale: number): DirectionalBootstrap
   };
 }
 
-Deno.test("directionalFigure: grouped log bars over seeds and per-seed ratio markers", () => {
+Deno.test("directionalFigure: grouped linear bars from 0 and per-seed ratio markers on log", () => {
   const fig = directionalFigure([boot(0, 3, 1), boot(1, 3, 3)], { hookKind: "resid_post" });
   const bars = fig.data.filter((t) => t.type === "bar") as {
     y: number[];
     error_y: { array: number[]; arrayminus: number[] };
+    marker: { pattern: { shape: string } };
   }[];
   assert.equal(bars.length, 3);
-  assert.equal((fig.layout!.yaxis as { type: string }).type, "log");
+  // Bars on a linear axis from 0 (never on a log axis, where bar heights mislead); the ratios,
+  // markers only, on a log axis.
+  const yaxis = fig.layout!.yaxis as { type?: string; rangemode?: string };
+  assert.notEqual(yaxis.type, "log");
+  assert.equal(yaxis.rangemode, "tozero");
+  assert.equal((fig.layout!.yaxis2 as { type: string }).type, "log");
+  assert.ok(fig.data.filter((t) => t.yaxis === "y2").every((t) => t.type === "scatter"));
+  // The kinds differ in pattern as well as colour (greyscale print).
+  const shapes = bars.map((b) => b.marker.pattern.shape);
+  assert.equal(new Set(shapes).size, 3);
   assert.equal(fig.layout!.barmode, "group");
   // Difference bars: mean of 2 and 6; error bars reach the lowest and highest interval ends.
   assert.deepEqual(bars[0].y, [4, 4, 4]);

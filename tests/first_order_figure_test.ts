@@ -48,6 +48,11 @@ Deno.test("firstOrderFigure: two panels, one line per hook, error bars spanning 
   assert.ok(Math.abs(left.y[0] - 0.8) < 1e-12);
   assert.ok(Math.abs(left.error_y.array[0] - 0.1) < 1e-12);
   assert.ok(Math.abs(left.error_y.arrayminus[0] - 0.1) < 1e-12);
+  // The hooks differ in symbol and dash as well as colour (greyscale print).
+  const pairs = fig.data.filter((t) => t.xaxis !== "x2").map((t) =>
+    `${(t.marker as { symbol: string }).symbol}|${(t.line as { dash: string }).dash}`
+  );
+  assert.equal(new Set(pairs).size, 2);
 });
 
 Deno.test("firstOrderScatter: one trace per magnitude plus the diagonal, zeros left out", () => {

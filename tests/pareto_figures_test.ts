@@ -27,6 +27,13 @@ Deno.test("betaSweepFigure: three panels, TopK reference lines, the chosen β ma
   const g = fig.data.filter((t) => (t.name as string).startsWith("g-SAE"));
   assert.ok(g.every((t) => (t.x as number[]).join() === "0.5,1"), "β = 0 is not on the log axis");
   assert.ok(fig.data.some((t) => t.name === "TopK (β = 0), val"));
+  // Five series, told apart without colour: each has its own (symbol, dash) pair.
+  const legend = fig.data.filter((t) => t.showlegend);
+  assert.equal(legend.length, 5);
+  const pairs = legend.map((t) =>
+    `${(t.marker as { symbol: string }).symbol}|${(t.line as { dash: string }).dash}`
+  );
+  assert.equal(new Set(pairs).size, 5);
 });
 
 Deno.test("controlsFigure: a bar per condition (mean ± sd) and a dot per seed", () => {

@@ -52,6 +52,7 @@ export function synthetic(): { frontier: ParetoPoint[]; mainK: ParetoPoint[] } {
     mainK.push(
       point({ architecture: "gsae", seed, mode: "sampled", deltaCe: 0.124 + seed * 2e-3 }),
     );
+    mainK.push(point({ architecture: "gsae", seed, mode: "token", deltaCe: 0.115 * jitter }));
     mainK.push(point({ architecture: "e2e_topk", seed, deltaCe: 0.09 * jitter }));
   }
   return { frontier, mainK };

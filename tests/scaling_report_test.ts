@@ -32,11 +32,23 @@ Deno.test("scalingTable and differencesTable: one row per model", () => {
   assert.match(c[3], /^\| large \| \+0\.0500 \(23\.8 %, contradicts\)/);
 });
 
-Deno.test("scalingFigure: two panels, one trace per variant and panel, one x per model", () => {
+Deno.test("scalingFigure: markers only, variants side by side in each model's slot", () => {
   const fig = scalingFigure(RESULT);
   assert.equal(fig.data.length, 2 * SCALING_VARIANTS.length);
-  assert.deepStrictEqual(fig.data[0].x, ["small<br>(1/2)", "large<br>(2/4)"]);
-  assert.equal(fig.data.filter((t) => t.showlegend).length, SCALING_VARIANTS.length);
+  // Categorical models: no line joins them.
+  assert.ok(fig.data.every((t) => t.mode === "markers"));
+  const xaxis = fig.layout!.xaxis as { tickvals: number[]; ticktext: string[] };
+  assert.deepStrictEqual(xaxis.ticktext, ["small<br>(1/2)", "large<br>(2/4)"]);
+  assert.deepStrictEqual(xaxis.tickvals, [0, 1]);
+  // Each variant sits at its own offset within the slot, never on a neighbour's slot.
+  const xs = fig.data.filter((t) => t.xaxis === "x").map((t) => (t.x as number[])[0]);
+  assert.equal(new Set(xs).size, SCALING_VARIANTS.length);
+  assert.ok(xs.every((x) => Math.abs(x) < 0.5));
+  // Every variant has its own (symbol, dash) pair.
+  const pairs = fig.data.filter((t) => t.showlegend).map((t) =>
+    `${(t.marker as { symbol: string }).symbol}|${(t.line as { dash: string }).dash}`
+  );
+  assert.equal(new Set(pairs).size, SCALING_VARIANTS.length);
   assert.ok(fig.layout!.xaxis2 && fig.layout!.yaxis2);
 });
 

@@ -38,7 +38,17 @@ Deno.test("steeringFigure: three panels, one trace per kind and panel", () => {
   assert.equal(fig.data.length, 3 * STEERED.length);
   assert.equal(fig.data.filter((t) => t.showlegend).length, STEERED.length);
   assert.ok(fig.layout!.xaxis3 && fig.layout!.yaxis3);
-  assert.deepStrictEqual(fig.data[0].x, [0.5, 1]);
+  // Each kind sits a small step in log α beside the true α, no two kinds at one place.
+  const xs = fig.data.filter((t) => !t.xaxis || t.xaxis === "x").map((t) => t.x as number[]);
+  for (const x of xs) {
+    assert.ok(x.every((v, i) => Math.abs(Math.log10(v / [0.5, 1][i])) < 0.05));
+  }
+  assert.equal(new Set(xs.map((x) => x[0])).size, STEERED.length);
+  // Every kind in its own (symbol, dash) pair.
+  const pairs = fig.data.filter((t) => t.showlegend).map((t) =>
+    `${(t.marker as { symbol: string }).symbol}|${(t.line as { dash: string }).dash}`
+  );
+  assert.equal(new Set(pairs).size, STEERED.length);
 });
 
 Deno.test("steeringSetup, steeringMetrics and steeringClaims describe the run", () => {

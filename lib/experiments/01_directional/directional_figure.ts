@@ -13,16 +13,19 @@ const KIND_LABELS: Record<DirectionKind, string> = {
   isotropic: "isotropic random",
   distribution_matched: "distribution-matched random",
 };
-const KIND_COLORS: Record<DirectionKind, string> = {
-  activation_difference: "#EF553B",
-  isotropic: "#636efa",
-  distribution_matched: "#00cc96",
+// Colour, bar pattern and marker symbol per kind, so the kinds stay apart in greyscale print.
+const KIND_STYLE: Record<DirectionKind, { color: string; pattern: string; symbol: string }> = {
+  activation_difference: { color: "#D55E00", pattern: "", symbol: "circle" },
+  isotropic: { color: "#0072B2", pattern: "/", symbol: "square" },
+  distribution_matched: { color: "#009E73", pattern: ".", symbol: "diamond" },
 };
 
 /**
  * Fig. 2 as a Plotly spec. Left: mean |∇L·u| per layer and kind (bars: mean over seeds; error
- * bars: from the lowest to the highest end of the seeds' 95 % intervals), log axis. Right: the
- * ratios to isotropic, one marker per seed with its interval, and the line at 1.
+ * bars: from the lowest to the highest end of the seeds' 95 % intervals) on a linear axis from
+ * 0, so a bar's height is its value (on a log axis a 1.6× ratio looked like 5×). Right: the
+ * ratios to isotropic on a log axis (a ratio and its inverse equally far from 1), one marker per
+ * seed with its interval, and the line at 1; markers, not bars, as a log axis has no zero.
  */
 export function directionalFigure(
   boots: DirectionalBootstrap[],
@@ -37,7 +40,15 @@ export function directionalFigure(
       type: "bar",
       name: KIND_LABELS[kind],
       legendgroup: kind,
-      marker: { color: KIND_COLORS[kind] },
+      marker: {
+        color: KIND_STYLE[kind].color,
+        pattern: {
+          shape: KIND_STYLE[kind].pattern,
+          fillmode: "overlay",
+          fgcolor: "#fff",
+          solidity: 0.3,
+        },
+      },
       x,
       y,
       error_y: {
@@ -61,7 +72,7 @@ export function directionalFigure(
           name: `${KIND_LABELS[kind]} / isotropic`,
           legendgroup: kind,
           showlegend: false,
-          marker: { color: KIND_COLORS[kind], size: 7 },
+          marker: { color: KIND_STYLE[kind].color, symbol: KIND_STYLE[kind].symbol, size: 7 },
           // Offset seeds and kinds sideways so intervals do not hide each other.
           x: layers.map((l) => l + (k - 0.5) * 0.3 + (s - (boots.length - 1) / 2) * 0.06),
           y: es.map((e) => e.value),
@@ -84,14 +95,15 @@ export function directionalFigure(
       title: { text: options.title ?? `Directional derivatives of the loss at ${hook}` },
       barmode: "group",
       xaxis: { domain: [0, 0.55], title: { text: `blocks.L.hook_${hook}` } },
-      yaxis: { title: { text: "mean |∇L · u|" }, type: "log" },
+      yaxis: { title: { text: "mean |∇L · u|" }, rangemode: "tozero" },
       xaxis2: {
         domain: [0.65, 1],
         anchor: "y2",
         title: { text: "layer (one marker per seed)" },
         tickvals: layers,
+        zeroline: false,
       },
-      yaxis2: { anchor: "x2", title: { text: "ratio to isotropic" } },
+      yaxis2: { anchor: "x2", title: { text: "ratio to isotropic (log)" }, type: "log" },
       shapes: [{
         type: "line",
         xref: "x2",

@@ -10,8 +10,16 @@ import type { FirstOrderResult } from "./first_order.ts";
 import type { FirstOrderCell, FirstOrderSummary } from "./first_order_summary.ts";
 import type { Spread } from "../shared/seed_spread.ts";
 
-// Plotly's default colour cycle, so a hook has one colour in both panels.
-const COLORS = ["#636efa", "#EF553B", "#00cc96", "#ab63fa", "#FFA15A", "#19d3f3"];
+// One style per hook in both panels: colour, marker symbol and dash, so hooks stay apart in
+// greyscale print too.
+const HOOK_STYLES = [
+  { color: "#0072B2", symbol: "circle", dash: "solid" },
+  { color: "#D55E00", symbol: "diamond", dash: "dash" },
+  { color: "#009E73", symbol: "square", dash: "dot" },
+  { color: "#CC79A7", symbol: "triangle-up", dash: "dashdot" },
+  { color: "#E69F00", symbol: "triangle-down", dash: "longdash" },
+  { color: "#56B4E9", symbol: "pentagon", dash: "longdashdot" },
+];
 
 /**
  * Fig. 3 as a Plotly spec: Spearman(|ΔL|, |∇L·δ|) (left) and Spearman(|ΔL|, ‖δ‖) (right)
@@ -24,7 +32,7 @@ export function firstOrderFigure(
 ): FigureSpec {
   const data = summary.hooks.flatMap((h, i) => {
     const x = h.cells.map((c) => c.fraction);
-    const color = { color: COLORS[i % COLORS.length] };
+    const { color, symbol, dash } = HOOK_STYLES[i % HOOK_STYLES.length];
     const line = (pick: (c: FirstOrderCell) => Spread) => ({
       type: "scatter",
       mode: "lines+markers",
@@ -38,8 +46,8 @@ export function firstOrderFigure(
         array: h.cells.map((c) => pick(c).max - pick(c).mean),
         arrayminus: h.cells.map((c) => pick(c).mean - pick(c).min),
       },
-      line: color,
-      marker: color,
+      line: { color, dash },
+      marker: { color, symbol, size: 8 },
     });
     return [
       line((c) => c.spearmanFirstOrder),

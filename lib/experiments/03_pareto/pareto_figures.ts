@@ -1,7 +1,7 @@
 /**
- * The Pareto notebook's β-sweep and controls figures as Plotly specs, and the names and colours
- * every figure of the notebook uses (the frontiers are in `pareto_frontier_figure.ts`). Points
- * come from `pareto.ts`.
+ * The Pareto notebook's β-sweep and controls figures as Plotly specs, and the series names every
+ * figure and table of the notebook uses (the frontiers are in `pareto_frontier_figure.ts`; the
+ * styles in `../shared/arch_style.ts`). Points come from `pareto.ts`.
  *
  * @module
  */
@@ -9,7 +9,8 @@ import type { FigureSpec } from "../../pipeline/figures.ts";
 import type { ArchitectureName } from "../../sae/mod.ts";
 import type { BetaSweep, EvalMode, ParetoPoint } from "./pareto.ts";
 import { type FrontierMetric, select, type Selector } from "./pareto_compare.ts";
-import { ARCH_STYLE, spread } from "../shared/seed_spread.ts";
+import { spread } from "../shared/seed_spread.ts";
+import { seriesStyle, traceStyle } from "../shared/arch_style.ts";
 
 /** Axis titles of the frontier metrics. */
 export const METRIC_TITLES: Readonly<Record<FrontierMetric, string>> = {
@@ -18,54 +19,39 @@ export const METRIC_TITLES: Readonly<Record<FrontierMetric, string>> = {
   fvu: "FVU",
 };
 
-/** One colour per architecture in every figure (the compared three as in the other notebooks). */
-export const COLORS: Readonly<Record<string, string>> = {
-  topk: ARCH_STYLE.topk.color,
-  gsae: ARCH_STYLE.gsae.color,
-  e2e_topk: ARCH_STYLE.e2e_topk.color,
-  gated: "#9467bd",
-  mutual_choice: "#FFA15A",
-  gradient_mutual_choice: "#FF6692",
-  feature_choice: "#19d3f3",
-  gradient_feature_choice: "#B6E880",
-};
-
-const NAMES: Record<string, string> = {
-  topk: "TopK",
-  gsae: "g-SAE",
-  e2e_topk: "e2e-TopK",
-  gated: "Gated",
-  mutual_choice: "Mutual Choice",
-  gradient_mutual_choice: "gradient Mutual Choice",
-  feature_choice: "Feature Choice",
-  gradient_feature_choice: "gradient Feature Choice",
-};
-
-const MODE_NAMES: Record<EvalMode, string> = {
-  true: "",
-  plain: ", plain TopK selection",
-  sampled: ", sampled-token gradient",
-  token: ", per-token gradient",
-  selection: " + g-SAE selection",
-};
-
 /** A legend name for an architecture in an evaluation mode, e.g. `g-SAE, plain TopK selection`. */
 export function seriesName(architecture: ArchitectureName, mode: EvalMode = "true"): string {
-  return (NAMES[architecture] ?? architecture) + MODE_NAMES[mode];
+  return seriesStyle(architecture, mode).name;
 }
 
 /**
  * The β sweep: ΔCE, KL and FVU (three panels) against β on a log axis, development (true-token
  * gradient) and validation (true-token gradient and plain selection), with TopK (β = 0) as
- * dotted horizontal lines and the chosen β marked.
+ * horizontal lines and the chosen β marked. Five series apart in greyscale: g-SAE diamonds and
+ * TopK circles (filled: validation, the paper's evaluation; open with a dot: development; open:
+ * plain selection) and the line dash (solid: validation, long dash: development, dash: plain
+ * selection).
  */
 export function betaSweepFigure(sweep: BetaSweep, options: { title?: string } = {}): FigureSpec {
   const rows = sweep.rows.filter((r) => r.beta > 0), topk = sweep.rows.find((r) => r.beta === 0);
   const betas = rows.map((r) => r.beta);
+  type Row = typeof rows[0];
+  const dev = (arch: "gsae" | "topk") => {
+    const s = seriesStyle(arch);
+    return { ...s, symbol: `${s.symbol}-open-dot`, dash: "longdash" };
+  };
   const series = [
-    { name: "g-SAE, dev, true-token gradient", pick: (r: typeof rows[0]) => r.dev, dash: "dot" },
-    { name: "g-SAE, val, true-token gradient", pick: (r: typeof rows[0]) => r.val, dash: "solid" },
-    { name: "g-SAE, val, plain selection", pick: (r: typeof rows[0]) => r.valPlain, dash: "dash" },
+    {
+      name: "g-SAE, val, true-token gradient",
+      pick: (r: Row) => r.val,
+      style: seriesStyle("gsae"),
+    },
+    { name: "g-SAE, dev, true-token gradient", pick: (r: Row) => r.dev, style: dev("gsae") },
+    {
+      name: "g-SAE, val, plain selection",
+      pick: (r: Row) => r.valPlain,
+      style: seriesStyle("gsae", "plain"),
+    },
   ];
   const metrics: FrontierMetric[] = ["deltaCe", "kl", "fvu"];
   const traces: Record<string, unknown>[] = [];
@@ -85,34 +71,36 @@ export function betaSweepFigure(sweep: BetaSweep, options: { title?: string } = 
         showlegend: i === 0,
         x: betas,
         y: rows.map((r) => s.pick(r)[metric]),
-        line: { color: COLORS.gsae, dash: s.dash },
-        marker: { color: COLORS.gsae },
+        // Large enough that the development markers' centre dot shows.
+        ...traceStyle(s.style, { size: 10 }),
         xaxis: `x${ax}`,
         yaxis: `y${ax}`,
       });
     }
     if (topk) {
       for (
-        const [name, value, dash] of [
-          ["TopK (β = 0), val", topk.val[metric], "solid"],
-          ["TopK (β = 0), dev", topk.dev[metric], "dot"],
+        const [name, value, style] of [
+          ["TopK (β = 0), val", topk.val[metric], seriesStyle("topk")],
+          ["TopK (β = 0), dev", topk.dev[metric], dev("topk")],
         ] as const
       ) {
+        // A marker at every β, so the reference line carries TopK's symbol too.
         traces.push({
           type: "scatter",
-          mode: "lines",
+          mode: "lines+markers",
           name,
           legendgroup: name,
           showlegend: i === 0,
-          x: [betas[0], betas[betas.length - 1]],
-          y: [value, value],
-          line: { color: COLORS.topk, dash },
+          x: betas,
+          y: betas.map(() => value),
+          ...traceStyle(style, { size: 6, width: 1.5 }),
           xaxis: `x${ax}`,
           yaxis: `y${ax}`,
         });
       }
     }
-    const domain = [i / 3 + 0.02, (i + 1) / 3 - 0.04];
+    // Gaps wide enough for the next panel's y-axis title.
+    const domain = [i * 0.365, i * 0.365 + 0.27];
     layout[`xaxis${ax}`] = { type: "log", title: { text: "β" }, domain, anchor: `y${ax}` };
     layout[`yaxis${ax}`] = { title: { text: METRIC_TITLES[metric] }, anchor: `x${ax}` };
     (layout.shapes as Record<string, unknown>[]).push({
@@ -135,9 +123,19 @@ export const CONTROL_CONDITIONS: Selector[] = [
   { architecture: "topk", mode: "selection" },
   { architecture: "gsae" },
   { architecture: "gsae", mode: "sampled" },
+  { architecture: "gsae", mode: "token" },
   { architecture: "gsae", mode: "plain" },
   { architecture: "e2e_topk" },
 ];
+
+/** Bar patterns of the controls figure by evaluation mode. */
+const CONTROL_PATTERNS: Record<EvalMode, string> = {
+  true: "",
+  plain: "/",
+  sampled: ".",
+  token: "+",
+  selection: "x",
+};
 
 /**
  * The controls at the main k: ΔCE and KL (two panels) for each condition of
@@ -161,7 +159,16 @@ export function controlsFigure(
       x,
       y: spreads.map((s) => s.mean),
       error_y: { type: "data", array: spreads.map((s) => s.std) },
-      marker: { color: conditions.map((c) => COLORS[c.architecture]) },
+      marker: {
+        color: conditions.map((c) => seriesStyle(c.architecture, c.mode).color),
+        // The mode's pattern too, so conditions of one architecture differ in greyscale.
+        pattern: {
+          shape: conditions.map((c) => CONTROL_PATTERNS[c.mode ?? "true"]),
+          fillmode: "overlay",
+          fgcolor: "#fff",
+          solidity: 0.3,
+        },
+      },
       opacity: 0.7,
       ...axes,
     });

@@ -18,13 +18,13 @@ import {
 } from "./density.ts";
 import type { ClaimRecord } from "../shared/results.ts";
 import {
-  ARCH_STYLE,
   compareSeeds,
   formatSpread,
   judgeOutcomes,
   rowOf,
   type Spread,
 } from "../shared/seed_spread.ts";
+import { ARCH_STYLE, seriesStyle, SPARSE_MARKERS, traceStyle } from "../shared/arch_style.ts";
 import { mdTable } from "../../io/markdown_table.ts";
 
 const count = (n: number) => n.toLocaleString("en");
@@ -64,7 +64,7 @@ export function densityMarkdown(table: DensityTable): string {
 export function deadLatentsFigure(curves: DeadCurve[]): FigureSpec {
   const data: Record<string, unknown>[] = [];
   for (const c of curves) {
-    const { name, color } = ARCH_STYLE[c.architecture];
+    const style = seriesStyle(c.architecture), { name, color } = style;
     const band = { x: c.tokens, mode: "lines", line: { width: 0, color }, hoverinfo: "skip" };
     data.push({ ...band, type: "scatter", y: c.min.map((v) => v * 100), showlegend: false });
     data.push({
@@ -76,7 +76,10 @@ export function deadLatentsFigure(curves: DeadCurve[]): FigureSpec {
       showlegend: false,
     });
     const y = c.mean.map((v) => v * 100);
-    data.push({ type: "scatter", mode: "lines", name, x: c.tokens, y, line: { color, width: 2 } });
+    // A few markers on the line carry the architecture's symbol (greyscale print).
+    const { line, marker } = traceStyle(style);
+    marker.maxdisplayed = SPARSE_MARKERS;
+    data.push({ type: "scatter", mode: "lines+markers", name, x: c.tokens, y, line, marker });
   }
   const window = curves[0]?.window ?? 0;
   return {
@@ -103,18 +106,21 @@ export function frequencyCdfFigure(
 ): FigureSpec {
   const seen = new Set<string>();
   const data = runs.map((r) => {
-    const { name, color } = ARCH_STYLE[r.architecture];
+    const style = seriesStyle(r.architecture);
+    const { line, marker } = traceStyle(style, { width: 1.5 });
+    marker.maxdisplayed = SPARSE_MARKERS;
     const cdf = empiricalCdf(r.frequencies, { points: options.points });
     const keep = cdf.value.map((v, i) => [v, cdf.fraction[i]]).filter(([v]) => v > 0);
     const first = !seen.has(r.architecture);
     seen.add(r.architecture);
     return {
       type: "scatter",
-      mode: "lines",
-      name,
+      mode: "lines+markers",
+      name: style.name,
       legendgroup: r.architecture,
       showlegend: first,
-      line: { color, width: 1.5, shape: "hv" },
+      line: { ...line, shape: "hv" },
+      marker,
       x: keep.map(([v]) => v * 100),
       y: keep.map(([, f]) => f),
       hovertext: r.label,

@@ -10,7 +10,6 @@ import { mean } from "../../metrics/mod.ts";
 import type { ClaimRecord } from "../shared/results.ts";
 import type { ComparedArchitecture } from "../zoo/compared.ts";
 import {
-  ARCH_STYLE,
   byArchitecture,
   compareSeeds,
   formatSpread,
@@ -19,6 +18,7 @@ import {
   rowOf,
   type Spread,
 } from "../shared/seed_spread.ts";
+import { ARCH_STYLE, seriesStyle, SPARSE_MARKERS, traceStyle } from "../shared/arch_style.ts";
 import {
   PAPER_TABLE2,
   POSITIONS,
@@ -100,15 +100,18 @@ export function maxCosineFigure(runs: SplittingRun[], options: { bins?: number }
     const values = rs.flatMap((r) => r.maxCosine);
     const counts = new Array(bins).fill(0);
     for (const v of values) counts[Math.min(bins - 1, Math.floor((v - lo) / width))]++;
-    const { name, color } = ARCH_STYLE[architecture];
+    const style = seriesStyle(architecture), { line, marker } = traceStyle(style);
+    // A few markers on each line carry the architecture's symbol (greyscale print).
+    marker.maxdisplayed = SPARSE_MARKERS;
     // Step outlines rather than overlaid bars: three translucent fills mix into mud.
     return {
       type: "scatter",
-      mode: "lines",
-      name: `${name} (mean ${mean(values).toFixed(3)})`,
+      mode: "lines+markers",
+      name: `${style.name} (mean ${mean(values).toFixed(3)})`,
       x: counts.map((_, i) => lo + (i + 0.5) * width),
       y: counts.map((c) => c / values.length),
-      line: { color, shape: "hvh", width: 2 },
+      line: { ...line, shape: "hvh" },
+      marker,
     };
   });
   return {
@@ -121,22 +124,39 @@ export function maxCosineFigure(runs: SplittingRun[], options: { bins?: number }
   };
 }
 
-/** Table 2 as grouped bars: all-tokens mean |∇L·d̂| by position, per architecture (± std). */
+/**
+ * Table 2 as grouped bars from 0: all-tokens mean |∇L·d/‖d‖| by position, per architecture
+ * (± std over seeds). The title spells the unit decoder row d/‖d‖: Chromium drew "d" with a
+ * combining circumflex (U+0302) as a ring, d̊.
+ */
 export function tailFigure(table: SplittingTable): FigureSpec {
   return {
     data: table.rows.map((r) => ({
       type: "bar",
-      name: ARCH_STYLE[r.architecture].name,
-      marker: { color: ARCH_STYLE[r.architecture].color },
+      name: seriesStyle(r.architecture).name,
+      marker: {
+        color: seriesStyle(r.architecture).color,
+        pattern: {
+          shape: seriesStyle(r.architecture).pattern,
+          fillmode: "overlay",
+          fgcolor: "#fff",
+          solidity: 0.3,
+        },
+      },
       x: POSITIONS.map((p) => `${p} tail`.replace("middle tail", "middle")),
       y: POSITIONS.map((p) => r.derivAll[p].mean),
       error_y: { type: "data", array: POSITIONS.map((p) => r.derivAll[p].std) },
     })),
     layout: {
-      title: { text: `Mean |∇L · d̂| by position in the max-cosine histogram (${table.size} each)` },
+      title: {
+        text: `Mean |∇L · d/‖d‖| by position in the max-cosine histogram (${table.size} each)`,
+      },
       barmode: "group",
       xaxis: { title: { text: "position in the histogram" } },
-      yaxis: { title: { text: "mean |directional derivative| (all val tokens)" } },
+      yaxis: {
+        title: { text: "mean |directional derivative| (all val tokens)" },
+        rangemode: "tozero",
+      },
     },
   };
 }

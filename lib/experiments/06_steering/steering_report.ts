@@ -18,14 +18,25 @@ import {
   summariseSteering,
 } from "./steering_study.ts";
 import type { ClaimRecord } from "../shared/results.ts";
-import { ARCH_STYLE, describeOutcome, formatSpread, spread } from "../shared/seed_spread.ts";
+import { describeOutcome, formatSpread, spread } from "../shared/seed_spread.ts";
+import { type SeriesStyle, seriesStyle, traceStyle } from "../shared/arch_style.ts";
 import { mdTable } from "../../io/markdown_table.ts";
 
-/** Display names and colours of the steered kinds (the architectures' as in every figure). */
-export const STEERED_STYLE: Readonly<Record<SteeredKind, { name: string; color: string }>> = {
-  ...ARCH_STYLE,
-  random: { name: "random directions", color: "#7f7f7f" },
-};
+/** How each steered kind is drawn: the architectures as in every figure, random directions grey. */
+export const STEERED_STYLE: Readonly<Record<SteeredKind, SeriesStyle>> = Object.fromEntries(
+  STEERED.map((kind) => [
+    kind,
+    kind === "random"
+      ? {
+        name: "random directions",
+        color: "#7f7f7f",
+        symbol: "x-thin-open",
+        dash: "dot",
+        pattern: "",
+      }
+      : seriesStyle(kind),
+  ]),
+) as Record<SteeredKind, SeriesStyle>;
 
 /** A markdown table of every kind's mean ± std over seeds at one fraction. */
 export function steeringTable(summaries: KindSummary[]): string {
@@ -89,7 +100,10 @@ export function steeringExamples(
   }).join("\n\n");
 }
 
-/** Gain, concentration and consistency against α, one line per kind, error bars = std over seeds. */
+/**
+ * Gain, concentration and consistency against α, one line per kind, error bars = std over seeds;
+ * the kinds are spread sideways by 2.8 % steps in α so their bars stay apart.
+ */
 export function steeringFigure(cmp: SteeringComparison): FigureSpec {
   const panels: [SteeringMetric, string][] = [
     ["gain", "gain ΔP(S)"],
@@ -97,21 +111,22 @@ export function steeringFigure(cmp: SteeringComparison): FigureSpec {
     ["consistency", "consistency (fraction of contexts)"],
   ];
   const all = cmp.budget.fractions.map((f) => summariseSteering(cmp, f));
-  const data = STEERED.flatMap((kind) =>
+  // The kinds side by side at each α (a small step in log α) so error bars do not hide each other.
+  const side = (k: number) => 10 ** ((k - (STEERED.length - 1) / 2) * 0.012);
+  const data = STEERED.flatMap((kind, k) =>
     panels.map(([metric], p) => {
       const s = all.map((sums) => sums.find((x) => x.kind === kind)!);
-      const color = STEERED_STYLE[kind].color;
       return {
         type: "scatter",
         mode: "lines+markers",
         name: STEERED_STYLE[kind].name,
         legendgroup: kind,
         showlegend: p === 0,
-        x: cmp.budget.fractions,
+        x: cmp.budget.fractions.map((f) => f * side(k)),
         y: s.map((x) => x.metrics[metric].mean),
+        text: cmp.budget.fractions.map((f) => `α / median ‖x‖ = ${f}`),
         error_y: { type: "data", array: s.map((x) => x.metrics[metric].std), visible: true },
-        line: { color, dash: kind === "random" ? "dot" : "solid" },
-        marker: { color },
+        ...traceStyle(STEERED_STYLE[kind]),
         xaxis: p === 0 ? "x" : `x${p + 1}`,
         yaxis: p === 0 ? "y" : `y${p + 1}`,
       };
@@ -125,7 +140,9 @@ export function steeringFigure(cmp: SteeringComparison): FigureSpec {
     layout[`xaxis${s}`] = {
       type: "log",
       title: { text: "α / median ‖x‖" },
-      domain: [p / 3 + 0.02, (p + 1) / 3 - 0.04],
+      tickvals: cmp.budget.fractions,
+      // Gaps wide enough for the next panel's y-axis title.
+      domain: [p * 0.365, p * 0.365 + 0.27],
       anchor: `y${s}`,
     };
     layout[`yaxis${s}`] = { title: { text: title }, anchor: `x${s}` };

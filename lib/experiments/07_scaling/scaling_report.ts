@@ -18,7 +18,8 @@ import {
   type ScalingVariant,
   scalingVerdict,
 } from "./scaling.ts";
-import { ARCH_STYLE, formatSpread, type Spread } from "../shared/seed_spread.ts";
+import { formatSpread, type Spread } from "../shared/seed_spread.ts";
+import { seriesStyle, type StyleMode, traceStyle } from "../shared/arch_style.ts";
 import { mdTable } from "../../io/markdown_table.ts";
 
 /** Display names of the variants. */
@@ -30,22 +31,13 @@ export const VARIANT_NAMES: Record<ScalingVariant, string> = {
   topk_gsel: "TopK weights, g-SAE selection",
 };
 
-// A variant is drawn in the colour of the architecture whose weights it uses.
-const WEIGHTS: Record<ScalingVariant, "topk" | "gsae"> = {
-  topk: "topk",
-  gsae: "gsae",
-  gsae_sampled: "gsae",
-  gsae_plain: "gsae",
-  topk_gsel: "topk",
-};
-
-// Solid: the two SAEs as the paper evaluates them; dashed and dotted: the controls.
-const DASH: Record<ScalingVariant, string> = {
-  topk: "solid",
-  gsae: "solid",
-  gsae_sampled: "dash",
-  gsae_plain: "dot",
-  topk_gsel: "dot",
+/** Each variant as an architecture and evaluation mode, which give its style in every figure. */
+const STYLE_OF: Record<ScalingVariant, [string, StyleMode]> = {
+  topk: ["topk", "true"],
+  gsae: ["gsae", "true"],
+  gsae_sampled: ["gsae", "sampled"],
+  gsae_plain: ["gsae", "plain"],
+  topk_gsel: ["topk", "selection"],
 };
 
 /** A markdown table: per model, each variant's ΔCE and KL (mean ± std over seeds). */
@@ -90,31 +82,56 @@ export function differencesTable(result: ScalingResult): string {
   );
 }
 
-/** Fig. 9: ΔCE (left) and KL (right) against model size, one line per variant. */
+/**
+ * Fig. 9: ΔCE (left) and KL (right) per model, mean ± std over seeds. The models are categories,
+ * not a continuum, so no line joins them: each variant is a marker (its architecture's symbol,
+ * open for the controls) placed side by side within the model's slot.
+ */
 export function scalingFigure(result: ScalingResult): FigureSpec {
   // Two-line tick labels: on one line the outer labels of the two panels ran into each other.
-  const x = result.models.map((m) => `${m.model}<br>(${m.hook.split(".")[1]}/${m.nLayer})`);
-  const data = SCALING_VARIANTS.flatMap((variant) =>
+  const labels = result.models.map((m) => `${m.model}<br>(${m.hook.split(".")[1]}/${m.nLayer})`);
+  const slots = result.models.map((_, i) => i), n = SCALING_VARIANTS.length;
+  const data = SCALING_VARIANTS.flatMap((variant, v) =>
     (["deltaCe", "kl"] as const).map((metric, p) => {
       const s = result.models.map((m) => overSeeds(m, variant, metric));
-      const color = ARCH_STYLE[WEIGHTS[variant]].color;
+      const style = { ...seriesStyle(...STYLE_OF[variant]), name: VARIANT_NAMES[variant] };
       return {
         type: "scatter",
-        mode: "lines+markers",
-        name: VARIANT_NAMES[variant],
+        mode: "markers",
+        name: style.name,
         legendgroup: variant,
         showlegend: p === 0,
-        x,
-        y: s.map((v) => v.mean),
-        error_y: { type: "data", array: s.map((v) => v.std), visible: true },
-        line: { color, dash: DASH[variant] },
-        marker: { color },
+        // Variants side by side within the model's slot, in legend order.
+        x: slots.map((i) => i + (v - (n - 1) / 2) * 0.13),
+        y: s.map((x) => x.mean),
+        error_y: { type: "data", array: s.map((x) => x.std), visible: true },
+        text: result.models.map((m, i) => `${m.model}: n = ${s[i].values.length} seeds`),
+        ...traceStyle(style, { size: 11 }),
         xaxis: p === 0 ? "x" : "x2",
         yaxis: p === 0 ? "y" : "y2",
       };
     })
   );
-  const axis = { type: "category", title: { text: "model (SAE layer / layers)" } };
+  const axis = {
+    title: { text: "model (SAE layer / layers)" },
+    tickvals: slots,
+    ticktext: labels,
+    range: [-0.5, result.models.length - 0.5],
+    zeroline: false,
+  };
+  // Thin separators between the models' slots.
+  const shapes = ["x", "x2"].flatMap((xref, p) =>
+    slots.slice(1).map((i) => ({
+      type: "line",
+      xref,
+      yref: `${p === 0 ? "y" : "y2"} domain`,
+      x0: i - 0.5,
+      x1: i - 0.5,
+      y0: 0,
+      y1: 1,
+      line: { color: "#ddd", width: 1 },
+    }))
+  );
   return {
     data,
     layout: {
@@ -125,6 +142,9 @@ export function scalingFigure(result: ScalingResult): FigureSpec {
       xaxis2: { ...axis, domain: [0.58, 1], anchor: "y2" },
       yaxis: { title: { text: "ΔCE (nats)" }, type: "log" },
       yaxis2: { title: { text: "KL(clean ‖ spliced) (nats)" }, type: "log", anchor: "x2" },
+      shapes,
+      legend: { orientation: "h", y: -0.25 },
+      margin: { b: 150 },
     },
   };
 }

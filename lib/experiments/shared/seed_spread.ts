@@ -15,8 +15,8 @@
  * one contradicts and none points the claimed way, partly reproduced when some hold and some do
  * not, and inconclusive otherwise (the seeds disagree, or ties).
  *
- * Also here: how runs of the compared architectures are grouped and drawn, so every figure
- * shows an architecture in one colour.
+ * Also here: how runs of the compared architectures are grouped (how they are drawn is in
+ * `arch_style.ts`).
  *
  * @module
  */
@@ -135,13 +135,6 @@ export function rowOf<R extends { architecture: ComparedArchitecture }>(
   if (!r) throw new Error(`${who}: no ${architecture} runs`);
   return r;
 }
-
-/** Display names and colours of the compared architectures (one colour per architecture in every figure). */
-export const ARCH_STYLE: Readonly<Record<ComparedArchitecture, { name: string; color: string }>> = {
-  topk: { name: "TopK", color: "#1f77b4" },
-  gsae: { name: "g-SAE", color: "#d62728" },
-  e2e_topk: { name: "e2e-TopK", color: "#2ca02c" },
-};
 
 /** Runs grouped by architecture, in {@link COMPARED} order (then any others). */
 export function byArchitecture<R extends { architecture: ComparedArchitecture }>(
