@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
 import {
   frontierGaps,
-  frontierOutcome,
-  improvementVerdict,
   interpolateFrontier,
   pairedGain,
   pairedValues,
@@ -47,26 +45,4 @@ Deno.test("frontierGaps and pairedGain: signs say which is better; seeds are pai
     () => pairedGain(mainK, { architecture: "gated" }, { architecture: "topk" }, "kl"),
     /no seed/,
   );
-});
-
-Deno.test("frontierOutcome: every k, a majority, a tie", () => {
-  assert.deepStrictEqual(frontierOutcome([-0.1, -0.2]), "holds");
-  assert.deepStrictEqual(frontierOutcome([0.1, 0.2]), "contradicts");
-  assert.deepStrictEqual(frontierOutcome([-0.1, -0.2, 0.1]), "leans");
-  assert.deepStrictEqual(frontierOutcome([0.1, 0.2, -0.1]), "against");
-  assert.deepStrictEqual(frontierOutcome([0.1, -0.1]), "tie");
-  assert.deepStrictEqual(frontierOutcome([]), "tie");
-});
-
-Deno.test("improvementVerdict combines the paired seeds and the frontier", () => {
-  const better = [[0.1, 0.2], [0.2, 0.3]] as const, worse = [[0.3, 0.4], [0.2, 0.3]] as const;
-  const mixed = [[0.1, 0.35], [0.2, 0.3]] as const; // better on average only
-  assert.deepStrictEqual(improvementVerdict(...better, [-0.1, -0.3]).verdict, "reproduced");
-  assert.deepStrictEqual(improvementVerdict(...better).verdict, "reproduced");
-  assert.deepStrictEqual(improvementVerdict(...better, [0.1, 0.3]).verdict, "partly reproduced");
-  assert.deepStrictEqual(improvementVerdict(...worse, [0.1, 0.3]).verdict, "not reproduced");
-  assert.deepStrictEqual(improvementVerdict(...worse).verdict, "not reproduced");
-  assert.deepStrictEqual(improvementVerdict(...mixed, [0.1, 0.3]).verdict, "inconclusive");
-  assert.deepStrictEqual(improvementVerdict(...mixed, [-0.1, -0.3]).verdict, "partly reproduced");
-  assert.deepStrictEqual(improvementVerdict(...mixed).outcomes, ["leans"]);
 });

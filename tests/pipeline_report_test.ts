@@ -22,7 +22,13 @@ const ENTRY: NotebookEntry = {
     id: "pareto-delta-ce",
     paper: "g-SAE | lower ΔCE",
     result: "0.012 vs 0.015\nover 3 seeds",
-    verdict: "partly reproduced",
+    verdict: "inconclusive",
+  }, {
+    id: "control-x",
+    paper: "a control",
+    result: "held",
+    verdict: "reproduced",
+    kind: "control",
   }],
   figures: ["fig_pareto"],
   warnings: ["something odd"],
@@ -52,7 +58,9 @@ Deno.test("renderReport: run settings, times, claims, figure links, metrics", ()
   assert.match(md, /\| SAE hook \| `blocks.2.hook_resid_post` \|/);
   assert.match(md, /\| backend \| wasm \|/);
   assert.match(md, /03_pareto, 05_split in 3m10s/);
-  assert.match(md, /\*\*Claims: 1\*\* — 0 reproduced, 1 partly reproduced/);
+  // The control is shown in its own table and left out of the tally.
+  assert.match(md, /\*\*Claims: 1\*\* — 0 reproduced, 0 not reproduced, 1 inconclusive\./);
+  assert.match(md, /\| control \(not tallied\) \| paper \| this run \| verdict \|/);
   assert.match(
     md,
     /\| \[03_pareto\]\(notebooks\/03_pareto.ipynb\) Pareto frontiers \| 2m05s \| 9 \|/,
@@ -61,7 +69,7 @@ Deno.test("renderReport: run settings, times, claims, figure links, metrics", ()
   // Pipes and line breaks in cells are escaped; the verdict is bold.
   assert.match(
     md,
-    /\| pareto-delta-ce \| g-SAE \\\| lower ΔCE \| 0.012 vs 0.015 over 3 seeds \| \*\*partly reproduced\*\* \|/,
+    /\| pareto-delta-ce \| g-SAE \\\| lower ΔCE \| 0.012 vs 0.015 over 3 seeds \| \*\*inconclusive\*\* \|/,
   );
   assert.match(md, /\[interactive\]\(figures\/fig_pareto.html\)/);
   assert.match(md, /!\[fig_pareto\]\(figures\/fig_pareto.png\)/);

@@ -171,16 +171,16 @@ export function figureOwner(
   return null;
 }
 
-/** Counts of each verdict over every claim, in a fixed order. */
+/**
+ * Counts of each verdict over every claim, in a fixed order; sub-comparisons and controls are not
+ * claims and are not counted.
+ */
 export function verdictCounts(metrics: PipelineMetrics): Record<ClaimRecord["verdict"], number> {
-  const counts = {
-    "reproduced": 0,
-    "partly reproduced": 0,
-    "not reproduced": 0,
-    "inconclusive": 0,
-  };
+  const counts = { "reproduced": 0, "not reproduced": 0, "inconclusive": 0 };
   for (const entry of Object.values(metrics.notebooks)) {
-    for (const claim of entry.claims) counts[claim.verdict]++;
+    for (const claim of entry.claims) {
+      if ((claim.kind ?? "claim") === "claim") counts[claim.verdict]++;
+    }
   }
   return counts;
 }

@@ -4,12 +4,12 @@
  * claims, and the figure.
  *
  * Ratios compare mean |∇L·u| of two kinds of direction at one layer (paired: the same tokens).
- * The paper's claims, judged per layer from each seed's 95 % interval of a ratio:
- * - a layer *holds* when every seed's interval lies above 1;
- * - a layer is *ruled out* when every seed's interval lies below `minEffect` (default 1.1): any
- *   gap is then smaller than 10 %, or reversed;
- * - a claim over the later layers is reproduced when every later layer holds, partly reproduced
- *   when some do, not reproduced when every later layer is ruled out, and inconclusive otherwise.
+ * Each seed's bootstrap interval describes that seed; the claims are judged by the one rule of
+ * every notebook (`seed_spread.ts`): at each layer the 95 % t-interval over seeds of the per-seed
+ * ratio against 1:
+ * - a layer *holds* when that interval lies above 1, and is *ruled out* when it lies below 1;
+ * - a claim over the later layers (a conjunction) is reproduced when every later layer holds, not
+ *   reproduced when one is ruled out, and inconclusive otherwise.
  *
  * "Later layers": the paper sees the effect "for layers 3 onward" of GPT-2 small's 12, so from a
  * quarter of the depth on: layer ≥ round(n_layer / 4).
@@ -24,6 +24,8 @@ import { Rng } from "../../tensor/random.ts";
 import type { ClaimRecord, NotebookResults, Verdict } from "../shared/results.ts";
 import { DIRECTION_KINDS, type DirectionalResult, type DirectionKind } from "./directional.ts";
 import { mdTable } from "../../io/markdown_table.ts";
+import { formatInterval, type Interval, oneSampleInterval } from "../shared/paired_interval.ts";
+import { outcomeOf, verdictOf } from "../shared/seed_spread.ts";
 
 /** A point estimate and its bootstrap interval. */
 export interface Estimate {
@@ -145,43 +147,43 @@ export function laterLayersFrom(nLayer: number): number {
 export interface RatioJudgement {
   /** The verdict (see the module doc). */
   verdict: Verdict;
-  /** Later layers where every seed's interval is above 1. */
+  /** Later layers where the interval over seeds lies above 1. */
   holding: number[];
-  /** Later layers where every seed's interval is below `minEffect`. */
+  /** Later layers where it lies below 1. */
   ruledOut: number[];
   /** The later layers judged. */
   judged: number[];
+  /** Per judged layer, the 95 % interval over seeds of the ratio minus 1. */
+  intervals: Interval[];
 }
 
 /** Judges "the `ratio` exceeds 1 at every layer ≥ `fromLayer`" over seeds (see the module doc). */
 export function judgeRatio(
   boots: DirectionalBootstrap[],
   ratio: RatioName,
-  options: { fromLayer: number; minEffect?: number },
+  options: { fromLayer: number },
 ): RatioJudgement {
-  const minEffect = options.minEffect ?? 1.1;
   const judged = boots[0].layers.map((l) => l.layer).filter((l) => l >= options.fromLayer);
-  const at = (layer: number) =>
-    boots.map((b) => b.layers.find((l) => l.layer === layer)!.ratios[ratio]);
-  const holding = judged.filter((l) => at(l).every((e) => e.low > 1));
-  const ruledOut = judged.filter((l) => at(l).every((e) => e.high < minEffect));
-  const verdict: Verdict = judged.length > 0 && holding.length === judged.length
-    ? "reproduced"
-    : holding.length > 0
-    ? "partly reproduced"
-    : judged.length > 0 && ruledOut.length === judged.length
-    ? "not reproduced"
-    : "inconclusive";
-  return { verdict, holding, ruledOut, judged };
+  const intervals = judged.map((layer) =>
+    oneSampleInterval(
+      boots.map((b) => b.layers.find((l) => l.layer === layer)!.ratios[ratio].value - 1),
+    )
+  );
+  const outcomes = intervals.map((i) => outcomeOf(i, "higher"));
+  return {
+    verdict: verdictOf(outcomes),
+    holding: judged.filter((_, i) => outcomes[i] === "holds"),
+    ruledOut: judged.filter((_, i) => outcomes[i] === "contradicts"),
+    judged,
+    intervals,
+  };
 }
 
-/** Judges "the difference/isotropic ratio grows with depth": every seed's trend interval > 0. */
+/** Judges "the difference/isotropic ratio grows with depth": the interval over seeds of the trend. */
 export function judgeDepthTrend(boots: DirectionalBootstrap[]): Verdict {
-  const t = boots.map((b) => b.depthTrend);
-  if (t.some((e) => !Number.isFinite(e.value))) return "inconclusive";
-  if (t.every((e) => e.low > 0)) return "reproduced";
-  if (t.every((e) => e.high < 0)) return "not reproduced";
-  return "inconclusive";
+  const t = boots.map((b) => b.depthTrend.value);
+  if (t.some((v) => !Number.isFinite(v))) return "inconclusive";
+  return verdictOf([outcomeOf(oneSampleInterval(t), "higher")]);
 }
 
 const fmt = (x: number, digits = 2) => x.toFixed(digits);
@@ -234,13 +236,17 @@ export function directionalTable(boots: DirectionalBootstrap[]): string {
 /** The three Fig. 2 claims of notebook 01, with verdicts computed from `boots` (one per seed). */
 export function directionalClaims(
   boots: DirectionalBootstrap[],
-  options: { nLayer: number; minEffect?: number },
+  options: { nLayer: number },
 ): ClaimRecord[] {
   const fromLayer = laterLayersFrom(options.nLayer);
   const describe = (ratio: RatioName, j: RatioJudgement) =>
-    j.judged.map((l) => `layer ${l}: ${range(ratioAcrossSeeds(boots, l, ratio))}`).join("; ") +
-    ` (${boots.length} seed(s); interval above 1 in every seed at layers [${j.holding}]` +
-    `, below ${options.minEffect ?? 1.1} in every seed at [${j.ruledOut}])`;
+    j.judged.map((l, i) =>
+      `layer ${l}: ${range(ratioAcrossSeeds(boots, l, ratio))}; ratio − 1 ${
+        formatInterval(j.intervals[i])
+      }`
+    ).join("; ") +
+    ` (${boots.length} seed(s); interval over seeds above 1 at layers [${j.holding}]` +
+    `, below 1 at [${j.ruledOut}])`;
   const iso = judgeRatio(boots, "differenceToIsotropic", { ...options, fromLayer });
   const matched = judgeRatio(boots, "differenceToMatched", { ...options, fromLayer });
   const trends = boots.map((b) => b.depthTrend);
@@ -275,7 +281,9 @@ export function directionalClaims(
         "layers.",
       result: `differences/isotropic ratio, deeper half of the layers minus shallower half: ${
         range(trends)
-      } over ${boots.length} seed(s)`,
+      } over ${boots.length} seed(s); 95 % interval over seeds ${
+        formatInterval(oneSampleInterval(trends.map((t) => t.value)))
+      }`,
       verdict: judgeDepthTrend(boots),
     },
   ];

@@ -23,3 +23,4 @@ export {
   pointsTable,
   recordParetoMetrics,
 } from "./pareto_report.ts";
+export { seedPaperClaims } from "./seed_papers.ts";

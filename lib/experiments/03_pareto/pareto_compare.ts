@@ -1,16 +1,13 @@
 /**
- * Comparisons of Pareto points (`pareto.ts`): picking conditions, pairing seeds, interpolating a
- * frontier at a given L0, and the verdict on "the candidate has a lower metric than the
- * reference" from two comparisons ({@link improvementVerdict}): paired per-seed values at the main
- * k (SAEs of one seed share initial weights and batch order) and the seed-0 frontier across k.
+ * Comparisons of Pareto points (`pareto.ts`): picking conditions, pairing seeds, and
+ * interpolating a frontier at a given L0. How a comparison is judged is `seed_spread.ts`'s one
+ * rule (the 95 % interval of the paired difference).
  *
  * @module
  */
 import type { ArchitectureName } from "../../sae/mod.ts";
 import type { EvalMode, ParetoPoint } from "./pareto.ts";
-import type { Verdict } from "../shared/results.ts";
-import { compareSeeds, spread, verdictOf } from "../shared/seed_spread.ts";
-import type { Outcome, Spread } from "../shared/seed_spread.ts";
+import { type Spread, spread } from "../shared/seed_spread.ts";
 
 /** Picks points: an architecture in an evaluation mode. */
 export interface Selector {
@@ -94,32 +91,4 @@ export function frontierGaps(
     l0: p.l0,
     gap: p[metric] / interpolateFrontier(reference, p.l0, metric) - 1,
   }));
-}
-
-/**
- * How the frontier across k compares, as one outcome: `holds` when the candidate is better at
- * every k, `contradicts` when worse at every k, `leans` / `against` for a majority either way,
- * `tie` otherwise (see `seed_spread.ts`).
- */
-export function frontierOutcome(gaps: readonly number[]): Outcome {
-  const better = gaps.filter((g) => g < 0).length, worse = gaps.filter((g) => g > 0).length;
-  if (gaps.length === 0 || better === worse) return "tie";
-  if (better === gaps.length) return "holds";
-  if (worse === gaps.length) return "contradicts";
-  return better > worse ? "leans" : "against";
-}
-
-/**
- * Verdict on "the candidate has a lower metric than the reference" from two comparisons, combined
- * by `verdictOf`: per-seed values at the main k, paired by seed (`compareSeeds`), and, when `gaps`
- * are given, the seed-0 frontier's relative gaps across k ({@link frontierOutcome}).
- */
-export function improvementVerdict(
-  candidate: readonly number[],
-  reference: readonly number[],
-  gaps?: readonly number[],
-): { verdict: Verdict; outcomes: Outcome[] } {
-  const outcomes = [compareSeeds([...candidate], [...reference], { claim: "lower", paired: true })];
-  if (gaps) outcomes.push(frontierOutcome(gaps));
-  return { verdict: verdictOf(outcomes), outcomes };
 }

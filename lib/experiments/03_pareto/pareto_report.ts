@@ -1,6 +1,7 @@
 /**
  * The Pareto notebook's tables, claims and metrics, computed from the points of `pareto.ts`: the
- * verdicts come from the numbers ({@link improvementVerdict}), never from the text.
+ * verdicts come from the numbers (the 95 % interval of the paired difference at the main k, the
+ * one rule of `seed_spread.ts`), never from the text.
  *
  * Why one module of ~300 lines: the notebook's tables, claims and metrics read the same
  * points and comparisons.
@@ -9,16 +10,17 @@
  */
 import type { ClaimRecord, NotebookResults } from "../shared/results.ts";
 import type { BetaSweep, ParetoPoint } from "./pareto.ts";
-import {
-  frontierGaps,
-  type FrontierMetric,
-  improvementVerdict,
-  pairedValues,
-  select,
-  type Selector,
-} from "./pareto_compare.ts";
+import type { ClaimKind } from "../shared/results.ts";
+import { type FrontierMetric, pairedValues, select, type Selector } from "./pareto_compare.ts";
 import { CONTROL_CONDITIONS, seriesName } from "./pareto_figures.ts";
-import { describeOutcome, formatSpread, type Outcome, spread } from "../shared/seed_spread.ts";
+import {
+  compareWithInterval,
+  describeOutcome,
+  formatSpread,
+  spread,
+  verdictOf,
+} from "../shared/seed_spread.ts";
+import { formatInterval, pairedInterval } from "../shared/paired_interval.ts";
 import { mdTable } from "../../io/markdown_table.ts";
 
 const f4 = (v: number) => v.toFixed(4);
@@ -131,22 +133,35 @@ export function buysAndCosts(points: readonly ParetoPoint[]): string {
 interface Comparison {
   id: string;
   paper: string;
+  /** A paper's claim, a sub-comparison or a control (only claims are tallied). */
+  kind: ClaimKind;
   candidate: Selector;
   reference: Selector;
   metric: FrontierMetric;
-  /** Whether the frontier across k enters the verdict (only when both have seed-0 frontiers). */
+  /** Whether the other ks' paired differences are reported beside it (frontier seeds). */
   useFrontier: boolean;
 }
 
 const G: Selector = { architecture: "gsae" }, T: Selector = { architecture: "topk" };
+const E: Selector = { architecture: "e2e_topk" };
 
 const COMPARISONS: Comparison[] = [
   {
     id: "pareto-delta-ce",
     paper: "g-SAE improves ΔCE (CE loss added) at a given L0 and expansion factor over TopK " +
       "(Pareto frontiers; g-SAE evaluated with the true next token's gradient).",
+    kind: "claim",
     candidate: G,
     reference: T,
+    metric: "deltaCe",
+    useFrontier: true,
+  },
+  {
+    id: "pareto-delta-ce-vs-e2e",
+    paper: "g-SAE improves ΔCE at a given L0 over e2e-TopK too (Pareto frontiers).",
+    kind: "sub-comparison",
+    candidate: G,
+    reference: E,
     metric: "deltaCe",
     useFrontier: true,
   },
@@ -154,6 +169,7 @@ const COMPARISONS: Comparison[] = [
     id: "pareto-kl-label-free",
     paper: "(label-free check, ours) the improvement shows in KL(clean ‖ spliced), which does " +
       "not single out the true next token.",
+    kind: "sub-comparison",
     candidate: G,
     reference: T,
     metric: "kl",
@@ -163,6 +179,7 @@ const COMPARISONS: Comparison[] = [
     id: "pareto-plain-selection",
     paper: "(label-free check, ours) the g-SAE dictionary alone, run with plain TopK selection " +
       "(no gradient at inference), improves ΔCE over TopK.",
+    kind: "sub-comparison",
     candidate: { architecture: "gsae", mode: "plain" },
     reference: T,
     metric: "deltaCe",
@@ -172,7 +189,19 @@ const COMPARISONS: Comparison[] = [
     id: "control-sampled-gradient",
     paper: "(control, ours) g-SAE selecting with the gradient at a next token sampled from the " +
       "model (no label) still improves ΔCE over TopK.",
+    kind: "control",
     candidate: { architecture: "gsae", mode: "sampled" },
+    reference: T,
+    metric: "deltaCe",
+    useFrontier: true,
+  },
+  {
+    id: "control-per-token-gradient",
+    paper: "(control, ours) g-SAE selecting with the per-token gradient ∂L_t/∂x_t (the next " +
+      "token's loss only, where the paper's summed-window gradient also carries every later " +
+      "label) still improves ΔCE over TopK.",
+    kind: "control",
+    candidate: { architecture: "gsae", mode: "token" },
     reference: T,
     metric: "deltaCe",
     useFrontier: false,
@@ -181,65 +210,75 @@ const COMPARISONS: Comparison[] = [
     id: "control-topk-selection",
     paper: "(control, ours) gradient-aware training matters: g-SAE beats a plain TopK SAE that " +
       "is given g-SAE selection (true-token gradient, same β) only at evaluation.",
+    kind: "control",
     candidate: G,
     reference: { architecture: "topk", mode: "selection" },
     metric: "deltaCe",
     useFrontier: false,
   },
+  {
+    id: "control-e2e-trained",
+    paper: "(baseline check, ours) e2e-TopK reached its own objective: lower KL than TopK at " +
+      "the same k (Braun et al.'s point; a failed e2e baseline would make every comparison " +
+      "with it empty).",
+    kind: "control",
+    candidate: E,
+    reference: T,
+    metric: "kl",
+    useFrontier: true,
+  },
 ];
-
-const FRONTIER_WORDS: Record<Outcome, string> = {
-  holds: "better at every k",
-  leans: "better at most k",
-  against: "worse at most k",
-  contradicts: "worse at every k",
-  tie: "even",
-};
 
 /** What the claims are computed from. */
 export interface ClaimInputs {
-  /** Seed-0 frontiers across k. */
+  /** Frontiers across k (the profile's frontier seeds). */
   frontier: ParetoPoint[];
   /** Every seed at the main k. */
   mainK: ParetoPoint[];
 }
 
 /**
- * The notebook's claims: each compares a candidate with a reference by per-seed paired gains at
- * the main k and, where both have frontiers, the candidate's gaps to the reference frontier at
- * equal L0 across k; the verdict is {@link improvementVerdict}'s.
+ * The notebook's claims: each compares a candidate with a reference by the 95 % interval of the
+ * paired difference at the main k (which decides the verdict), with the same interval at every
+ * other k of the frontier reported beside it.
  */
 export function paretoClaims(data: ClaimInputs): ClaimRecord[] {
-  return COMPARISONS.map((c) => {
-    const v = pairedValues(data.mainK, c.candidate, c.reference, c.metric);
-    const gains = v.reference.map((r, i) => r - v.candidate[i]);
-    const gaps = c.useFrontier
-      ? frontierGaps(
-        select(data.frontier, c.candidate),
-        select(data.frontier, c.reference),
-        c.metric,
-      )
-      : undefined;
-    const { verdict, outcomes } = improvementVerdict(
-      v.candidate,
-      v.reference,
-      gaps?.map((g) => g.gap),
-    );
-    const name = (s: Selector) => seriesName(s.architecture, s.mode);
-    const wins = gains.filter((g) => g > 0).length;
-    let result = `${c.metric === "kl" ? "KL" : "ΔCE"} at k = ${data.mainK[0]?.k}, mean ± sd ` +
-      `over ${v.seeds.length} seeds: ${name(c.candidate)} ${pm(v.candidate)} vs ` +
-      `${name(c.reference)} ${pm(v.reference)} nats; paired gain ${pm(gains)} nats ` +
-      `(${wins}/${v.seeds.length} seeds favour ${name(c.candidate)}: ` +
-      `${describeOutcome(outcomes[0])}).`;
-    if (gaps) {
-      result += ` First-seed frontier relative to ${name(c.reference)} at equal L0: ` +
-        gaps.map((g) => `k=${g.k} ${g.gap >= 0 ? "+" : ""}${(100 * g.gap).toFixed(1)} %`)
-          .join(", ") +
-        ` (${FRONTIER_WORDS[outcomes[1]]}).`;
+  const mainK = data.mainK[0]?.k;
+  const name = (s: Selector) => seriesName(s.architecture, s.mode);
+  const label = (m: FrontierMetric) => (m === "kl" ? "KL" : m === "fvu" ? "FVU" : "ΔCE");
+  const out: ClaimRecord[] = [];
+  for (const c of COMPARISONS) {
+    let v;
+    try {
+      v = pairedValues(data.mainK, c.candidate, c.reference, c.metric);
+    } catch {
+      continue; // a condition this run did not measure (e.g. e2e-TopK left out)
     }
-    return { id: c.id, paper: c.paper, result, verdict };
-  });
+    const { outcome, interval } = compareWithInterval(v.candidate, v.reference, {
+      claim: "lower",
+      paired: true,
+    });
+    let result = `${label(c.metric)} at k = ${mainK}, mean ± sd over ${v.seeds.length} seeds: ` +
+      `${name(c.candidate)} ${pm(v.candidate)} vs ${name(c.reference)} ${pm(v.reference)}` +
+      `${c.metric === "fvu" ? "" : " nats"}; paired difference ${formatInterval(interval)} ` +
+      `(${describeOutcome(outcome)}).`;
+    if (c.useFrontier) {
+      const ks = [...new Set(data.frontier.map((p) => p.k))]
+        .filter((k) => k !== null && k !== mainK).sort((a, b) => a! - b!);
+      const parts = ks.flatMap((k) => {
+        try {
+          const at = data.frontier.filter((p) => p.k === k);
+          const w = pairedValues(at, c.candidate, c.reference, c.metric);
+          return [`k = ${k}: ${formatInterval(pairedInterval(w.candidate, w.reference))}`];
+        } catch {
+          return [];
+        }
+      });
+      if (parts.length > 0) result += ` Other k (frontier seeds): ${parts.join("; ")}.`;
+    }
+    out.push({ id: c.id, paper: c.paper, result, verdict: verdictOf([outcome]), kind: c.kind });
+  }
+  return out;
 }
 
 /** Metric tolerances: a re-run on other hardware trains like another seed. */

@@ -17,6 +17,15 @@
  */
 import type { ArchitectureName } from "../../sae/mod.ts";
 import { frontierGaps } from "./pareto_compare.ts";
+import type { ClaimRecord } from "../shared/results.ts";
+import {
+  compareWithInterval,
+  describeOutcome,
+  formatSpread,
+  spread,
+  verdictOf,
+} from "../shared/seed_spread.ts";
+import { formatInterval } from "../shared/paired_interval.ts";
 import type { ParetoPoint } from "./pareto.ts";
 
 /** One seed-paper comparison: per-seed values, paired by seed. */
@@ -195,4 +204,32 @@ export function seedPaperComparisons(
   const topk = pointsOf(mainK, "topk");
   return [...gatedComparisons(further), ...choiceComparisons(further, topk)]
     .filter((c) => c.seeds.length > 0);
+}
+
+/**
+ * The seed papers' comparisons as claim rows: each judged by the 95 % interval of its paired
+ * difference (`seed_spread.ts`), with both sides' values in the text.
+ */
+export function seedPaperClaims(
+  further: readonly ParetoPoint[],
+  mainK: readonly ParetoPoint[],
+): ClaimRecord[] {
+  return seedPaperComparisons(further, mainK).map((c) => {
+    const { outcome, interval } = compareWithInterval(c.candidate, c.reference, {
+      claim: c.claim,
+      paired: true,
+    });
+    const f = (v: number[]) => formatSpread(spread(v), { digits: 4 });
+    return {
+      id: c.id,
+      paper: c.paper,
+      result:
+        `${c.quantity} over ${c.seeds.length} paired seeds: ${c.names[0]} ${f(c.candidate)} vs ${
+          c.names[1]
+        } ${f(c.reference)}; difference ${formatInterval(interval)} ` +
+        `(claimed ${c.claim}: ${describeOutcome(outcome)}).`,
+      verdict: verdictOf([outcome]),
+      kind: c.kind,
+    };
+  });
 }

@@ -31,13 +31,21 @@ export interface MetricRecord {
   description: string;
 }
 
-/** The verdicts a claim may carry. */
-export const VERDICTS = [
-  "reproduced",
-  "partly reproduced",
-  "not reproduced",
-  "inconclusive",
-] as const;
+/**
+ * The verdicts a claim may carry (`seed_spread.ts`: the 95 % interval of its primary comparison
+ * on the claimed side, on the other side, or spanning zero).
+ */
+export const VERDICTS = ["reproduced", "not reproduced", "inconclusive"] as const;
+
+/**
+ * What a row is: a paper's `claim` (counted in the tally), a `sub-comparison` (a variant or a
+ * second reference, e.g. against e2e-TopK) or a `control` (ours: what could explain an effect
+ * away). Only claims are tallied.
+ */
+export const CLAIM_KINDS = ["claim", "sub-comparison", "control"] as const;
+
+/** One of {@link CLAIM_KINDS}. */
+export type ClaimKind = typeof CLAIM_KINDS[number];
 
 /** Verdict of a claim on this run. */
 export type Verdict = typeof VERDICTS[number];
@@ -52,6 +60,8 @@ export interface ClaimRecord {
   result: string;
   /** Whether the claim held. */
   verdict: Verdict;
+  /** What the row is (default `claim`). */
+  kind?: ClaimKind;
 }
 
 /** The `results/<notebook>.json` file. */
@@ -81,8 +91,12 @@ export const claimRecordSchema: z.ZodType<ClaimRecord> = z.object({
   id: z.string(),
   paper: z.string(),
   result: z.string(),
-  verdict: z.enum(VERDICTS),
-});
+  // Results written before the one interval rule may say "partly reproduced"; read as inconclusive.
+  verdict: z.enum([...VERDICTS, "partly reproduced"]).transform((v) =>
+    v === "partly reproduced" ? "inconclusive" : v
+  ),
+  kind: z.enum(CLAIM_KINDS).optional(),
+}) as unknown as z.ZodType<ClaimRecord>;
 
 /** The `run` field of {@link NotebookResultsJson}. */
 export const runInfoSchema: z.ZodType<NotebookResultsJson["run"]> = z.object({
@@ -101,14 +115,28 @@ export const notebookResultsSchema: z.ZodType<NotebookResultsJson> = z.object({
   figures: z.array(z.string()),
 });
 
-/** Claims as a table: id, the paper's statement, this run's result and the verdict in bold. */
+/**
+ * Claims as tables, one per kind present (claims, then sub-comparisons, then controls): id, the
+ * paper's statement, this run's result and the verdict in bold.
+ */
 export function claimsTable(claims: readonly ClaimRecord[]): string {
-  return mdTable(
-    ["claim", "paper", "this run", "verdict"],
-    claims.map((
-      c,
-    ) => [escapeCell(c.id), escapeCell(c.paper), escapeCell(c.result), `**${c.verdict}**`]),
-  );
+  const heads: Record<ClaimKind, string> = {
+    claim: "claim",
+    "sub-comparison": "sub-comparison (not tallied)",
+    control: "control (not tallied)",
+  };
+  return CLAIM_KINDS.filter((kind) => claims.some((c) => (c.kind ?? "claim") === kind))
+    .map((kind) =>
+      mdTable(
+        [heads[kind], "paper", "this run", "verdict"],
+        claims.filter((c) => (c.kind ?? "claim") === kind).map((c) => [
+          escapeCell(c.id),
+          escapeCell(c.paper),
+          escapeCell(c.result),
+          `**${c.verdict}**`,
+        ]),
+      )
+    ).join("\n\n");
 }
 
 /** Key of the Plotly layout's `meta` that names a figure (the pipeline adds PNGs by it). */

@@ -1,19 +1,19 @@
 /**
- * Spread over seeds and verdicts computed from it, shared by the notebooks that compare
- * architectures (density, splitting).
+ * Spread over seeds and the verdicts computed from it, shared by every notebook.
  *
- * A claim such as "g-SAE's median latent frequency is lower than TopK's" is judged per
- * comparison from the per-seed values:
- * - `holds`: every seed agrees: for independent runs the two seed ranges do not overlap
- *   (max a < min b), for paired values every per-seed difference has the claimed sign;
- * - `leans`: the means differ in the claimed direction but the seeds disagree;
- * - `against`: the means differ the other way but the seeds disagree;
- * - `contradicts`: every seed agrees, the other way;
- * - `tie`: the means are equal (e.g. no dead latents in either).
+ * **How claims are judged** (README, the one rule): a comparison is judged by the 95 % Student-t
+ * interval of its difference over seeds (`paired_interval.ts`): paired by seed when both sides
+ * come from the same seeds (SAEs of one seed share initial weights and batch order), Welch's
+ * interval otherwise, or a one-sample interval against a threshold. Its outcome:
+ * - `holds`: the interval lies entirely on the claimed side;
+ * - `contradicts`: it lies entirely on the other side (it excludes the claim);
+ * - `leans` / `against`: it spans zero, the mean on the claimed / the other side;
+ * - `tie`: the mean difference is exactly zero (e.g. no dead latents in either).
  *
- * A claim made of several comparisons is reproduced when all hold, not reproduced when at least
- * one contradicts and none points the claimed way, partly reproduced when some hold and some do
- * not, and inconclusive otherwise (the seeds disagree, or ties).
+ * A claim's verdict comes from its primary comparison (or, for a claim that is a conjunction,
+ * "at every layer", from each part): **reproduced** when every part holds, **not reproduced**
+ * when a part contradicts, **inconclusive** otherwise. Sub-comparisons and controls are reported
+ * as their own rows (`ClaimRecord.kind`) and never enter a claim's verdict or the tally.
  *
  * Also here: how runs of the compared architectures are grouped (how they are drawn is in
  * `arch_style.ts`).
@@ -23,6 +23,7 @@
 import { mean, std } from "../../metrics/mod.ts";
 import { COMPARED, type ComparedArchitecture } from "../zoo/compared.ts";
 import type { Verdict } from "./results.ts";
+import { type Interval, pairedInterval, welchInterval } from "./paired_interval.ts";
 
 /** Per-seed values of one quantity and their summary. */
 export interface Spread {
@@ -65,63 +66,76 @@ export function formatSpread(
 /** How one comparison came out (see the module doc). */
 export type Outcome = "holds" | "leans" | "against" | "contradicts" | "tie";
 
+/** The outcome of an interval of `candidate − reference` for the claim that it is lower/higher. */
+export function outcomeOf(interval: Interval, claim: "lower" | "higher"): Outcome {
+  // Flip signs so that the claim always reads "the difference is negative".
+  const sign = claim === "lower" ? 1 : -1;
+  const [m, lo, hi] = [
+    sign * interval.mean,
+    ...[sign * interval.low, sign * interval.high].sort(
+      (a, b) => a - b,
+    ),
+  ];
+  if (m === 0) return "tie";
+  if (hi < 0) return "holds";
+  if (lo > 0) return "contradicts";
+  return m < 0 ? "leans" : "against";
+}
+
 /**
- * Whether `a` is `lower` (or `higher`) than `b` over seeds. `paired` compares seed i with seed
- * i (same SAE, two quantities); otherwise the runs are independent and their ranges compare.
+ * Whether `a` is `lower` (or `higher`) than `b` over seeds, by the 95 % interval of a − b:
+ * `paired` compares seed i with seed i (the same seeds on both sides), otherwise Welch's interval.
  */
 export function compareSeeds(
   a: number[],
   b: number[],
   options: { claim: "lower" | "higher"; paired?: boolean },
 ): Outcome {
-  // Flip signs so that the claim always reads "a < b".
-  const sign = options.claim === "lower" ? 1 : -1;
-  const x = a.map((v) => sign * v), y = b.map((v) => sign * v);
-  const d = mean(y) - mean(x);
-  if (d === 0) return "tie";
-  let agree: boolean, disagree: boolean;
-  if (options.paired) {
-    if (a.length !== b.length) throw new Error("compareSeeds: paired values differ in length");
-    agree = x.every((v, i) => v < y[i]);
-    disagree = x.every((v, i) => v > y[i]);
-  } else {
-    agree = Math.max(...x) < Math.min(...y);
-    disagree = Math.min(...x) > Math.max(...y);
-  }
-  if (agree) return "holds";
-  if (disagree) return "contradicts";
-  return d > 0 ? "leans" : "against";
+  return compareWithInterval(a, b, options).outcome;
 }
 
-/** A claim's verdict from its comparisons' outcomes (see the module doc). */
+/** {@link compareSeeds} with the interval it judged. */
+export function compareWithInterval(
+  a: readonly number[],
+  b: readonly number[],
+  options: { claim: "lower" | "higher"; paired?: boolean },
+): { outcome: Outcome; interval: Interval } {
+  const interval = options.paired ? pairedInterval(a, b) : welchInterval(a, b);
+  return { outcome: outcomeOf(interval, options.claim), interval };
+}
+
+/**
+ * A claim's verdict from the outcomes of its parts (its primary comparison, or every part of a
+ * conjunction): reproduced when all hold, not reproduced when one contradicts, else inconclusive.
+ */
 export function verdictOf(outcomes: Outcome[]): Verdict {
   if (outcomes.length === 0) return "inconclusive";
   if (outcomes.every((o) => o === "holds")) return "reproduced";
-  const forClaim = outcomes.some((o) => o === "holds" || o === "leans");
-  if (outcomes.some((o) => o === "contradicts") && !forClaim) return "not reproduced";
-  if (outcomes.some((o) => o === "holds")) return "partly reproduced";
+  if (outcomes.some((o) => o === "contradicts")) return "not reproduced";
   return "inconclusive";
 }
 
 /** A comparison's outcome in words, for a claim's result text. */
 export function describeOutcome(outcome: Outcome): string {
   return {
-    holds: "every seed agrees",
-    leans: "on average only (seeds overlap)",
-    against: "the opposite on average (seeds overlap)",
-    contradicts: "the opposite for every seed",
+    holds: "95 % interval on the claimed side",
+    leans: "the claimed way on average, but the 95 % interval spans zero",
+    against: "the other way on average, but the 95 % interval spans zero",
+    contradicts: "95 % interval on the other side",
     tie: "no difference",
   }[outcome];
 }
 
 /**
- * A claim's verdict and the reason for it from labelled comparisons: the reason reads
- * "label: how the seeds fell; …".
+ * A claim's verdict and the reason for it from labelled comparisons: the first is the primary
+ * comparison and decides the verdict; the others are described beside it. The reason reads
+ * "label: how it came out; …".
  */
 export function judgeOutcomes(parts: [string, Outcome][]): { verdict: Verdict; why: string } {
   return {
-    verdict: verdictOf(parts.map(([, o]) => o)),
-    why: parts.map(([what, o]) => `${what}: ${describeOutcome(o)}`).join("; "),
+    verdict: verdictOf(parts.slice(0, 1).map(([, o]) => o)),
+    why: parts.map(([what, o], i) => `${what}${i === 0 ? " (primary)" : ""}: ${describeOutcome(o)}`)
+      .join("; "),
   };
 }
 
