@@ -7,18 +7,27 @@ import {
   densityMetrics,
   frequencyCdfFigure,
 } from "../lib/experiments/04_density/density_report.ts";
-import { RUNS } from "./density_fixtures.ts";
+import { freqs, run, RUNS } from "./density_fixtures.ts";
+
+// Three seeds (two give a t quantile of 12.7, too wide to separate anything), the paper's pattern.
+const RUNS3 = [0, 1, 2].flatMap((s) => [
+  run("topk", s, freqs(3, 5, 1), 2 + 0.1 * s),
+  run("gsae", s, freqs(6, 1, 3), 0),
+  run("e2e_topk", s, freqs(1, 8, 0), 4),
+]);
 
 Deno.test("densityClaims: verdicts follow the numbers", () => {
-  const claims = densityClaims(densityTable(RUNS));
+  const claims = densityClaims(densityTable(RUNS3));
   const v = Object.fromEntries(claims.map((c) => [c.id, c.verdict]));
   assert.equal(v["density-dead-latents"], "reproduced");
   assert.equal(v["density-above-1pct"], "reproduced");
   assert.equal(v["density-above-10pct"], "reproduced");
-  // TopK's and e2e's medians are both 5 %: TopK < e2e does not hold.
-  assert.equal(v["density-median-frequency"], "partly reproduced");
+  // TopK's and e2e's medians are both 5 %: TopK < e2e does not hold, but it is a sub-comparison;
+  // the primary comparison (g-SAE below TopK) decides.
+  assert.equal(v["density-median-frequency"], "reproduced");
+  assert.match(claims[1].result, /TopK < e2e: no difference/);
   // Swap the roles of g-SAE and e2e: the claims fail.
-  const swapped = RUNS.map((r) => ({
+  const swapped = RUNS3.map((r) => ({
     ...r,
     architecture: r.architecture === "gsae"
       ? "e2e_topk" as const

@@ -109,33 +109,36 @@ function withRatio(seed: number, ratios: [number, number][]) {
   return b;
 }
 
-Deno.test("judgeRatio: reproduced, partly, not reproduced and inconclusive", () => {
-  const judge = (...seeds: [number, number][][]) =>
-    judgeRatio(seeds.map((r, s) => withRatio(s, r)), "differenceToIsotropic", { fromLayer: 1 });
-  const all = judge([[0.5, 0.6], [1.2, 1.4], [1.1, 1.3]], [[0.9, 1.0], [1.3, 1.5], [1.05, 1.2]]);
+Deno.test("judgeRatio: the interval over seeds at every later layer decides", () => {
+  const judge = (...seeds: number[][]) =>
+    judgeRatio(seeds.map((r, s) => withRatio(s, r.map((v) => [v, v]))), "differenceToIsotropic", {
+      fromLayer: 1,
+    });
+  const all = judge([0.5, 1.3, 1.2], [0.9, 1.35, 1.25], [0.7, 1.25, 1.15]);
   assert.equal(all.verdict, "reproduced", "layer 0 is not judged");
   assert.deepEqual([all.judged, all.holding], [[1, 2], [1, 2]]);
-  const some = judge([[1, 1], [1.2, 1.4], [0.9, 1.3]], [[1, 1], [1.3, 1.5], [1.05, 1.2]]);
-  assert.equal(some.verdict, "partly reproduced");
+  // Layer 2 spans 1 over seeds: the conjunction is not shown.
+  const some = judge([1, 1.3, 1.1], [1, 1.35, 0.9], [1, 1.25, 1.05]);
+  assert.equal(some.verdict, "inconclusive");
   assert.deepEqual(some.holding, [1]);
-  const none = judge([[1, 1], [0.95, 1.05], [0.7, 0.8]], [[1, 1], [0.97, 1.08], [0.8, 0.9]]);
+  const none = judge([1, 0.8, 0.7], [1, 0.85, 0.75], [1, 0.82, 0.72]);
   assert.equal(none.verdict, "not reproduced");
   assert.deepEqual(none.ruledOut, [1, 2]);
-  const wide = judge([[1, 1], [0.8, 1.6], [0.7, 0.8]]);
-  assert.equal(wide.verdict, "inconclusive");
-  const split = judge([[1, 1], [1.2, 1.3], [1.2, 1.3]], [[1, 1], [0.9, 1.0], [0.9, 1.0]]);
-  assert.equal(split.verdict, "inconclusive", "seeds disagree");
+  const mixed = judge([1, 1.3, 0.7], [1, 1.35, 0.75], [1, 1.25, 0.72]);
+  assert.equal(mixed.verdict, "not reproduced", "one later layer below 1 rules the claim out");
+  const twoSeeds = judge([1, 1.3, 1.3], [1, 1.2, 1.2]);
+  assert.equal(twoSeeds.verdict, "inconclusive", "two seeds that differ: t(1) = 12.7");
 });
 
-Deno.test("judgeDepthTrend: every seed's interval above 0, below 0, or neither", () => {
-  const trend = (...t: [number, number][]) =>
-    t.map(([low, high], s) => ({
+Deno.test("judgeDepthTrend: the interval over seeds of the trend above 0, below 0, or neither", () => {
+  const trend = (...t: number[]) =>
+    t.map((v, s) => ({
       ...withRatio(s, [[1, 1], [1, 1]]),
-      depthTrend: { value: (low + high) / 2, low, high },
+      depthTrend: { value: v, low: v, high: v },
     }));
-  assert.equal(judgeDepthTrend(trend([0.1, 0.3], [0.05, 0.2])), "reproduced");
-  assert.equal(judgeDepthTrend(trend([-0.3, -0.1], [-0.2, -0.05])), "not reproduced");
-  assert.equal(judgeDepthTrend(trend([0.1, 0.3], [-0.1, 0.2])), "inconclusive");
+  assert.equal(judgeDepthTrend(trend(0.2, 0.15, 0.25)), "reproduced");
+  assert.equal(judgeDepthTrend(trend(-0.2, -0.15, -0.25)), "not reproduced");
+  assert.equal(judgeDepthTrend(trend(0.2, -0.1, 0.1)), "inconclusive");
 });
 
 Deno.test("laterLayersFrom: a quarter of the depth, as GPT-2 small's layer 3 of 12", () => {
@@ -156,9 +159,10 @@ Deno.test("directionalClaims, table and metrics from two seeds", () => {
     "fig2-difference-vs-matched",
     "fig2-later-layers",
   ]);
+  // Identical seeds: a zero-width interval. Matched/isotropic is exactly 1 at layer 1 (a tie).
   assert.deepEqual(claims.map((c) => c.verdict), [
     "reproduced",
-    "partly reproduced",
+    "inconclusive",
     "not reproduced",
   ]);
   assert.match(claims[0].result, /layer 1: 2\.50–2\.50/);

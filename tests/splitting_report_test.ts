@@ -30,7 +30,8 @@ Deno.test("splittingTable, markdown, metrics and claims follow the numbers", () 
     splittingClaims(splittingTable(flat, { size: 10 })).map((c) => [c.id, c.verdict]),
   );
   assert.equal(w["splitting-max-cosine"], "not reproduced");
-  assert.equal(w["splitting-tail-derivatives"], "partly reproduced"); // e2e still rises
+  // The primary comparison (g-SAE's rise above TopK's) fails; that e2e still rises is described.
+  assert.equal(w["splitting-tail-derivatives"], "not reproduced");
 });
 
 Deno.test("figures: one histogram and one bar trace per architecture", () => {

@@ -61,7 +61,7 @@ Deno.test("steeringSetup, steeringMetrics and steeringClaims describe the run", 
   const c = metrics.find((m) => m.name === "steering_concentration_topk")!;
   assert.ok(Math.abs(c.value - 0.2) < 1e-12);
   const [claim] = steeringClaims(CMP);
-  // g-SAE 0.2 at every seed vs TopK 0.1–0.3 (overlap) and e2e 0 (below): partly reproduced.
-  assert.equal(claim.verdict, "partly reproduced");
-  assert.match(claim.result, /Verdict at the other strengths: 1: partly reproduced/);
+  // g-SAE 0.2 at every seed vs TopK 0.1–0.3 (overlap): the primary comparison spans 0.
+  assert.equal(claim.verdict, "inconclusive");
+  assert.match(claim.result, /Verdict at the other strengths: 1: inconclusive/);
 });
