@@ -89,9 +89,9 @@ Deno.test("profile jobs: the β sweep first, one job per SAE, notebooks named", 
     assert.equal(here.filter((j) => j.spec.k === p.mainK).length >= 2 * p.seeds.length, true, m);
   }
   // β sweep 2; notebook 03: TopK, g-SAE and e2e-TopK at 2 ks × 2 frontier seeds 12 (the main-k
-  // seeds among them), penalised 5 multiples × 2 seeds 10, batch choices 6 × 2 seeds 12;
+  // seeds among them), penalised 6 multiples × 2 seeds 12, batch choices 6 × 2 seeds 12;
   // notebook 07's second model: TopK and g-SAE × 2 seeds 4.
-  assert.equal(jobs.length, 40);
+  assert.equal(jobs.length, 42);
 });
 
 Deno.test("notebookNeeds: --only 04 is the β sweep plus the compared SAEs at every seed", () => {

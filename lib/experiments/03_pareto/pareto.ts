@@ -241,7 +241,10 @@ export const PARETO_SETTINGS: {
   /** e2e-TopK at every seed of the main k (its training runs the language model every step). */
   readonly e2eAllSeeds: boolean;
 } = {
-  penaltyMultiples: { relu_l1: [0.3, 1], gated: [0.3, 1], jumprelu: [1] },
+  // Development L0 at seed 0 (outputs/tuning/baselines-default.md): ReLU-L1 66 and 21, Gated 62
+  // and 28 (inside ReLU-L1's range, so its frontier is interpolated, not extrapolated), JumpReLU
+  // 76 and 42.
+  penaltyMultiples: { relu_l1: [0.15, 0.3], gated: [0.3, 0.5], jumprelu: [1, 3] },
   furtherArchitectures: [
     { architecture: "mutual_choice" },
     { architecture: "mutual_choice", options: { aux_zipf_coefficient: 0 } },
