@@ -101,12 +101,9 @@ export function notebookNeeds(profile: Profile, options: { only?: string[] } = {
       for (const seed of frontierSeeds) {
         for (const architecture of COMPARED) {
           for (const kk of ks) {
-            add(
-              nb,
-              model,
-              mainSpec(architecture, kk, seed),
-              architecture === "gsae" ? [VAL, NONE] : [VAL],
-            );
+            // g-SAE also with plain selection and the sampled gradient at every k (frontiers).
+            const evals = architecture === "gsae" ? [VAL, NONE, SAMPLED] : [VAL];
+            add(nb, model, mainSpec(architecture, kk, seed), evals);
           }
         }
       }
