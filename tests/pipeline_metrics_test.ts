@@ -62,7 +62,15 @@ Deno.test("previousSeconds, figureOwner and verdictCounts", () => {
   assert.equal(figureOwner(metrics, "fig_a", "01_a"), null);
   assert.deepEqual(verdictCounts(metrics), {
     "reproduced": 1,
-    "partly reproduced": 0,
+    "not reproduced": 0,
+    "inconclusive": 1,
+  });
+  // Sub-comparisons and controls are not tallied.
+  const control = entry(1, { verdict: "reproduced" });
+  control.claims = control.claims.map((c) => ({ ...c, kind: "control" as const }));
+  metrics = withEntry(metrics, "03_c", control);
+  assert.deepEqual(verdictCounts(metrics), {
+    "reproduced": 1,
     "not reproduced": 0,
     "inconclusive": 1,
   });
