@@ -51,7 +51,7 @@ const CONFIG: SAETrainConfig = {
 function make(architecture: ArchitectureName): SAE {
   const extra: Record<string, unknown> = architecture === "jumprelu"
     ? { l0_coefficient: 0.03, bandwidth: 0.03 }
-    : architecture === "gated"
+    : architecture === "gated" || architecture === "relu_l1"
     ? { l1_coefficient: 0.3 }
     : { k: 4, aux_k: 8, ...("beta" in architectureOf(architecture).fields ? { beta: 0.5 } : {}) };
   return createSAE({ architecture, d_in: D_IN, d_sae: D_SAE, seed: 7, ...extra });
