@@ -89,18 +89,18 @@ Deno.test("firstOrderClaims: weak first-order and strong norm are not reproduced
   assert.equal(strict[0].verdict, "not reproduced");
   const narrow = firstOrderClaims(summariseFirstOrder([fake(0, GOOD)]), { moderate: 0.1 });
   assert.ok(!narrow[0].result.includes("m=0.3"));
-  // A norm correlation that is moderate (0.5), though below the first-order one: "the norm is
-  // weak" fails at every cell, so the claim (both parts) is not reproduced.
+  // A norm correlation that is moderate (0.5), though below the first-order one: the claim (the
+  // first-order estimate beats the norm) holds; "below 0.4" is described, not judged.
   const moderateNorm: Record<string, [number, number][]> = {
     [MLP]: [[1, 0.5], [0.98, 0.5], [0.9, 0.5], [0.8, 0.5]],
   };
   const partly = firstOrderClaims(
     summariseFirstOrder([fake(0, moderateNorm), fake(1, moderateNorm)]),
   );
-  assert.equal(partly[1].verdict, "not reproduced");
+  assert.equal(partly[1].verdict, "reproduced");
   assert.match(
     partly[1].result,
-    /above the norm in every seed in 3 of 3 cells; norm weak .* 0 of 3/,
+    /above the norm \(95 % interval over seeds, the claim\) in 3 of 3 cells; norm weak .* 0 of 3/,
   );
 });
 

@@ -161,12 +161,13 @@ export function firstOrderClaims(
         "in loss, much less than the first-order estimate does.",
       result: `Spearman(|ΔL|, ‖δ‖) vs Spearman(|ΔL|, |∇L·δ|) at m ≤ ${moderate}${scale}: ` +
         cellText((c) => `${fmt(c.spearmanNorm)} vs ${fmt(c.spearmanFirstOrder)}`) +
-        `; first-order above the norm in every seed in ${
+        `; first-order above the norm (95 % interval over seeds, the claim) in ${
           beatsNorm.filter((o) => o === "holds").length
-        } of ${cells.length} cells; norm weak (below ${weak}) in every seed in ${
+        } of ${cells.length} cells; norm weak (below ${weak}; described, not judged) in ${
           normWeak.filter((o) => o === "holds").length
         } of ${cells.length} cells`,
-      verdict: verdictOf([...beatsNorm, ...normWeak]),
+      // "much less than the first-order estimate" decides; "weakly" has no threshold in the paper.
+      verdict: verdictOf(beatsNorm),
     },
     {
       id: "fig3-smaller-perturbations",
@@ -184,7 +185,11 @@ export function firstOrderClaims(
 }
 
 function outcomeWord(o: Outcome): string {
-  return o === "holds" ? "every seed" : o === "contradicts" ? "reversed in every seed" : o;
+  return o === "holds"
+    ? "95 % interval over seeds on the claimed side"
+    : o === "contradicts"
+    ? "95 % interval over seeds on the other side"
+    : `${o}: the interval spans zero`;
 }
 
 /** The notebook's table: per hook and magnitude, mean ± std over seeds. */
