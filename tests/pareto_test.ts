@@ -77,6 +77,6 @@ Deno.test("the experiment runs end to end on a tiny budget and shares its SAEs",
     ks: [4, 8],
     mainK: 8,
     betas: [0.5, 1],
-    sae: { tokens: 1024, evalSequences: 2 },
+    sae: { tokens: 1024, e2eTokens: 1024, evalSequences: 2 },
   });
 });

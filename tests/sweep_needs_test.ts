@@ -61,5 +61,5 @@ Deno.test("after the sweep's jobs, notebooks 00 and 03-07 train and evaluate not
     await scalingStudy(ws, { beta: choice.beta, models: [ws.profile.model] });
 
     assert.deepStrictEqual(await files(`${dir}/experiments`), before);
-  }, { sae: { tokens: 1024, evalSequences: 2 } });
+  }, { sae: { tokens: 1024, e2eTokens: 1024, evalSequences: 2 } });
 });
