@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { initBackend } from "../lib/tensor/backend.ts";
 import { loadGPT2, saveGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { GPT2 } from "../lib/gpt2/model.ts";
-import { type GPT2Config, windowsPerPass } from "../lib/gpt2/config.ts";
+import { type GPT2Config, layersPerGradientPass, windowsPerPass } from "../lib/gpt2/config.ts";
 import {
   readSafetensors,
   serializeSafetensors,
@@ -208,4 +208,16 @@ Deno.test("windowsPerPass bounds one pass's logits to 2^26 floats, at least one 
   assert.equal(windowsPerPass(embedded, 16), 16);
   assert.equal(windowsPerPass(embedded, 1000), 128);
   assert.equal(windowsPerPass({ n_positions: 4096, vocab_size: 100_000 } as GPT2Config, 8), 1);
+});
+
+Deno.test("layersPerGradientPass bounds a backward pass's attention scores to 2^25 floats", () => {
+  const shape = (n_layer: number, n_head: number, n_positions: number) =>
+    ({ n_layer, n_head, n_positions }) as GPT2Config;
+  assert.equal(layersPerGradientPass(shape(12, 12, 1024), 1), 2); // GPT-2 small
+  assert.equal(layersPerGradientPass(shape(24, 16, 1024), 1), 2); // medium
+  assert.equal(layersPerGradientPass(shape(36, 20, 1024), 1), 1); // large: at least one block
+  assert.equal(layersPerGradientPass(shape(48, 25, 1024), 4), 1);
+  // The embedded models keep every block in one pass.
+  assert.equal(layersPerGradientPass(shape(6, 6, 128), 8), 6);
+  assert.equal(layersPerGradientPass(shape(4, 4, 128), 8), 4);
 });

@@ -38,3 +38,47 @@ Deno.test("GPT2.gradAtHooks equals GPT2.gradAtHook at every hook, in one pass", 
   ids.dispose();
   model.dispose();
 });
+
+Deno.test("GPT2.gradAtHooks in segments of a few blocks equals one pass, for every hook kind", () => {
+  const model = GPT2.random({ ...TINY_CONFIG, n_layer: 5 }, 4, 0.3);
+  const rng = new Rng(6);
+  const ids = tf.tensor2d(Int32Array.from({ length: 2 * 16 }, () => rng.int(50)), [2, 16], "int32");
+  const sets = [
+    // every layer's resid_post, as notebook 01 asks
+    Array.from({ length: 5 }, (_, i) => `blocks.${i}.hook_resid_post`),
+    // a segment's input asked for (resid_pre of blocks 1 and 3), mid-block kinds, lowest hook > 0
+    ["blocks.1.hook_resid_pre", "blocks.1.hook_attn_out", "blocks.3.hook_resid_pre"],
+    ["blocks.4.hook_mlp_out", "blocks.2.hook_resid_mid", "blocks.2.hook_attn_out"],
+  ];
+  const arrays = (hooks: string[], layersPerPass?: number) =>
+    model.gradAtHooks(ids, hooks, { layersPerPass }).map(({ activation, gradient }) => {
+      const out = { activation: activation.dataSync(), gradient: gradient.dataSync() };
+      tf.dispose([activation, gradient]);
+      return out;
+    });
+  arrays(sets[0]); // the first pass caches the causal mask
+  for (const hooks of sets) {
+    const whole = arrays(hooks);
+    for (const layersPerPass of [1, 2, 3]) {
+      const before = tf.memory().numTensors;
+      const split = arrays(hooks, layersPerPass);
+      assert.equal(tf.memory().numTensors, before, "no tensor is left behind");
+      hooks.forEach((hook, i) => {
+        const where = `${hook}, ${layersPerPass} blocks per pass`;
+        const scale = Math.max(...Array.from(whole[i].gradient, Math.abs));
+        assert.ok(scale > 0, where);
+        assert.deepEqual(split[i].activation, whole[i].activation, where);
+        split[i].gradient.forEach((v, k) =>
+          assert.ok(Math.abs(v - whole[i].gradient[k]) < 1e-5 * scale, where)
+        );
+      });
+    }
+  }
+  assert.throws(() => model.gradAtHooks(ids, sets[0], { layersPerPass: 0 }), /layersPerPass/);
+  assert.throws(
+    () => model.gradAtHooks(ids, ["blocks.1.hook_resid_post", "blocks.1.hook_resid_post"]),
+    /listed twice/,
+  );
+  ids.dispose();
+  model.dispose();
+});

@@ -98,3 +98,17 @@ export function parameterCount(c: GPT2Config): number {
 export function windowsPerPass(c: GPT2Config, most: number): number {
   return Math.max(1, Math.min(most, Math.floor(2 ** 26 / (c.n_positions * c.vocab_size))));
 }
+
+/**
+ * Blocks per backward pass of `GPT2.gradAtHooks` over `windows` windows of the full context, so
+ * that one pass's attention scores (windows × heads × context² floats per block) stay within 2²⁵
+ * floats (128 MiB): a block's backward pass holds about a dozen tensors of that size (measured on
+ * GPT-2 small's shape, 1,024 tokens on wasm+blas: the peak of tfjs's tensor bytes grows by about
+ * 0.6 GiB per block in a pass), and tfjs-wasm's heap is 4 GiB. GPT-2 small and medium (12 and
+ * 16 heads) get 2 blocks per pass, large and xl (20 and 25 heads) 1; the embedded models (128
+ * positions, at most 6 heads, 8 windows) keep every block in one pass.
+ */
+export function layersPerGradientPass(c: GPT2Config, windows: number): number {
+  const perBlock = windows * c.n_head * c.n_positions ** 2;
+  return Math.max(1, Math.min(c.n_layer, Math.floor(2 ** 25 / perBlock)));
+}

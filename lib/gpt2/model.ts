@@ -255,9 +255,35 @@ export class GPT2 {
    * respect to them, from one forward and one backward pass (a zero probe added at every hook
    * carries its gradient), where {@link gradAtHook} takes one pass per hook: for a small model the
    * unembedding and its gradient dominate, so this is several times cheaper over every layer.
-   * The caller disposes the returned tensors.
+   *
+   * A backward pass holds every intermediate tensor of the layers it covers. With
+   * `layersPerPass` (see `layersPerGradientPass` in `config.ts`) fewer than the layers from the
+   * lowest hook up, the layers are taken in segments of that many blocks, from the top down: a
+   * forward pass without gradient keeps only each segment's input (its first block's
+   * resid_pre); the top segment back-propagates the loss to its input and its hooks, and each
+   * lower one back-propagates the gradient at the next segment's input (a vector-Jacobian
+   * product). The gradients are the same; the extra cost is a second forward pass over the
+   * segments. The caller disposes the returned tensors.
    */
   gradAtHooks(
+    ids: tf.Tensor2D,
+    hooks: string[],
+    options: { layersPerPass?: number } = {},
+  ): { activation: tf.Tensor3D; gradient: tf.Tensor3D }[] {
+    const parsed = hooks.map((h) => this.parseHook(h));
+    if (new Set(hooks).size !== hooks.length) {
+      throw new Error(`gradAtHooks: a hook is listed twice in [${hooks.join(", ")}]`);
+    }
+    const lowest = Math.min(...parsed.map((h) => h.layer));
+    const perPass = options.layersPerPass ?? this.config.n_layer;
+    if (!(Number.isInteger(perPass) && perPass >= 1)) {
+      throw new Error(`gradAtHooks: layersPerPass must be a positive integer, got ${perPass}`);
+    }
+    if (this.config.n_layer - lowest <= perPass) return this.#gradAtHooksInOnePass(ids, hooks);
+    return this.#gradAtHooksInSegments(ids, hooks, { lowest, perPass });
+  }
+
+  #gradAtHooksInOnePass(
     ids: tf.Tensor2D,
     hooks: string[],
   ): { activation: tf.Tensor3D; gradient: tf.Tensor3D }[] {
@@ -276,6 +302,98 @@ export class GPT2 {
         activation: captured.get(h)!,
         gradient: grads[i] as tf.Tensor3D,
       }));
+    } catch (e) {
+      tf.dispose([...captured.values()]);
+      throw e;
+    } finally {
+      tf.dispose(probes);
+    }
+  }
+
+  #gradAtHooksInSegments(
+    ids: tf.Tensor2D,
+    hooks: string[],
+    o: { lowest: number; perPass: number },
+  ): { activation: tf.Tensor3D; gradient: tf.Tensor3D }[] {
+    const n = this.config.n_layer;
+    const starts: number[] = [];
+    for (let s = o.lowest; s < n; s += o.perPass) starts.push(s);
+    const inputs = starts.map((s) => hookName(s, "resid_pre"));
+    // Each segment's input, from a forward pass without gradient, one block at a time (a tidy
+    // over the whole pass would hold every block's intermediate tensors to its end).
+    const cached = new Map<string, tf.Tensor3D>();
+    let x = this.embed(ids);
+    for (let i = 0; i < starts[starts.length - 1]; i++) {
+      if (starts.includes(i)) cached.set(inputs[starts.indexOf(i)], x);
+      const input = x, start = { layer: i, kind: "resid_pre" as const, state: { activation: x } };
+      const stop = { layer: i, kind: "resid_post" as const, reached: {} };
+      x = tf.tidy(() => this.#run(input, i, { start, stop }));
+      if (!starts.includes(i)) input.dispose();
+    }
+    cached.set(inputs[inputs.length - 1], x);
+    const found = new Map<string, { activation: tf.Tensor3D; gradient: tf.Tensor3D }>();
+    let above: tf.Tensor3D | undefined; // ∂L/∂(the input of the segment above)
+    try {
+      for (let k = starts.length - 1; k >= 0; k--) {
+        const x = cached.get(inputs[k])!;
+        const end = k + 1 < starts.length ? starts[k + 1] : n;
+        const gradIn = this.#segmentGradients(x, above, { ids, hooks, first: starts[k], end });
+        gradIn.found.forEach((v, h) => found.set(h, v));
+        above?.dispose();
+        above = gradIn.input;
+        if (hooks.includes(inputs[k])) {
+          found.set(inputs[k], { activation: x.clone(), gradient: above!.clone() });
+        }
+      }
+      return hooks.map((h) => found.get(h)!);
+    } catch (e) {
+      for (const v of found.values()) tf.dispose([v.activation, v.gradient]);
+      throw e;
+    } finally {
+      above?.dispose();
+      tf.dispose([...cached.values()]);
+    }
+  }
+
+  /**
+   * One segment of {@link gradAtHooks}: blocks `first` … `end` − 1 from their input `x`, to the
+   * loss when `end` is the top, else to the next segment's input, whose gradient `above` is.
+   * Gives the activation and gradient at the segment's hooks (its input's excepted) and, below
+   * the lowest hook or where its input is asked for, the gradient at the input.
+   */
+  #segmentGradients(
+    x: tf.Tensor3D,
+    above: tf.Tensor3D | undefined,
+    o: { ids: tf.Tensor2D; hooks: string[]; first: number; end: number },
+  ) {
+    const { first, end } = o;
+    const inside = o.hooks.filter((h) => {
+      const { layer, kind } = this.parseHook(h);
+      return layer >= first && layer < end && !(layer === first && kind === "resid_pre");
+    });
+    const lowest = Math.min(...o.hooks.map((h) => this.parseHook(h).layer));
+    const wantInput = first > lowest || o.hooks.includes(hookName(first, "resid_pre"));
+    const captured = new Map<string, tf.Tensor3D>();
+    const probes = inside.map(() => tf.zeros(x.shape));
+    try {
+      const grads = tf.grads((...p: tf.Tensor[]) => {
+        const input = (wantInput ? p[inside.length] : x) as tf.Tensor3D;
+        const fns = Object.fromEntries(inside.map((h, i) => [h, (a: tf.Tensor3D) => {
+          captured.set(h, tf.keep(a));
+          return tf.add(a, p[i]) as tf.Tensor3D;
+        }]));
+        const start = { layer: first, kind: "resid_pre" as const, state: { activation: input } };
+        if (end === this.config.n_layer) {
+          return tf.sum(this.tokenLosses(o.ids, this.#run(input, first, { hooks: fns, start })));
+        }
+        const stop = { layer: end - 1, kind: "resid_post" as const, reached: {} };
+        return this.#run(input, first, { hooks: fns, start, stop });
+      })(wantInput ? [...probes, x] : probes, above);
+      const found = new Map(inside.map((h, i) => [h, {
+        activation: captured.get(h)!,
+        gradient: grads[i] as tf.Tensor3D,
+      }]));
+      return { found, input: wantInput ? grads[inside.length] as tf.Tensor3D : undefined };
     } catch (e) {
       tf.dispose([...captured.values()]);
       throw e;

@@ -17,12 +17,13 @@
  *
  * L is each sequence's summed next-token loss (what `GPT2.gradAtHook` differentiates), so g_t
  * includes position t's effect on every later token's loss; all layers' gradients come from one
- * backward pass (`GPT2.gradAtHooks`). Bootstrap intervals and the summary over seeds are in
+ * backward pass (`GPT2.gradAtHooks`), taken a few blocks at a time for GPT-2's long windows
+ * (`layersPerGradientPass`). Bootstrap intervals and the summary over seeds are in
  * `directional_summary.ts`, the figure in `directional_figure.ts`.
  *
  * @module
  */
-import { windowsPerPass } from "../../gpt2/config.ts";
+import { layersPerGradientPass, windowsPerPass } from "../../gpt2/config.ts";
 import { type GPT2, type HookKind, hookName } from "../../gpt2/model.ts";
 import { jitteredOffsets, spreadOffsets, windows } from "../../data/windows.ts";
 import { mean, std } from "../../metrics/mod.ts";
@@ -202,7 +203,9 @@ async function collect(
   for (let s0 = 0; s0 < offsets.length; s0 += bs) {
     const batch = offsets.slice(s0, s0 + bs);
     const ids = windows(data, batch, t);
-    const pairs = model.gradAtHooks(ids, o.hooks);
+    // GPT-2's 1,024-token windows: a few blocks per backward pass, to fit the wasm heap.
+    const layersPerPass = layersPerGradientPass(model.config, batch.length);
+    const pairs = model.gradAtHooks(ids, o.hooks, { layersPerPass });
     const arrays = await takeAll(pairs.flatMap((p) => [p.activation, p.gradient]));
     const found = pairs.map((_, h) => ({ activation: arrays[2 * h], gradient: arrays[2 * h + 1] }));
     ids.dispose();
