@@ -11,7 +11,6 @@ import {
   tailSize,
   tailStats,
 } from "../lib/experiments/05_splitting/splitting.ts";
-import { randomDictionaryLevel } from "../lib/experiments/05_splitting/random_dictionary.ts";
 import { createSAE, disposeSAE } from "../lib/sae/mod.ts";
 import { RUNS } from "./splitting_fixtures.ts";
 
@@ -66,21 +65,6 @@ Deno.test("liveMaxDecoderCosine leaves out a planted dead latent", () => {
   } finally {
     w.dispose();
   }
-});
-
-Deno.test("randomDictionaryLevel: (n − 2) / n in 3 dims, seeded, rises with n", () => {
-  // In 3 dims a random unit vector's cosine with a fixed one is uniform on [−1, 1]
-  // (Archimedes), so the max of n − 1 of them has mean (n − 2) / n.
-  for (const n of [3, 11]) {
-    const level = randomDictionaryLevel(n, 3, { draws: 4000, seed: 1 }).mean;
-    assert.ok(Math.abs(level - (n - 2) / n) < 0.01, `n = ${n}: ${level} vs ${(n - 2) / n}`);
-  }
-  const a = randomDictionaryLevel(64, 16, { seed: 2 }),
-    b = randomDictionaryLevel(64, 16, { seed: 2 });
-  assert.deepEqual(a, b);
-  assert.equal(a.draws.length, 5);
-  assert.ok(randomDictionaryLevel(512, 16).mean > a.mean);
-  assert.throws(() => randomDictionaryLevel(1, 3), /n ≥ 2/);
 });
 
 Deno.test("splittingRun: max decoder cosines of a real SAE and firings from frequencies", () => {
