@@ -19,13 +19,17 @@
  *   for thousands of rare tokens) never enter a set.
  * - **Steering**: α·u is added at the hook at every position of the context windows, the model
  *   runs on from the hook, and each position's next-token distribution p′ is compared with the
- *   clean p. α = fraction × the median ‖x‖ at the hook over the clean positions, the same for
- *   every direction, so SAEs are compared at equal perturbation norm.
- * - Per position: ΔP(S) = p′(S) − p(S) for the set S; TV = ½Σ|p′ − p|; KL(p ‖ p′).
- * - Per direction: **gain** = mean ΔP(S); **concentration** = mean ΔP(S) / mean TV, in [−1, 1]:
- *   the share of the probability mass the steering moved that landed on S (ΔP(S) ≤ TV always);
- *   **gain per nat** = mean ΔP(S) / mean KL; **consistency** = the fraction of positions where
- *   ΔP(S) > 0.
+ *   clean p. α is given per direction and strength: notebook 06 scales it to each latent's own
+ *   activation quantiles (`strength.ts`) and steers the latent's matched random direction
+ *   (`matched_random.ts`) at the same α.
+ * - Per position: ΔP(S) = p′(S) − p(S) for the set S; the log-odds gain
+ *   logit p′(S) − logit p(S) (logit p = log p/(1 − p)); TV = ½Σ|p′ − p|; KL(p ‖ p′).
+ * - Per direction: **gain** = mean ΔP(S); **log-odds gain** = its mean over positions, which has
+ *   no ceiling (ΔP(S) ≤ 1 − p(S), and the share of positions where ΔP(S) > 0 is 1 for almost
+ *   any direction that points at its own lens tokens); **concentration** = mean ΔP(S) / mean TV,
+ *   in [−1, 1]: the share of the probability mass the steering moved that landed on S
+ *   (ΔP(S) ≤ TV always); **gain per nat** = mean ΔP(S) / mean KL; **consistency** = the
+ *   fraction of positions where ΔP(S) > 0.
  *
  * Why one module of ~330 lines: the definition of steering (associated tokens, gain,
  * concentration, consistency) and its measurement belong together; the study over SAEs and seeds
@@ -65,12 +69,14 @@ export interface SteeringContexts {
 
 /** One direction at one steering strength. */
 export interface SteeringPoint {
-  /** α as a fraction of the median ‖x‖. */
-  fraction: number;
+  /** The strength's label (notebook 06: the activation quantile α was taken at). */
+  strength: number;
   /** α in activation units. */
   alpha: number;
   /** Mean ΔP(S). */
   gain: number;
+  /** Mean over positions of logit p′(S) − logit p(S). */
+  logOddsGain: number;
   /** Mean KL(p ‖ p′), nats. */
   kl: number;
   /** Mean total-variation distance ½Σ|p′ − p|. */
@@ -99,14 +105,22 @@ export interface DirectionSteering {
   set: number[];
   /** Their lens scores (W_U·(γ ⊙ centred u), or W_U·u for the raw lens). */
   scores: number[];
-  /** One point per fraction, in the order given. */
+  /** One point per strength of the direction's plan, in the order given. */
   points: SteeringPoint[];
+}
+
+/** One strength to steer a direction at: its label and α. */
+export interface StrengthAlpha {
+  /** Label (e.g. the activation quantile). */
+  strength: number;
+  /** α in activation units. */
+  alpha: number;
 }
 
 /** Options of {@link steerDirections}. */
 export interface SteerOptions {
-  /** α values, as fractions of the median ‖x‖. */
-  fractions: readonly number[];
+  /** Per direction, the strengths to steer it at. */
+  alphas: readonly (readonly StrengthAlpha[])[];
   /** Associated tokens per direction. */
   setSize: number;
   /** Token ids never in a set (e.g. the out-of-vocabulary id). */
@@ -210,8 +224,9 @@ export function associatedSets(
 }
 
 /**
- * Steers with each unit direction (rows of `directions`, [m·d]) at every fraction of the median
- * norm and measures its associated set's gain, concentration and consistency (module doc).
+ * Steers with each unit direction (rows of `directions`, [m·d]) at each of its strengths
+ * (`options.alphas[i]`) and measures its associated set's gains, concentration and consistency
+ * (module doc).
  */
 export function steerDirections(
   model: GPT2,
@@ -219,24 +234,36 @@ export function steerDirections(
   directions: Float32Array,
   options: SteerOptions,
 ): DirectionSteering[] {
-  const d = model.config.n_embd;
+  const d = model.config.n_embd, m = directions.length / d;
+  if (options.alphas.length !== m) {
+    throw new RangeError(`steerDirections: ${options.alphas.length} α lists for ${m} directions`);
+  }
   const sets = associatedSets(model, directions, options);
   return sets.map(({ set, scores }, i) => {
     const u = directions.subarray(i * d, (i + 1) * d);
-    const points = options.fractions.map((fraction) =>
-      steerOne(model, ctx, { u, set, fraction, topGained: options.topGained ?? 5 })
+    const points = options.alphas[i].map(({ strength, alpha }) =>
+      steerOne(model, ctx, { u, set, strength, alpha, topGained: options.topGained ?? 5 })
     );
     return { set, scores, points };
   });
 }
 
+/**
+ * log(p / (1 − p)), with p clamped to [1e-12, 1 − 1e-7] (float32 probabilities: 0 and 1 mean
+ * "below" and "within rounding of" them).
+ */
+export function logOdds(p: number): number {
+  const q = Math.min(1 - 1e-7, Math.max(1e-12, p));
+  return Math.log(q) - Math.log1p(-q);
+}
+
 function steerOne(
   model: GPT2,
   ctx: SteeringContexts,
-  o: { u: Float32Array; set: number[]; fraction: number; topGained: number },
+  o: { u: Float32Array; set: number[]; strength: number; alpha: number; topGained: number },
 ): SteeringPoint {
   const vocab = model.config.vocab_size, n = o.set.length, rows = ctx.positions;
-  const alpha = o.fraction * ctx.medianNorm;
+  const alpha = o.alpha;
   const indicator = new Float32Array(vocab * n);
   o.set.forEach((id, j) => (indicator[id * n + j] = 1));
   const [kl, tv, setP, setClean, meanDiff] = tf.tidy(() => {
@@ -259,7 +286,7 @@ function steerOne(
       matMul(tf.fill([1, rows], 1 / rows), diff),
     ].map((t) => t.dataSync() as Float32Array);
   });
-  let gain = 0, klSum = 0, tvSum = 0, up = 0, clean = 0;
+  let gain = 0, logOddsGain = 0, klSum = 0, tvSum = 0, up = 0, clean = 0;
   const perClean = new Array(n).fill(0), perSteered = new Array(n).fill(0);
   for (let r = 0; r < rows; r++) {
     let before = 0, after = 0;
@@ -270,15 +297,17 @@ function steerOne(
       perSteered[j] += setP[r * n + j] / rows;
     }
     gain += (after - before) / rows;
+    logOddsGain += (logOdds(after) - logOdds(before)) / rows;
     clean += before / rows;
     if (after > before) up++;
     klSum += kl[r] / rows;
     tvSum += tv[r] / rows;
   }
   return {
-    fraction: o.fraction,
+    strength: o.strength,
     alpha,
     gain,
+    logOddsGain,
     kl: klSum,
     tv: tvSum,
     concentration: tvSum > 0 ? gain / tvSum : 0,
