@@ -31,7 +31,7 @@
  *   (ΔP(S) ≤ TV always); **gain per nat** = mean ΔP(S) / mean KL; **consistency** = the
  *   fraction of positions where ΔP(S) > 0.
  *
- * Why one module of ~330 lines: the definition of steering (associated tokens, gain,
+ * Why one module of ~360 lines: the definition of steering (associated tokens, gain,
  * concentration, consistency) and its measurement belong together; the study over SAEs and seeds
  * is in `steering_study.ts` and the report in `steering_report.ts`.
  *

@@ -205,6 +205,12 @@ export async function steeringComparison(
         saes.every((s) => s.acts[i].length >= budget.minFirings) ? 1 : 0
       );
       const latents = sampleLiveLatents(eligible, budget.latents, seed);
+      if (latents.length === 0) {
+        throw new Error(
+          `steering: no latent fires ${budget.minFirings} times on ${x.shape[0]} validation ` +
+            `tokens in every SAE of seed ${seed}`,
+        );
+      }
       const randomDirs = matchedRandomDirections(gaussian, latents, seed);
       const topkDirs = decoderDirections(saes[0].t.sae.params.get("W_dec") as tf.Tensor2D, latents);
       for (const { kind, t, frequencies, acts } of saes) {
