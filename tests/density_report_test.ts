@@ -39,22 +39,51 @@ Deno.test("densityClaims: verdicts follow the numbers", () => {
   assert.equal(w["density-dead-latents"], "not reproduced");
   assert.equal(w["density-above-10pct"], "not reproduced");
   assert.throws(() => densityClaims(densityTable(RUNS.filter((r) => r.architecture !== "topk"))));
+  // Under plain selection g-SAE looks like TopK: the plain comparisons no longer hold.
+  // The primary comparison (the paper's gradient selection) still decides; the plain one is
+  // described beside it.
+  const plainLikeTopk = RUNS3.map((r) =>
+    r.architecture === "gsae" ? { ...r, plainFrequencies: freqs(3, 5, 1) } : r
+  );
+  const p = densityClaims(densityTable(plainLikeTopk));
+  const pv = Object.fromEntries(p.map((c) => [c.id, c.verdict]));
+  assert.equal(pv["density-above-1pct"], "reproduced");
+  assert.match(
+    p.find((c) => c.id === "density-above-1pct")!.result,
+    /plain selection vs TopK: no difference/,
+  );
+  assert.match(
+    p.find((c) => c.id === "density-median-frequency")!.result,
+    /plain selection 5\.000 ± 0\.000 %/,
+  );
 });
 
 Deno.test("frequencyCdfFigure: log x, zeros dropped, one legend entry per architecture", () => {
   const fig = frequencyCdfFigure(RUNS);
-  assert.equal(fig.data.length, RUNS.length);
+  // One curve per SAE, and a plain-selection one per g-SAE.
+  assert.equal(fig.data.length, RUNS.length + 2);
   assert.equal((fig.layout!.xaxis as { type: string }).type, "log");
   const topk = fig.data[0] as { x: number[]; y: number[]; showlegend: boolean };
   assert.ok(topk.x.every((x) => x > 0));
   assert.equal(topk.y[0], 0.4); // one never-firing latent + three at 0.5 %
-  assert.deepEqual(fig.data.map((d) => d.showlegend), [true, true, true, false, false, false]);
+  assert.deepEqual(fig.data.map((d) => d.showlegend), [
+    true,
+    true,
+    true,
+    true,
+    false,
+    false,
+    false,
+    false,
+  ]);
+  assert.equal(fig.data[2].name, "g-SAE, plain TopK selection");
 });
 
 Deno.test("densityMarkdown, densityMetrics and the dead-latent figure", () => {
   const table = densityTable(RUNS);
   const md = densityMarkdown(table);
-  assert.match(md, /N = 1,000 tokens/);
+  assert.match(md, /\| 1,000 \|/); // the saved dead window
+  assert.match(md, /plain \(no gradient\)/);
   assert.match(md, /\| g-SAE \|/);
   assert.match(md, /0\.24 %/); // the paper's g-SAE median beside ours
   const metrics = densityMetrics(table);
@@ -69,5 +98,5 @@ Deno.test("densityClaims: no dead latents anywhere is inconclusive, and says so"
   const claim = densityClaims(densityTable(none)).find((c) => c.id === "density-dead-latents")!;
   assert.equal(claim.verdict, "inconclusive");
   assert.match(claim.result, /No SAE had a dead latent/);
-  assert.match(claim.result, /last 1,000 tokens/);
+  assert.match(claim.result, /N = 1,000/);
 });

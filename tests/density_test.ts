@@ -18,7 +18,7 @@ Deno.test("empiricalCdf: ascending values, share ≤ each value, ties merged", (
   assert.equal(thin.fraction.at(-1), 1);
 });
 
-Deno.test("densityRun reads the training history and the evaluation", () => {
+Deno.test("densityRun reads the training history and both evaluations", () => {
   const trained = {
     spec: { architecture: "gsae", seed: 2 },
     label: "gsae-k4-s2",
@@ -31,7 +31,21 @@ Deno.test("densityRun reads the training history and the evaluation", () => {
     frequency: { tokens: 10 },
     l0: 4,
   } as unknown as SAEEvaluation;
-  const r = densityRun(trained, evaluation);
+  assert.throws(() => densityRun(trained, evaluation), /needs its plain-selection evaluation/);
+  const plain = { frequencies: [0.1, 0.4], frequency: { tokens: 10 }, l0: 4 };
+  const r = densityRun(trained, evaluation, { plain: plain as unknown as SAEEvaluation });
+  assert.deepEqual([r.frequencies, r.plainFrequencies, r.usesGradient], [
+    [0, 0.5],
+    [0.1, 0.4],
+    true,
+  ]);
+  const short = { ...plain, frequency: { tokens: 9 } } as unknown as SAEEvaluation;
+  assert.throws(() => densityRun(trained, evaluation, { plain: short }), /10 and 9 tokens/);
+  // TopK ignores the gradient: its one evaluation is both.
+  const topk = { ...trained, spec: { architecture: "topk", seed: 2 } } as unknown as TrainedSAE;
+  const t = densityRun(topk, evaluation);
+  assert.equal(t.plainFrequencies, t.frequencies);
+  assert.equal(t.usesGradient, false);
   assert.equal(r.architecture, "gsae");
   assert.deepEqual([r.seed, r.dSae, r.deadWindowTokens, r.deadAtEnd, r.evalTokens], [
     2,
@@ -58,11 +72,17 @@ Deno.test("densityTable: dead, median and thresholds per architecture", () => {
   assert.deepEqual(table.thresholds, [0.01, 0.1]);
   const g = table.rows.find((r) => r.architecture === "gsae")!;
   assert.equal(g.deadAtEnd.mean, 0);
-  assert.equal(g.deadOnVal.mean, 0);
+  assert.equal(g.neverFiredOnVal.mean, 0);
+  assert.ok(Math.abs(g.plain.medianFrequency.mean - 0.0275) < 1e-12);
+  assert.deepEqual(g.plain.above.map((a) => a.values), [[0.5, 0.5], [0.2, 0.2]]);
+  assert.equal(g.deadWindowTokens, 1000);
   assert.equal(g.medianFrequency.mean, 0.005);
   assert.ok(Math.abs(g.above[0].mean - 0.4) < 1e-12);
   assert.ok(Math.abs(g.above[1].mean - 0.3) < 1e-12);
   const t = table.rows.find((r) => r.architecture === "topk")!;
-  assert.ok(Math.abs(t.deadOnVal.mean - 0.1) < 1e-12);
+  assert.ok(Math.abs(t.neverFiredOnVal.mean - 0.1) < 1e-12);
   assert.equal(t.medianFrequency.mean, 0.05);
+  assert.deepEqual(t.plain, { ...t.plain, medianFrequency: t.medianFrequency });
+  const mixed = RUNS.map((r, i) => (i === 0 ? { ...r, deadWindowTokens: 5 } : r));
+  assert.throws(() => densityTable(mixed), /topk's seeds saved dead windows 5,1000/);
 });

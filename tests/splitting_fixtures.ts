@@ -3,8 +3,9 @@ import type { ComparedArchitecture } from "../lib/experiments/zoo/compared.ts";
 import type { SplittingRun } from "../lib/experiments/05_splitting/splitting.ts";
 
 /**
- * 100 latents with max cosine i/100; latents 0–9 never fire (dead, lowest cosines). The
- * all-tokens derivative is base·(1 + slope·cosine).
+ * 100 latents with max cosine i/100; latents 0–9 never fire (dead, lowest cosines; their live
+ * max cosine is null, the others' is the same). The all-tokens derivative is
+ * base·(1 + slope·cosine); the random level is 0.3.
  */
 export function run(
   architecture: ComparedArchitecture,
@@ -19,6 +20,9 @@ export function run(
     seed,
     label: `${architecture}-s${seed}`,
     maxCosine,
+    liveMaxCosine: maxCosine.map((c, i) => (i < 10 ? null : c)),
+    live: 90,
+    randomLevel: 0.3,
     firings: maxCosine.map((_, i) => (i < 10 ? 0 : 5)),
     derivAll,
     derivFiring: derivAll.map((d, i) => (i < 10 ? null : 2 * d)),

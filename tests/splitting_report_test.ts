@@ -10,7 +10,7 @@ import {
 import { run, RUNS } from "./splitting_fixtures.ts";
 
 Deno.test("splittingTable, markdown, metrics and claims follow the numbers", () => {
-  const table = splittingTable(RUNS, { size: 10 });
+  const table = splittingTable(RUNS, { share: 0.1, minSize: 10 });
   assert.deepEqual(table.rows.map((r) => r.architecture), ["topk", "gsae", "e2e_topk"]);
   const g = table.rows[1];
   assert.ok(g.rise.mean > table.rows[0].rise.mean);
@@ -18,6 +18,7 @@ Deno.test("splittingTable, markdown, metrics and claims follow the numbers", () 
   assert.match(md, /2\.070 \/ 2\.538 \/ 2\.861/);
   assert.match(md, /×1e-3/);
   assert.match(md, /1\.382/); // the paper's g-SAE right / left
+  assert.match(md, /0\.300/); // the random-dictionary level
   assert.ok(splittingMetrics(table).some((m) => m.name === "deriv_rise_gsae"));
   const v = Object.fromEntries(splittingClaims(table).map((c) => [c.id, c.verdict]));
   assert.equal(v["splitting-max-cosine"], "reproduced");
@@ -27,7 +28,9 @@ Deno.test("splittingTable, markdown, metrics and claims follow the numbers", () 
     r.architecture === "gsae" ? run("gsae", r.seed, { slope: -0.5, shift: -0.05 }) : r
   );
   const w = Object.fromEntries(
-    splittingClaims(splittingTable(flat, { size: 10 })).map((c) => [c.id, c.verdict]),
+    splittingClaims(splittingTable(flat, { share: 0.1, minSize: 10 })).map((
+      c,
+    ) => [c.id, c.verdict]),
   );
   assert.equal(w["splitting-max-cosine"], "not reproduced");
   // The primary comparison (g-SAE's rise above TopK's) fails; that e2e still rises is described.
@@ -36,9 +39,10 @@ Deno.test("splittingTable, markdown, metrics and claims follow the numbers", () 
 
 Deno.test("figures: one histogram and one bar trace per architecture", () => {
   const hist = maxCosineFigure(RUNS, { bins: 20 });
-  assert.equal(hist.data.length, 3);
+  assert.equal(hist.data.length, 6); // a histogram and a random level per architecture
   const y = hist.data[0].y as number[];
   assert.ok(Math.abs(y.reduce((s, v) => s + v, 0) - 1) < 1e-9);
-  const bars = tailFigure(splittingTable(RUNS, { size: 10 }));
+  assert.deepEqual(hist.data[1].x, [0.3, 0.3]);
+  const bars = tailFigure(splittingTable(RUNS, { share: 0.1, minSize: 10 }));
   assert.deepEqual(bars.data[0].x, ["left tail", "middle", "right tail"]);
 });

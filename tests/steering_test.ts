@@ -9,6 +9,7 @@ import {
   decoderDirections,
   disposeContexts,
   logitLens,
+  logOdds,
   randomDirections,
   sampleLiveLatents,
   steerDirections,
@@ -66,17 +67,19 @@ Deno.test("steering: α = 0 changes nothing; measurements match a run-with-hooks
   try {
     const dirs = randomDirections(CONFIG.n_embd, 2, 4);
     const [zero] = await steerDirections(model, ctx, dirs.subarray(0, CONFIG.n_embd), {
-      fractions: [0],
+      alphas: [[{ strength: 0, alpha: 0 }]],
       setSize: 3,
     });
+    assert.ok(Math.abs(zero.points[0].logOddsGain) < 1e-4);
     assert.ok(Math.abs(zero.points[0].gain) < 1e-6 && zero.points[0].kl < 1e-5);
     assert.ok(zero.points[0].tv < 1e-5);
 
     const [s] = await steerDirections(model, ctx, dirs.subarray(CONFIG.n_embd), {
-      fractions: [0.7],
+      alphas: [[{ strength: 0.9, alpha: 0.7 * ctx.medianNorm }]],
       setSize: 3,
     });
     const p = s.points[0], u = dirs.subarray(CONFIG.n_embd);
+    assert.equal(p.strength, 0.9);
     assert.ok(Math.abs(p.alpha - 0.7 * ctx.medianNorm) < 1e-9);
     // Independent reference: the full forward pass with a hook adding α·u.
     const ref = tf.tidy(() => {
@@ -87,11 +90,13 @@ Deno.test("steering: α = 0 changes nothing; measurements match a run-with-hooks
       return [clean.arraySync(), steered.arraySync()] as number[][][];
     });
     const n = ref[0].length;
-    let gain = 0, up = 0, tv = 0, kl = 0;
+    let gain = 0, up = 0, tv = 0, kl = 0, logOddsGain = 0;
     for (let r = 0; r < n; r++) {
       const [a, b] = [ref[0][r], ref[1][r]];
       const dS = s.set.reduce((t, id) => t + b[id] - a[id], 0);
       gain += dS / n;
+      const pa = s.set.reduce((t, id) => t + a[id], 0), pb = pa + dS;
+      logOddsGain += (Math.log(pb / (1 - pb)) - Math.log(pa / (1 - pa))) / n;
       if (dS > 0) up++;
       tv += a.reduce((t, x, v) => t + Math.abs(b[v] - x), 0) / 2 / n;
       kl += a.reduce((t, x, v) => t + x * Math.log(x / b[v]), 0) / n;
@@ -99,6 +104,7 @@ Deno.test("steering: α = 0 changes nothing; measurements match a run-with-hooks
     assert.ok(Math.abs(p.gain - gain) < 1e-5, `gain ${p.gain} vs ${gain}`);
     assert.ok(Math.abs(p.tv - tv) < 1e-5 && Math.abs(p.kl - kl) < 1e-4);
     assert.equal(p.consistency, up / n);
+    assert.ok(Math.abs(p.logOddsGain - logOddsGain) < 1e-3, `${p.logOddsGain} vs ${logOddsGain}`);
     assert.ok(Math.abs(p.concentration - gain / tv) < 1e-3);
     assert.ok(p.gain <= p.tv + 1e-7, "ΔP(S) never exceeds the total variation");
     assert.ok(Math.abs(p.steeredMass - p.cleanMass - p.gain) < 1e-9);
@@ -114,9 +120,17 @@ Deno.test("steering hard along a direction at the final residual raises its set 
     // With zero ln_f bias, ln_f(h + αu) → γ ⊙ centred u / σ as α grows: the logits become the
     // ln_f lens scores, so the set (the lens's top tokens) must gain at every position.
     const [s] = await steerDirections(model, ctx, randomDirections(CONFIG.n_embd, 1, 8), {
-      fractions: [50],
+      alphas: [[{ strength: 1, alpha: 50 * ctx.medianNorm }]],
       setSize: 3,
     });
+    await assert.rejects(
+      () =>
+        steerDirections(model, ctx, randomDirections(CONFIG.n_embd, 1, 8), {
+          alphas: [],
+          setSize: 3,
+        }),
+      /0 α lists for 1 directions/,
+    );
     const p = s.points[0];
     assert.equal(p.consistency, 1);
     assert.ok(p.gain > 0.2 && p.concentration > 0.3, JSON.stringify(p));
@@ -124,6 +138,15 @@ Deno.test("steering hard along a direction at the final residual raises its set 
   } finally {
     disposeContexts(ctx);
   }
+});
+
+Deno.test("logOdds: log p/(1 − p) on a hand example, clamped at 0 and 1", () => {
+  assert.ok(Math.abs(logOdds(0.2) - Math.log(0.25)) < 1e-12);
+  assert.equal(logOdds(0.5), 0);
+  // A set going from 10 % to 50 % gains log 9 in log-odds.
+  assert.ok(Math.abs(logOdds(0.5) - logOdds(0.1) - Math.log(9)) < 1e-12);
+  assert.ok(Number.isFinite(logOdds(0)) && Number.isFinite(logOdds(1)));
+  assert.ok(logOdds(1) > logOdds(0.999));
 });
 
 Deno.test("sampleLiveLatents: distinct live latents, seeded, fewer when few are alive", () => {

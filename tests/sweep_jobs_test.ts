@@ -101,6 +101,8 @@ Deno.test("notebookNeeds: --only 04 is the β sweep plus the compared SAEs at ev
   assert.ok(needs.every((n) => n.notebooks.join() === "04"));
   const gsae = needs.filter((n) => n.spec.beta === "chosen");
   assert.equal(gsae.length, p.seeds.length);
+  // g-SAE's frequencies under plain selection as well as with the true-token gradient.
+  for (const n of gsae) assert.deepEqual(n.evals, [{}, { gradient: "none" }]);
 });
 
 Deno.test("profile jobs: --only takes ids or stems, and rejects others", () => {

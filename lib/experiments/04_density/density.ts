@@ -4,9 +4,16 @@
  * - Dead latents over training: a latent is dead at a step when it has not fired on any of the
  *   last N training tokens (N = the trainer's `deadWindowTokens`; before N tokens have passed
  *   nothing can be dead, by this definition). Read from each SAE's training history.
+ *   The window is the one the trainer saved (`TrainedSAE.train.deadWindowTokens`, cfg.json's
+ *   `dead_window_tokens`), stated beside every dead count.
+ * - Latents that never fired on the validation tokens: a separate count, named as such (it
+ *   depends on how many validation tokens there are, not on the training window).
  * - Activation density on validation tokens: each latent's activation frequency (fraction of
- *   tokens it fires on) from the shared held-out evaluation (true-token gradient for g-SAE);
- *   their CDF, median, and the fractions of latents above fixed frequencies (the paper's 1 % and
+ *   tokens it fires on) from the shared held-out evaluation, under both selection rules of a
+ *   gradient-aware SAE: with the true-token gradient (the paper's evaluation) and plain
+ *   selection without a gradient (what a deployed g-SAE shows, since no label is known at
+ *   inference); TopK and e2e-TopK ignore the gradient, so both are the same evaluation. Their
+ *   CDF, median, and the fractions of latents above fixed frequencies (the paper's 1 % and
  *   10 %). A TopK-family SAE's mean frequency is fixed at L0 / d_sae, so these describe how that
  *   mass is spread over latents.
  *
@@ -17,8 +24,9 @@
  * @module
  */
 import { median } from "../../metrics/mod.ts";
+import { architectureOf } from "../../sae/mod.ts";
 import { type ComparedArchitecture, comparedEvaluations } from "../zoo/compared.ts";
-import type { SAEEvaluation } from "../zoo/sae_eval.ts";
+import { evaluateSAE, type SAEEvaluation } from "../zoo/sae_eval.ts";
 import type { TrainedSAE } from "../zoo/sae_zoo.ts";
 import { byArchitecture, type Spread, spread } from "../shared/seed_spread.ts";
 import type { Workspace } from "../shared/workspace.ts";
@@ -51,16 +59,42 @@ export interface DensityRun {
   dead: number[];
   /** Dead latents at the end of training. */
   deadAtEnd: number;
-  /** Per-latent activation frequency on the validation tokens. */
+  /** Per-latent activation frequency on the validation tokens (true-token gradient). */
   frequencies: number[];
+  /**
+   * Per-latent activation frequency under plain selection (no gradient); the same array as
+   * `frequencies` for an SAE that does not use the gradient.
+   */
+  plainFrequencies: number[];
+  /** Whether the SAE's encoder uses the gradient (then the two selections differ). */
+  usesGradient: boolean;
   /** Validation tokens the frequencies count over. */
   evalTokens: number;
-  /** Mean active latents per validation token. */
+  /** Mean active latents per validation token (true-token gradient). */
   l0: number;
+  /** The same under plain selection. */
+  plainL0: number;
 }
 
-/** A {@link DensityRun} from a trained SAE and its validation evaluation. */
-export function densityRun(trained: TrainedSAE, evaluation: SAEEvaluation): DensityRun {
+/**
+ * A {@link DensityRun} from a trained SAE, its validation evaluation (true-token gradient) and,
+ * for an SAE that uses the gradient, its plain-selection evaluation (`options.plain`, required
+ * then; ignored otherwise).
+ */
+export function densityRun(
+  trained: TrainedSAE,
+  evaluation: SAEEvaluation,
+  options: { plain?: SAEEvaluation } = {},
+): DensityRun {
+  const usesGradient = architectureOf(trained.spec.architecture).usesGradient;
+  const plain = usesGradient ? options.plain : evaluation;
+  if (!plain) throw new Error(`densityRun: ${trained.label} needs its plain-selection evaluation`);
+  if (plain.frequency.tokens !== evaluation.frequency.tokens) {
+    throw new Error(
+      `densityRun: ${trained.label}'s evaluations count ${evaluation.frequency.tokens} and ` +
+        `${plain.frequency.tokens} tokens`,
+    );
+  }
   return {
     architecture: trained.spec.architecture as ComparedArchitecture,
     seed: trained.spec.seed,
@@ -71,21 +105,31 @@ export function densityRun(trained: TrainedSAE, evaluation: SAEEvaluation): Dens
     dead: trained.history.map((p) => p.dead),
     deadAtEnd: trained.dead,
     frequencies: evaluation.frequencies,
+    plainFrequencies: plain.frequencies,
+    usesGradient,
     evalTokens: evaluation.frequency.tokens,
     l0: evaluation.l0,
+    plainL0: plain.l0,
   };
 }
 
 /**
  * The shared main-k SAEs (every architecture of {@link COMPARED} and every seed of the profile)
- * with their validation evaluations; trained and evaluated only when not cached.
+ * with their validation evaluations (and plain-selection ones for g-SAE); trained and evaluated
+ * only when not cached.
  */
 export async function densityRuns(
   ws: Workspace,
   options: { architectures?: readonly ComparedArchitecture[]; seeds?: number[] } = {},
 ): Promise<DensityRun[]> {
-  const runs = await comparedEvaluations(ws, options);
-  return runs.map(({ trained, evaluation }) => densityRun(trained, evaluation));
+  const out: DensityRun[] = [];
+  for (const { trained, evaluation } of await comparedEvaluations(ws, options)) {
+    const plain = architectureOf(trained.spec.architecture).usesGradient
+      ? await evaluateSAE(ws, trained, { gradient: "none" })
+      : undefined;
+    out.push(densityRun(trained, evaluation, { plain }));
+  }
+  return out;
 }
 
 /** Dead latents over training for one architecture: mean and range over seeds, as fractions. */
@@ -143,22 +187,10 @@ export function empiricalCdf(
   return { value, fraction };
 }
 
-/** Per-architecture density summary: each field's spread over seeds (fractions, not %). */
-export interface DensityRow {
-  /** Architecture. */
-  architecture: ComparedArchitecture;
-  /** Seeds. */
-  seeds: number[];
-  /** Latents. */
-  dSae: number;
-  /** Dead fraction at the end of training (window N = `deadWindowTokens`). */
-  deadAtEnd: Spread;
-  /** N of the training dead window. */
-  deadWindowTokens: number;
+/** Frequency statistics of one selection rule: spreads over seeds, in seed order. */
+export interface FrequencyStats {
   /** Fraction of latents that never fired on the validation tokens. */
-  deadOnVal: Spread;
-  /** Validation tokens. */
-  evalTokens: number;
+  neverFiredOnVal: Spread;
   /** Median latent frequency (never-firing latents count as 0). */
   medianFrequency: Spread;
   /** Fraction of latents with frequency strictly above each threshold, in threshold order. */
@@ -167,33 +199,73 @@ export interface DensityRow {
   l0: Spread;
 }
 
+/**
+ * Per-architecture density summary: each field's spread over seeds (fractions, not %), whose
+ * `values` are in the order of `seeds`, so two architectures' values pair by seed.
+ */
+export interface DensityRow extends FrequencyStats {
+  /** Architecture. */
+  architecture: ComparedArchitecture;
+  /** Seeds. */
+  seeds: number[];
+  /** Latents. */
+  dSae: number;
+  /** Dead fraction at the end of training (window N = `deadWindowTokens`). */
+  deadAtEnd: Spread;
+  /** N of the training dead window, as saved with the SAE (the same for every seed). */
+  deadWindowTokens: number;
+  /** Validation tokens. */
+  evalTokens: number;
+  /** Whether the encoder uses the gradient (then `plain` differs from the fields above). */
+  usesGradient: boolean;
+  /** The frequency statistics under plain selection (the fields above: true-token gradient). */
+  plain: FrequencyStats;
+}
+
 /** The density table: one row per architecture, in {@link COMPARED} order. */
 export interface DensityTable {
-  /** The thresholds of {@link DensityRow.above}. */
+  /** The thresholds of {@link FrequencyStats.above}. */
   thresholds: number[];
   /** Rows. */
   rows: DensityRow[];
 }
 
-/** Summarises runs per architecture (thresholds default to the paper's 1 % and 10 %). */
+/**
+ * Summarises runs per architecture (thresholds default to the paper's 1 % and 10 %). Seeds of
+ * one architecture with different saved dead windows are an error (their counts would not be
+ * comparable).
+ */
 export function densityTable(
   runs: DensityRun[],
   options: { thresholds?: readonly number[] } = {},
 ): DensityTable {
   const thresholds = [...(options.thresholds ?? PAPER_THRESHOLDS)];
-  const rows = byArchitecture(runs).map(([architecture, rs]): DensityRow => ({
-    architecture,
-    seeds: rs.map((r) => r.seed),
-    dSae: rs[0].dSae,
-    deadAtEnd: spread(rs.map((r) => r.deadAtEnd / r.dSae)),
-    deadWindowTokens: rs[0].deadWindowTokens,
-    deadOnVal: spread(rs.map((r) => r.frequencies.filter((f) => f === 0).length / r.dSae)),
-    evalTokens: rs[0].evalTokens,
-    medianFrequency: spread(rs.map((r) => median(r.frequencies))),
-    above: thresholds.map((t) =>
-      spread(rs.map((r) => r.frequencies.filter((f) => f > t).length / r.dSae))
-    ),
-    l0: spread(rs.map((r) => r.l0)),
-  }));
+  const stats = (
+    rs: DensityRun[],
+    f: (r: DensityRun) => number[],
+    l0: (r: DensityRun) => number,
+  ) => ({
+    neverFiredOnVal: spread(rs.map((r) => f(r).filter((v) => v === 0).length / r.dSae)),
+    medianFrequency: spread(rs.map((r) => median(f(r)))),
+    above: thresholds.map((t) => spread(rs.map((r) => f(r).filter((v) => v > t).length / r.dSae))),
+    l0: spread(rs.map(l0)),
+  });
+  const rows = byArchitecture(runs).map(([architecture, rs]): DensityRow => {
+    const windows = [...new Set(rs.map((r) => r.deadWindowTokens))];
+    if (windows.length > 1) {
+      throw new Error(`densityTable: ${architecture}'s seeds saved dead windows ${windows}`);
+    }
+    return {
+      architecture,
+      seeds: rs.map((r) => r.seed),
+      dSae: rs[0].dSae,
+      deadAtEnd: spread(rs.map((r) => r.deadAtEnd / r.dSae)),
+      deadWindowTokens: windows[0],
+      evalTokens: rs[0].evalTokens,
+      usesGradient: rs[0].usesGradient,
+      ...stats(rs, (r) => r.frequencies, (r) => r.l0),
+      plain: stats(rs, (r) => r.plainFrequencies, (r) => r.plainL0),
+    };
+  });
   return { thresholds, rows };
 }

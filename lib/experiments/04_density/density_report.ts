@@ -13,6 +13,7 @@ import {
   type DensityRun,
   type DensityTable,
   empiricalCdf,
+  type FrequencyStats,
   PAPER_MEDIAN_FREQUENCY,
   PAPER_THRESHOLDS,
 } from "./density.ts";
@@ -30,33 +31,48 @@ import { mdTable } from "../../io/markdown_table.ts";
 const count = (n: number) => n.toLocaleString("en");
 const pct = (s: Spread, digits = 2) => formatSpread(s, { scale: 100, digits, unit: "%" });
 
-/** The density table as markdown (mean ± std over seeds). */
+/**
+ * The density table as markdown (mean ± std over seeds): one row per architecture with the
+ * true-token gradient at evaluation, and for a gradient-aware SAE a second row under plain
+ * selection (the same SAE, so its training columns are not repeated).
+ */
 export function densityMarkdown(table: DensityTable): string {
   const r0 = table.rows[0];
   const head = [
     "architecture",
+    "selection",
     "L0",
-    `dead, end of training (N = ${count(r0.deadWindowTokens)} tokens)`,
-    `never fired on val (${count(r0.evalTokens)} tokens)`,
+    "dead, end of training",
+    "dead window N (tokens, as saved)",
+    `never fired on the ${count(r0.evalTokens)} val tokens`,
     "median frequency",
     "mean frequency (L0 / latents)",
     ...table.thresholds.map((t) => `latents > ${t * 100} %`),
     "paper median (GPT-2 small, L0 = 32)",
   ];
-  const rows = table.rows.map((r) => [
+  const line = (r: DensityRow, f: FrequencyStats, selection: string, training: boolean) => [
     ARCH_STYLE[r.architecture].name,
-    formatSpread(r.l0, { digits: 1 }),
-    pct(r.deadAtEnd),
-    pct(r.deadOnVal),
-    pct(r.medianFrequency, 3),
-    `${((r.l0.mean / r.dSae) * 100).toFixed(2)} %`,
-    ...r.above.map((s) => pct(s, 1)),
-    `${(PAPER_MEDIAN_FREQUENCY[r.architecture] * 100).toFixed(2)} %`,
-  ]);
+    selection,
+    formatSpread(f.l0, { digits: 1 }),
+    training ? pct(r.deadAtEnd) : "(same SAE)",
+    training ? count(r.deadWindowTokens) : "",
+    pct(f.neverFiredOnVal),
+    pct(f.medianFrequency, 3),
+    `${((f.l0.mean / r.dSae) * 100).toFixed(2)} %`,
+    ...f.above.map((s) => pct(s, 1)),
+    training ? `${(PAPER_MEDIAN_FREQUENCY[r.architecture] * 100).toFixed(2)} %` : "",
+  ];
+  const rows = table.rows.flatMap((r) =>
+    r.usesGradient
+      ? [line(r, r, "true-token gradient", true), line(r, r.plain, "plain (no gradient)", false)]
+      : [line(r, r, "plain (ignores the gradient)", true)]
+  );
   return [
     mdTable(head, rows),
     "",
-    `Mean ± std over seeds ${r0.seeds.join(", ")}; ${r0.dSae} latents each.`,
+    `Mean ± std over seeds ${r0.seeds.join(", ")}; ${r0.dSae} latents each. Dead: no ` +
+    `activation in the last N training tokens (N as saved with each SAE); never fired: no ` +
+    `activation on any validation token.`,
   ].join("\n");
 }
 
@@ -97,27 +113,34 @@ export function deadLatentsFigure(curves: DeadCurve[]): FigureSpec {
 }
 
 /**
- * Activation-frequency CDFs on validation tokens, one line per SAE, log x. Latents that never
- * fired cannot sit on a log axis: each curve starts at the share of latents that never fired.
+ * Activation-frequency CDFs on validation tokens, one line per SAE (and a dotted one under plain
+ * selection for a gradient-aware SAE), log x. Latents that never fired cannot sit on a log
+ * axis: each curve starts at the share of latents that never fired.
  */
 export function frequencyCdfFigure(
   runs: DensityRun[],
   options: { thresholds?: readonly number[]; points?: number } = {},
 ): FigureSpec {
   const seen = new Set<string>();
-  const data = runs.map((r) => {
-    const style = seriesStyle(r.architecture);
+  // A gradient-aware SAE also gets a curve under plain TopK selection (no gradient).
+  const curves = runs.flatMap((r) => [
+    { r, frequencies: r.frequencies, plain: false },
+    ...(r.usesGradient ? [{ r, frequencies: r.plainFrequencies, plain: true }] : []),
+  ]);
+  const data = curves.map(({ r, frequencies, plain }) => {
+    const style = seriesStyle(r.architecture, plain ? "plain" : "true");
     const { line, marker } = traceStyle(style, { width: 1.5 });
     marker.maxdisplayed = SPARSE_MARKERS;
-    const cdf = empiricalCdf(r.frequencies, { points: options.points });
+    const group = r.architecture + (plain ? "-plain" : "");
+    const cdf = empiricalCdf(frequencies, { points: options.points });
     const keep = cdf.value.map((v, i) => [v, cdf.fraction[i]]).filter(([v]) => v > 0);
-    const first = !seen.has(r.architecture);
-    seen.add(r.architecture);
+    const first = !seen.has(group);
+    seen.add(group);
     return {
       type: "scatter",
       mode: "lines+markers",
       name: style.name,
-      legendgroup: r.architecture,
+      legendgroup: group,
       showlegend: first,
       line: { ...line, shape: "hv" },
       marker,
@@ -170,6 +193,22 @@ export function densityMetrics(
         abs: 0.001,
         rel: 0.1,
       },
+      ...(r.usesGradient
+        ? [{
+          name: `median_frequency_plain_${a}`,
+          value: r.plain.medianFrequency.mean,
+          description: `${a}: median latent frequency on validation under plain selection`,
+          abs: 0.001,
+          rel: 0.1,
+        }]
+        : []),
+      {
+        name: `never_fired_on_val_${a}`,
+        value: r.neverFiredOnVal.mean,
+        description: `${a}: fraction of latents that never fired on the validation tokens`,
+        abs: 0.02,
+        rel: 0.2,
+      },
       ...table.thresholds.map((t, i) => ({
         name: `fraction_above_${t * 100}pct_${a}`,
         value: r.above[i].mean,
@@ -191,7 +230,7 @@ export function densityMetrics(
 export function densityClaims(table: DensityTable): ClaimRecord[] {
   const row = (a: ComparedArchitecture) => rowOf(table.rows, a, "densityClaims");
   const g = row("gsae"), t = row("topk"), e = row("e2e_topk");
-  const above = (r: DensityRow, th: number) => {
+  const above = (r: FrequencyStats, th: number) => {
     const i = table.thresholds.indexOf(th);
     if (i < 0) throw new Error(`densityClaims: threshold ${th} not in the table`);
     return r.above[i];
@@ -210,30 +249,36 @@ export function densityClaims(table: DensityTable): ClaimRecord[] {
     ["g-SAE < TopK", g.deadAtEnd, t.deadAtEnd, "lower"],
     ["g-SAE < e2e", g.deadAtEnd, e.deadAtEnd, "lower"],
   ]);
+  // Each frequency claim also compares g-SAE under plain selection (what a deployed g-SAE
+  // shows) with TopK; TopK ignores the gradient, so its plain statistics are its only ones.
+  const gp = g.plain;
   const med = judge([
     ["g-SAE < TopK", g.medianFrequency, t.medianFrequency, "lower"],
+    ["g-SAE (plain selection) < TopK", gp.medianFrequency, t.medianFrequency, "lower"],
     ["TopK < e2e", t.medianFrequency, e.medianFrequency, "lower"],
   ]);
   const a1 = judge([
     ["vs TopK", above(g, 0.01), above(t, 0.01), "lower"],
+    ["plain selection vs TopK", above(gp, 0.01), above(t, 0.01), "lower"],
     ["vs e2e", above(g, 0.01), above(e, 0.01), "lower"],
   ]);
   const a10 = judge([
     ["vs TopK", above(g, 0.1), above(t, 0.1), "higher"],
+    ["plain selection vs TopK", above(gp, 0.1), above(t, 0.1), "higher"],
     ["vs e2e", above(g, 0.1), above(e, 0.1), "higher"],
   ]);
+  const plainG = (s: Spread, digits = 2) => `g-SAE under plain selection ${pct(s, digits)}`;
   return [
     {
       id: "density-dead-latents",
       paper: "g-SAEs leave fewer latents permanently inactive (dead) than TopK and e2e SAEs.",
-      result:
-        `Dead at the end of training (no activation in the last ${
-          count(g.deadWindowTokens)
-        } tokens): ${[g, t, e].map((r) => named(r, r.deadAtEnd)).join(", ")}; never fired on ${
-          count(g.evalTokens)
-        } validation tokens: ${
-          [g, t, e].map((r) => named(r, r.deadOnVal)).join(", ")
-        }. ${dead.why}.` +
+      result: `Dead at the end of training (no activation in the last N training tokens, N as ` +
+        `saved with each SAE): ${
+          [g, t, e].map((r) => `${named(r, r.deadAtEnd)} (N = ${count(r.deadWindowTokens)})`)
+            .join(", ")
+        }; never fired on the ${count(g.evalTokens)} validation tokens (a separate count): ${
+          [g, t, e].map((r) => named(r, r.neverFiredOnVal)).join(", ")
+        }, ${plainG(gp.neverFiredOnVal)}. ${dead.why}.` +
         ([g, t, e].every((r) => r.deadAtEnd.max === 0)
           ? " No SAE had a dead latent at the end of training, so there were none to have fewer of."
           : ""),
@@ -244,7 +289,7 @@ export function densityClaims(table: DensityTable): ClaimRecord[] {
       paper: "At L0 = 32, median latent frequency 0.24 % (g-SAE) < 0.43 % (TopK) < 1.10 % (e2e).",
       result: `Median frequency at L0 = ${g.l0.mean.toFixed(0)}: ${
         [g, t, e].map((r) => named(r, r.medianFrequency, 3)).join(", ")
-      }. ${med.why}.`,
+      }, ${plainG(gp.medianFrequency, 3)}. ${med.why}.`,
       verdict: med.verdict,
     },
     {
@@ -252,7 +297,7 @@ export function densityClaims(table: DensityTable): ClaimRecord[] {
       paper: "g-SAEs have fewer latents firing on more than 1 % of tokens.",
       result: `Latents above 1 %: ${
         [g, t, e].map((r) => named(r, above(r, 0.01), 1)).join(", ")
-      }. ${a1.why}.`,
+      }, ${plainG(above(gp, 0.01), 1)}. ${a1.why}.`,
       verdict: a1.verdict,
     },
     {
@@ -260,7 +305,7 @@ export function densityClaims(table: DensityTable): ClaimRecord[] {
       paper: "g-SAEs have more latents firing on more than 10 % of tokens.",
       result: `Latents above 10 %: ${
         [g, t, e].map((r) => named(r, above(r, 0.1), 1)).join(", ")
-      }. ${a10.why}.`,
+      }, ${plainG(above(gp, 0.1), 1)}. ${a10.why}.`,
       verdict: a10.verdict,
     },
   ];

@@ -1,17 +1,21 @@
 /**
  * Notebook 05: feature splitting, the paper's Fig. 8 (bottom) and Table 2.
  *
- * - Each decoder row's maximum cosine similarity with any other row of the same SAE
- *   (`maxDecoderCosine`), a proxy for feature splitting (Braun et al.): split latents point in
- *   nearly the same direction. Histogram per architecture over every latent, dead ones included
- *   as in the paper (whose left-tail spikes it attributes to dead latents).
+ * - Each live decoder row's maximum cosine similarity with another live row of the same SAE
+ *   (`maxDecoderCosine` over the latents that fired at least once on the validation tokens), a
+ *   proxy for feature splitting (Braun et al.): split latents point in nearly the same direction.
+ *   Dead latents are left out: their rows are untrained (close to their random initialisation)
+ *   and pull the mean towards the random level, which is reported beside it
+ *   (`random_dictionary.ts`: the mean max cosine of as many random unit vectors in d dims). The
+ *   comparison between SAEs is of the excess over that level, since the level rises with the
+ *   number of live latents.
  * - Table 2: mean |directional derivative| |∇ₓL · d̂ᵢ| of latents at three positions of that
  *   histogram. Our definition of the positions, among the latents that fired at least
- *   `minFirings` times on the validation tokens (so that dead, untrained directions do not fill
- *   the left tail): sort them by maximum cosine; the left tail is the `size` lowest, the middle
- *   the `size` centred on the median rank, the right tail the `size` highest. The paper
- *   samples 30 latents per category with 300 sequences; we take `size` (default 30) latents and
- *   the profile's validation sequences.
+ *   `minFirings` times on the validation tokens: sort them by live max cosine; the left tail is
+ *   the `size` lowest, the middle the `size` centred on the median rank, the right tail the
+ *   `size` highest. The paper samples 30 latents per category (of 24,576); ours are groups
+ *   large enough for the mean of a group to be stable across seeds, {@link tailSize}: a tenth
+ *   of the live latents (deciles), at least 50.
  * - The derivative is averaged "over many activations x" (the paper): over every validation
  *   token (`meanAbsDerivAll`, the Table 2 reading); over the tokens where the latent fires
  *   (`meanAbsDerivFiring`) is shown beside it. Both use the gradient of the true next-token loss.
@@ -22,8 +26,9 @@
  *
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs";
 import { maxDecoderCosine, mean, spearman } from "../../metrics/mod.ts";
+import { randomDictionaryLevel } from "./random_dictionary.ts";
 import { type ComparedArchitecture, comparedEvaluations } from "../zoo/compared.ts";
 import type { SAEEvaluation } from "../zoo/sae_eval.ts";
 import type { TrainedSAE } from "../zoo/sae_zoo.ts";
@@ -51,8 +56,17 @@ export interface SplittingRun {
   seed: number;
   /** The SAE's label. */
   label: string;
-  /** Per latent: maximum cosine similarity of its decoder row with another row. */
+  /** Per latent: maximum cosine similarity of its decoder row with another row (every row). */
   maxCosine: number[];
+  /**
+   * Per latent: maximum cosine of its row with another live row (live: fired on a validation
+   * token); null for a latent that never fired.
+   */
+  liveMaxCosine: (number | null)[];
+  /** Latents that fired on the validation tokens. */
+  live: number;
+  /** Mean max cosine of `live` random unit vectors in the decoder's dimension (5 draws). */
+  randomLevel: number;
   /** Per latent: validation tokens it fired on. */
   firings: number[];
   /** Per latent: mean |∇L·d̂ᵢ| over every validation token. */
@@ -61,7 +75,10 @@ export interface SplittingRun {
   derivFiring: (number | null)[];
 }
 
-/** A {@link SplittingRun} from a trained SAE (its decoder) and its validation evaluation. */
+/**
+ * A {@link SplittingRun} from a trained SAE (its decoder) and its validation evaluation; the
+ * random level is drawn from the SAE's seed.
+ */
 export async function splittingRun(
   trained: TrainedSAE,
   evaluation: SAEEvaluation,
@@ -69,12 +86,20 @@ export async function splittingRun(
   const wDec = trained.sae.params.get("W_dec") as tf.Tensor2D | undefined;
   if (!wDec) throw new Error(`${trained.label}: no W_dec parameter`);
   const tokens = evaluation.frequency.tokens;
+  const firings = evaluation.frequencies.map((f) => Math.round(f * tokens));
+  const liveMaxCosine = await liveMaxDecoderCosine(wDec, firings.map((f) => f > 0));
+  const live = liveMaxCosine.filter((v) => v !== null).length;
+  if (live < 2) throw new Error(`${trained.label}: ${live} latent(s) fired on validation`);
   return {
     architecture: trained.spec.architecture as ComparedArchitecture,
     seed: trained.spec.seed,
     label: trained.label,
     maxCosine: Array.from(await maxDecoderCosine(wDec)),
-    firings: evaluation.frequencies.map((f) => Math.round(f * tokens)),
+    liveMaxCosine,
+    live,
+    randomLevel: (await randomDictionaryLevel(live, wDec.shape[1], { seed: trained.spec.seed }))
+      .mean,
+    firings,
     derivAll: evaluation.meanAbsDerivAll,
     derivFiring: evaluation.meanAbsDerivFiring,
   };
@@ -89,6 +114,47 @@ export async function splittingRuns(
   const out: SplittingRun[] = [];
   for (const { trained, evaluation } of runs) out.push(await splittingRun(trained, evaluation));
   return out;
+}
+
+/**
+ * Each latent's max cosine with another latent among the `live` ones (null where not live): the
+ * decoder restricted to its live rows.
+ */
+export async function liveMaxDecoderCosine(
+  wDec: tf.Tensor2D,
+  live: ArrayLike<boolean>,
+): Promise<(number | null)[]> {
+  if (live.length !== wDec.shape[0]) {
+    throw new RangeError(`liveMaxDecoderCosine: ${live.length} flags for ${wDec.shape[0]} rows`);
+  }
+  const idx = Array.from(live).flatMap((l, i) => (l ? [i] : []));
+  const out: (number | null)[] = new Array(live.length).fill(null);
+  if (idx.length < 2) return out;
+  const rows = tf.gather(wDec, idx) as tf.Tensor2D;
+  try {
+    (await maxDecoderCosine(rows)).forEach((v, j) => (out[idx[j]] = v));
+  } finally {
+    rows.dispose();
+  }
+  return out;
+}
+
+/** Default share of the live latents in each Table 2 group, and the least group size. */
+export const TAIL_RULE = { share: 0.1, minSize: 50 } as const;
+
+/**
+ * Latents per Table 2 group for an SAE with `live` eligible latents: `share` of them (default a
+ * tenth: the lowest, middle and highest deciles), at least `minSize` (default 50) when there are
+ * three times that many, else a third of them. Why: a group's mean |∇L·d̂| varies with the
+ * latents drawn into it, so the groups are sized to the SAE (30 would be 3 % of ~1,000 live
+ * latents) rather than to the paper's 30 of 24,576.
+ */
+export function tailSize(
+  live: number,
+  options: { share?: number; minSize?: number } = {},
+): number {
+  const share = options.share ?? TAIL_RULE.share, minSize = options.minSize ?? TAIL_RULE.minSize;
+  return Math.max(Math.ceil(share * live), Math.min(minSize, Math.floor(live / 3)));
 }
 
 /**
@@ -117,54 +183,80 @@ export function tailGroups(
 
 /** Table 2 quantities of one SAE. */
 export interface TailStats {
-  /** Live latents (fired ≥ `minFirings` times). */
+  /** Eligible latents (fired ≥ `minFirings` times). */
   live: number;
-  /** Mean max cosine over every latent (the histogram's mean). */
+  /** Latents per group. */
+  size: number;
+  /** Mean max cosine over every latent, dead ones included (the paper's histogram). */
   meanMaxCosine: number;
+  /** Mean over the live latents of the max cosine with another live latent. */
+  liveMeanMaxCosine: number;
+  /** The random-dictionary level for as many vectors (see {@link SplittingRun.randomLevel}). */
+  randomLevel: number;
   /** Per position: mean over its latents of the all-tokens mean |∇L·d̂|. */
   derivAll: Record<Position, number>;
   /** Per position: the same with the when-firing mean. */
   derivFiring: Record<Position, number>;
-  /** Per position: mean max cosine of its latents. */
+  /** Per position: mean live max cosine of its latents. */
   maxCosine: Record<Position, number>;
-  /** Spearman(max cosine, all-tokens |∇L·d̂|) over the live latents. */
+  /** Spearman(live max cosine, all-tokens |∇L·d̂|) over the eligible latents. */
   spearman: number;
 }
 
-/** The Table 2 quantities of one run (`size` latents per position, default 30). */
+/**
+ * The Table 2 quantities of one run: groups by live max cosine among the latents that fired at
+ * least `minFirings` times (default 1), sized by {@link tailSize} (`share`, `minSize`).
+ */
 export function tailStats(
   run: SplittingRun,
-  options: { size?: number; minFirings?: number } = {},
+  options: { share?: number; minFirings?: number; minSize?: number } = {},
 ): TailStats {
-  const minFirings = options.minFirings ?? 1;
-  const live = run.firings.map((f) => f >= minFirings);
-  const groups = tailGroups(run.maxCosine, live, options.size ?? 30);
+  const minFirings = Math.max(1, options.minFirings ?? 1);
+  const eligible = run.firings.map((f, i) => f >= minFirings && run.liveMaxCosine[i] !== null);
+  const idx = eligible.flatMap((l, i) => (l ? [i] : []));
+  const cos = run.liveMaxCosine.map((v) => v ?? NaN);
+  const size = tailSize(idx.length, options);
+  const groups = tailGroups(cos, eligible, size);
   const per = (v: ArrayLike<number | null>) =>
     Object.fromEntries(POSITIONS.map((p) => [p, mean(groups[p].map((i) => v[i]!))])) as Record<
       Position,
       number
     >;
-  const liveIdx = live.flatMap((l, i) => (l ? [i] : []));
+  const live = run.liveMaxCosine.filter((v): v is number => v !== null);
   return {
-    live: liveIdx.length,
+    live: idx.length,
+    size,
     meanMaxCosine: mean(run.maxCosine),
+    liveMeanMaxCosine: mean(live),
+    randomLevel: run.randomLevel,
     derivAll: per(run.derivAll),
     derivFiring: per(run.derivFiring),
-    maxCosine: per(run.maxCosine),
-    spearman: spearman(liveIdx.map((i) => run.maxCosine[i]), liveIdx.map((i) => run.derivAll[i])),
+    maxCosine: per(cos),
+    spearman: spearman(idx.map((i) => cos[i]), idx.map((i) => run.derivAll[i])),
   };
 }
 
-/** Per-architecture splitting summary: spreads over seeds. */
+/**
+ * Per-architecture splitting summary: spreads over seeds, whose `values` are in seed order
+ * (`seeds`), so two architectures' values pair by seed.
+ */
 export interface SplittingRow {
   /** Architecture. */
   architecture: ComparedArchitecture;
   /** Seeds. */
   seeds: number[];
-  /** Mean max cosine (all latents). */
+  /** Mean max cosine (every latent, dead ones included). */
   meanMaxCosine: Spread;
-  /** Live latents. */
+  /** Mean max cosine among the live latents. */
+  liveMeanMaxCosine: Spread;
+  /** The random-dictionary level for each seed's number of live latents. */
+  randomLevel: Spread;
+  /** Live mean max cosine minus the random level, per seed (the claim's quantity). */
+  excessOverRandom: Spread;
+  /** Eligible latents. */
   live: Spread;
+  /** Latents per group. */
+  size: Spread;
   /** Per position: all-tokens mean |∇L·d̂|. */
   derivAll: Record<Position, Spread>;
   /** Per position: when-firing mean |∇L·d̂|. */
@@ -177,30 +269,27 @@ export interface SplittingRow {
   spearman: Spread;
 }
 
-/** The splitting table: rows in {@link COMPARED} order, with the group size used. */
+/** The splitting table: rows in {@link COMPARED} order, with the group rule used. */
 export interface SplittingTable {
-  /** Latents per position. */
-  size: number;
+  /** Share of the eligible latents in each group. */
+  share: number;
+  /** Least group size (when an SAE has three times as many eligible latents). */
+  minSize: number;
   /** Minimum validation firings of an eligible latent. */
   minFirings: number;
   /** Rows. */
   rows: SplittingRow[];
 }
 
-/**
- * Summarises runs per architecture (see {@link tailStats} for the options). When some SAE has
- * fewer than 3·`size` live latents, every SAE uses ⌊live/3⌋ of that SAE (`table.size`).
- */
+/** Summarises runs per architecture (see {@link tailStats} for the options). */
 export function splittingTable(
   runs: SplittingRun[],
-  options: { size?: number; minFirings?: number } = {},
+  options: { share?: number; minSize?: number; minFirings?: number } = {},
 ): SplittingTable {
-  const minFirings = options.minFirings ?? 1;
-  // Fewer than 3·size live latents in some SAE: shrink the groups (for all SAEs alike).
-  const fewest = Math.min(...runs.map((r) => r.firings.filter((f) => f >= minFirings).length));
-  const size = Math.min(options.size ?? 30, Math.floor(fewest / 3));
+  const share = options.share ?? TAIL_RULE.share, minSize = options.minSize ?? TAIL_RULE.minSize;
+  const minFirings = Math.max(1, options.minFirings ?? 1);
   const rows = byArchitecture(runs).map(([architecture, rs]): SplittingRow => {
-    const st = rs.map((r) => tailStats(r, { size, minFirings }));
+    const st = rs.map((r) => tailStats(r, { share, minSize, minFirings }));
     const pos = (f: (s: TailStats) => Record<Position, number>) =>
       Object.fromEntries(POSITIONS.map((p) => [p, spread(st.map((s) => f(s)[p]))])) as Record<
         Position,
@@ -210,7 +299,11 @@ export function splittingTable(
       architecture,
       seeds: rs.map((r) => r.seed),
       meanMaxCosine: spread(st.map((s) => s.meanMaxCosine)),
+      liveMeanMaxCosine: spread(st.map((s) => s.liveMeanMaxCosine)),
+      randomLevel: spread(st.map((s) => s.randomLevel)),
+      excessOverRandom: spread(st.map((s) => s.liveMeanMaxCosine - s.randomLevel)),
       live: spread(st.map((s) => s.live)),
+      size: spread(st.map((s) => s.size)),
       derivAll: pos((s) => s.derivAll),
       derivFiring: pos((s) => s.derivFiring),
       maxCosine: pos((s) => s.maxCosine),
@@ -218,5 +311,5 @@ export function splittingTable(
       spearman: spread(st.map((s) => s.spearman)),
     };
   });
-  return { size, minFirings, rows };
+  return { share, minSize, minFirings, rows };
 }

@@ -19,15 +19,19 @@
  *   for thousands of rare tokens) never enter a set.
  * - **Steering**: α·u is added at the hook at every position of the context windows, the model
  *   runs on from the hook, and each position's next-token distribution p′ is compared with the
- *   clean p. α = fraction × the median ‖x‖ at the hook over the clean positions, the same for
- *   every direction, so SAEs are compared at equal perturbation norm.
- * - Per position: ΔP(S) = p′(S) − p(S) for the set S; TV = ½Σ|p′ − p|; KL(p ‖ p′).
- * - Per direction: **gain** = mean ΔP(S); **concentration** = mean ΔP(S) / mean TV, in [−1, 1]:
- *   the share of the probability mass the steering moved that landed on S (ΔP(S) ≤ TV always);
- *   **gain per nat** = mean ΔP(S) / mean KL; **consistency** = the fraction of positions where
- *   ΔP(S) > 0.
+ *   clean p. α is given per direction and strength: notebook 06 scales it to each latent's own
+ *   activation quantiles (`strength.ts`) and steers the latent's matched random direction
+ *   (`matched_random.ts`) at the same α.
+ * - Per position: ΔP(S) = p′(S) − p(S) for the set S; the log-odds gain
+ *   logit p′(S) − logit p(S) (logit p = log p/(1 − p)); TV = ½Σ|p′ − p|; KL(p ‖ p′).
+ * - Per direction: **gain** = mean ΔP(S); **log-odds gain** = its mean over positions, which has
+ *   no ceiling (ΔP(S) ≤ 1 − p(S), and the share of positions where ΔP(S) > 0 is 1 for almost
+ *   any direction that points at its own lens tokens); **concentration** = mean ΔP(S) / mean TV,
+ *   in [−1, 1]: the share of the probability mass the steering moved that landed on S
+ *   (ΔP(S) ≤ TV always); **gain per nat** = mean ΔP(S) / mean KL; **consistency** = the
+ *   fraction of positions where ΔP(S) > 0.
  *
- * Why one module of ~330 lines: the definition of steering (associated tokens, gain,
+ * Why one module of ~360 lines: the definition of steering (associated tokens, gain,
  * concentration, consistency) and its measurement belong together; the study over SAEs and seeds
  * is in `steering_study.ts` and the report in `steering_report.ts`.
  *
@@ -66,12 +70,14 @@ export interface SteeringContexts {
 
 /** One direction at one steering strength. */
 export interface SteeringPoint {
-  /** α as a fraction of the median ‖x‖. */
-  fraction: number;
+  /** The strength's label (notebook 06: the activation quantile α was taken at). */
+  strength: number;
   /** α in activation units. */
   alpha: number;
   /** Mean ΔP(S). */
   gain: number;
+  /** Mean over positions of logit p′(S) − logit p(S). */
+  logOddsGain: number;
   /** Mean KL(p ‖ p′), nats. */
   kl: number;
   /** Mean total-variation distance ½Σ|p′ − p|. */
@@ -100,14 +106,22 @@ export interface DirectionSteering {
   set: number[];
   /** Their lens scores (W_U·(γ ⊙ centred u), or W_U·u for the raw lens). */
   scores: number[];
-  /** One point per fraction, in the order given. */
+  /** One point per strength of the direction's plan, in the order given. */
   points: SteeringPoint[];
+}
+
+/** One strength to steer a direction at: its label and α. */
+export interface StrengthAlpha {
+  /** Label (e.g. the activation quantile). */
+  strength: number;
+  /** α in activation units. */
+  alpha: number;
 }
 
 /** Options of {@link steerDirections}. */
 export interface SteerOptions {
-  /** α values, as fractions of the median ‖x‖. */
-  fractions: readonly number[];
+  /** Per direction, the strengths to steer it at. */
+  alphas: readonly (readonly StrengthAlpha[])[];
   /** Associated tokens per direction. */
   setSize: number;
   /** Token ids never in a set (e.g. the out-of-vocabulary id). */
@@ -210,8 +224,9 @@ export async function associatedSets(
 }
 
 /**
- * Steers with each unit direction (rows of `directions`, [m·d]) at every fraction of the median
- * norm and measures its associated set's gain, concentration and consistency (module doc).
+ * Steers with each unit direction (rows of `directions`, [m·d]) at each of its strengths
+ * (`options.alphas[i]`) and measures its associated set's gains, concentration and consistency
+ * (module doc).
  */
 export async function steerDirections(
   model: GPT2,
@@ -219,15 +234,18 @@ export async function steerDirections(
   directions: Float32Array,
   options: SteerOptions,
 ): Promise<DirectionSteering[]> {
-  const d = model.config.n_embd;
+  const d = model.config.n_embd, m = directions.length / d;
+  if (options.alphas.length !== m) {
+    throw new RangeError(`steerDirections: ${options.alphas.length} α lists for ${m} directions`);
+  }
   const sets = await associatedSets(model, directions, options);
   const out: DirectionSteering[] = [];
   for (const [i, { set, scores }] of sets.entries()) {
     const u = directions.subarray(i * d, (i + 1) * d);
     const points: SteeringPoint[] = [];
-    for (const fraction of options.fractions) {
+    for (const { strength, alpha } of options.alphas[i]) {
       points.push(
-        await steerOne(model, ctx, { u, set, fraction, topGained: options.topGained ?? 5 }),
+        await steerOne(model, ctx, { u, set, strength, alpha, topGained: options.topGained ?? 5 }),
       );
     }
     out.push({ set, scores, points });
@@ -235,13 +253,22 @@ export async function steerDirections(
   return out;
 }
 
+/**
+ * log(p / (1 − p)), with p clamped to [1e-12, 1 − 1e-7] (float32 probabilities: 0 and 1 mean
+ * "below" and "within rounding of" them).
+ */
+export function logOdds(p: number): number {
+  const q = Math.min(1 - 1e-7, Math.max(1e-12, p));
+  return Math.log(q) - Math.log1p(-q);
+}
+
 async function steerOne(
   model: GPT2,
   ctx: SteeringContexts,
-  o: { u: Float32Array; set: number[]; fraction: number; topGained: number },
+  o: { u: Float32Array; set: number[]; strength: number; alpha: number; topGained: number },
 ): Promise<SteeringPoint> {
   const vocab = model.config.vocab_size, n = o.set.length, rows = ctx.positions;
-  const alpha = o.fraction * ctx.medianNorm;
+  const alpha = o.alpha;
   const indicator = new Float32Array(vocab * n);
   o.set.forEach((id, j) => (indicator[id * n + j] = 1));
   const [kl, tv, setP, setClean, meanDiff] = await takeAll(tf.tidy(() => {
@@ -264,7 +291,7 @@ async function steerOne(
       matMul(tf.fill([1, rows], 1 / rows), diff),
     ];
   }));
-  let gain = 0, klSum = 0, tvSum = 0, up = 0, clean = 0;
+  let gain = 0, logOddsGain = 0, klSum = 0, tvSum = 0, up = 0, clean = 0;
   const perClean = new Array(n).fill(0), perSteered = new Array(n).fill(0);
   for (let r = 0; r < rows; r++) {
     let before = 0, after = 0;
@@ -275,15 +302,17 @@ async function steerOne(
       perSteered[j] += setP[r * n + j] / rows;
     }
     gain += (after - before) / rows;
+    logOddsGain += (logOdds(after) - logOdds(before)) / rows;
     clean += before / rows;
     if (after > before) up++;
     klSum += kl[r] / rows;
     tvSum += tv[r] / rows;
   }
   return {
-    fraction: o.fraction,
+    strength: o.strength,
     alpha,
     gain,
+    logOddsGain,
     kl: klSum,
     tv: tvSum,
     concentration: tvSum > 0 ? gain / tvSum : 0,

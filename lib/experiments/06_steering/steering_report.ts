@@ -1,7 +1,8 @@
 /**
  * Notebook 06's tables and figure: the steering summaries as markdown (means ± std over seeds),
- * typical examples of associated tokens before and after steering, and gain, concentration and
- * consistency against the steering strength.
+ * typical examples of associated tokens before and after steering, and the log-odds gain, gain
+ * and concentration against the steering strength, for the latents and their matched random
+ * directions.
  *
  * @module
  */
@@ -17,82 +18,92 @@ import {
   steeringVerdict,
   summariseSteering,
 } from "./steering_study.ts";
+import type { DirectionSteering } from "./steering.ts";
 import type { ClaimRecord } from "../shared/results.ts";
 import { describeOutcome, formatSpread, spread } from "../shared/seed_spread.ts";
 import { type SeriesStyle, seriesStyle, traceStyle } from "../shared/arch_style.ts";
 import { mdTable } from "../../io/markdown_table.ts";
 
-/** How each steered kind is drawn: the architectures as in every figure, random directions grey. */
+/**
+ * How each steered kind is drawn: the architectures as in every figure; a kind's matched random
+ * directions in its colour, dotted with open markers.
+ */
 export const STEERED_STYLE: Readonly<Record<SteeredKind, SeriesStyle>> = Object.fromEntries(
-  STEERED.map((kind) => [
-    kind,
-    kind === "random"
-      ? {
-        name: "random directions",
-        color: "#7f7f7f",
-        symbol: "x-thin-open",
-        dash: "dot",
-        pattern: "",
-      }
-      : seriesStyle(kind),
-  ]),
+  STEERED.map((kind) => [kind, seriesStyle(kind)]),
 ) as Record<SteeredKind, SeriesStyle>;
 
-/** A markdown table of every kind's mean ± std over seeds at one fraction. */
+/** The style of `kind`'s matched random directions. */
+function matchedStyle(kind: SteeredKind): SeriesStyle {
+  const style = STEERED_STYLE[kind];
+  return {
+    ...style,
+    name: `${style.name}, matched random`,
+    symbol: `${style.symbol}-open`,
+    dash: "dot",
+  };
+}
+
+/** A markdown table of every kind's mean ± std over seeds at one strength. */
 export function steeringTable(summaries: KindSummary[]): string {
-  const cell = (s: KindSummary, m: SteeringMetric, digits: number) =>
-    formatSpread(s.metrics[m], { digits });
+  const f = (s: { mean: number; std: number; values: number[]; min: number; max: number }, d = 3) =>
+    formatSpread(s, { digits: d });
   return mdTable(
     [
       "steered",
+      "latents",
+      "α (activation units)",
+      "log-odds gain, latents",
+      "log-odds gain, matched random",
+      "latent − matched",
       "gain ΔP(S)",
       "concentration ΔP(S)/TV",
-      "gain per nat",
+      "concentration, matched random",
       "consistency",
       "KL (nats)",
     ],
     summaries.map((s) => [
       STEERED_STYLE[s.kind].name,
-      cell(s, "gain", 4),
-      cell(s, "concentration", 3),
-      cell(s, "gainPerNat", 3),
-      cell(s, "consistency", 3),
-      cell(s, "kl", 3),
+      String(s.directions),
+      f(s.latents.alpha),
+      f(s.latents.logOddsGain),
+      f(s.matched.logOddsGain),
+      f(s.excess.logOddsGain),
+      f(s.latents.gain, 4),
+      f(s.latents.concentration),
+      f(s.matched.concentration),
+      f(s.latents.consistency),
+      f(s.latents.kl),
     ]),
   );
 }
 
 /**
- * For each kind, the direction of the first seed whose concentration at `fraction` is the
- * median of its run (a typical latent, not a chosen one): its associated tokens with their mean
- * probability before → after, and the tokens whose probability rose most.
+ * For each kind, the latent of the first seed whose log-odds gain at `strength` is the median of
+ * its run (a typical latent, not a chosen one): its associated tokens with their mean
+ * probability before → after, the tokens whose probability rose most, and its matched random
+ * direction's log-odds gain.
  */
 export function steeringExamples(
   cmp: SteeringComparison,
   tokenizer: Tokenizer,
-  fraction: number,
+  strength: number,
 ): string {
-  const f = cmp.budget.fractions.indexOf(fraction), seed = cmp.runs[0].seed;
+  const seed = cmp.runs[0].seed;
   const tok = (id: number) => "`" + JSON.stringify(tokenizer.decode([id])).slice(1, -1) + "`";
   const pct = (p: number) => `${(100 * p).toFixed(2)} %`;
   return cmp.runs.filter((r) => r.seed === seed).map((r) => {
-    const order = r.directions.map((_, i) => i).sort((a, b) =>
-      r.directions[a].points[f].concentration - r.directions[b].points[f].concentration
-    );
-    const i = order[Math.floor(order.length / 2)], d = r.directions[i], p = d.points[f];
-    const name = r.kind === "random"
-      ? `${r.label}, direction ${i}`
-      : `${r.label}, latent ${r.latents[i]}`;
+    const i = medianLatentIndex(r, strength, "logOddsGain");
+    const d = r.directions[i], p = pointAt(d, strength), m = pointAt(r.matched[i], strength);
     const set = d.set.slice(0, 5).map((id, j) =>
       `${tok(id)} ${pct(p.setClean[j])} → ${pct(p.setSteered[j])}`
     );
     const gained = p.topGained.map((t) =>
       `${tok(t.id)}${d.set.includes(t.id) ? "*" : ""} +${pct(t.gain)}`
     );
-    return `**${STEERED_STYLE[r.kind].name}** (${name}): concentration ${
-      p.concentration.toFixed(3)
-    }, gain ` +
-      `${pct(p.gain)} (P(S) ${pct(p.cleanMass)} → ${pct(p.steeredMass)}), consistency ` +
+    return `**${STEERED_STYLE[r.kind].name}** (${r.label}, latent ${r.latents[i]}, α = ` +
+      `${p.alpha.toFixed(3)}): log-odds gain ${p.logOddsGain.toFixed(3)} (its matched random ` +
+      `direction: ${m.logOddsGain.toFixed(3)}), concentration ${p.concentration.toFixed(3)}, ` +
+      `gain ${pct(p.gain)} (P(S) ${pct(p.cleanMass)} → ${pct(p.steeredMass)}), consistency ` +
       `${p.consistency.toFixed(3)}\n\n- associated tokens (mean p before → after): ${
         set.join(", ")
       }\n` +
@@ -100,47 +111,80 @@ export function steeringExamples(
   }).join("\n\n");
 }
 
+/** The point of `d` at `strength` (an error when it was not steered at it). */
+function pointAt(d: DirectionSteering, strength: number) {
+  const p = d.points.find((x) => x.strength === strength);
+  if (!p) throw new Error(`no steering point at strength ${strength}`);
+  return p;
+}
+
 /**
- * Gain, concentration and consistency against α, one line per kind, error bars = std over seeds;
- * the kinds are spread sideways by 2.8 % steps in α so their bars stay apart.
+ * Index (into `run.latents`) of the latent with the median `metric` at `strength` among those
+ * steered at it (the upper median for an even count).
+ */
+export function medianLatentIndex(
+  run: SteeringRun,
+  strength: number,
+  metric: SteeringMetric,
+): number {
+  const at = run.directions.map((d, i) => [i, d.points.find((p) => p.strength === strength)])
+    .filter(([, p]) => p !== undefined) as [number, DirectionSteering["points"][number]][];
+  if (at.length === 0) throw new Error(`${run.label}: no latent steered at ${strength}`);
+  at.sort((a, b) => a[1][metric] - b[1][metric]);
+  return at[Math.floor(at.length / 2)][0];
+}
+
+/**
+ * Log-odds gain, gain and concentration against the strength (activation quantile), one line
+ * per kind for its latents and a dotted one for their matched random directions; error bars =
+ * std over seeds; the series are spread sideways by small steps so their bars stay apart.
  */
 export function steeringFigure(cmp: SteeringComparison): FigureSpec {
   const panels: [SteeringMetric, string][] = [
+    ["logOddsGain", "log-odds gain of S"],
     ["gain", "gain ΔP(S)"],
     ["concentration", "concentration ΔP(S) / TV"],
-    ["consistency", "consistency (fraction of contexts)"],
   ];
-  const all = cmp.budget.fractions.map((f) => summariseSteering(cmp, f));
-  // The kinds side by side at each α (a small step in log α) so error bars do not hide each other.
-  const side = (k: number) => 10 ** ((k - (STEERED.length - 1) / 2) * 0.012);
-  const data = STEERED.flatMap((kind, k) =>
+  const qs = cmp.budget.quantiles;
+  const all = qs.map((q) => summariseSteering(cmp, q));
+  const series = STEERED.flatMap((kind) =>
+    (["latents", "matched"] as const).map((which) => ({
+      kind,
+      which,
+      style: which === "matched" ? matchedStyle(kind) : STEERED_STYLE[kind],
+    }))
+  );
+  // Each series a small step sideways at each quantile, so error bars do not hide each other.
+  const side = (k: number) => (k - (series.length - 1) / 2) * 0.004;
+  const data = series.flatMap(({ kind, which, style }, k) =>
     panels.map(([metric], p) => {
-      const s = all.map((sums) => sums.find((x) => x.kind === kind)!);
+      const s = all.map((sums) => sums.find((x) => x.kind === kind)![which][metric]);
       return {
         type: "scatter",
         mode: "lines+markers",
-        name: STEERED_STYLE[kind].name,
-        legendgroup: kind,
+        name: style.name,
+        legendgroup: `${kind}-${which}`,
         showlegend: p === 0,
-        x: cmp.budget.fractions.map((f) => f * side(k)),
-        y: s.map((x) => x.metrics[metric].mean),
-        text: cmp.budget.fractions.map((f) => `α / median ‖x‖ = ${f}`),
-        error_y: { type: "data", array: s.map((x) => x.metrics[metric].std), visible: true },
-        ...traceStyle(STEERED_STYLE[kind]),
+        x: qs.map((q) => q + side(k)),
+        y: s.map((x) => x.mean),
+        text: qs.map((q) => `quantile ${q}`),
+        error_y: { type: "data", array: s.map((x) => x.std), visible: true },
+        ...traceStyle(style),
         xaxis: p === 0 ? "x" : `x${p + 1}`,
         yaxis: p === 0 ? "y" : `y${p + 1}`,
       };
     })
   );
   const layout: Record<string, unknown> = {
-    title: { text: `Steering with SAE latents at ${cmp.hook} (α = fraction × median ‖x‖)` },
+    title: {
+      text: `Steering with SAE latents at ${cmp.hook} (α = the latent's activation quantile)`,
+    },
   };
   panels.forEach(([, title], p) => {
     const s = p === 0 ? "" : String(p + 1);
     layout[`xaxis${s}`] = {
-      type: "log",
-      title: { text: "α / median ‖x‖" },
-      tickvals: cmp.budget.fractions,
+      title: { text: "quantile of the latent's activation" },
+      tickvals: qs,
       // Gaps wide enough for the next panel's y-axis title.
       domain: [p * 0.365, p * 0.365 + 0.27],
       anchor: `y${s}`,
@@ -150,19 +194,23 @@ export function steeringFigure(cmp: SteeringComparison): FigureSpec {
   return { data, layout };
 }
 
-/** The run's setup in words: hook, α's unit, the latents' typical activations, lens overlap. */
+/** The run's setup in words: hook, α's definition and scale, controls, lens overlap, time. */
 export function steeringSetup(cmp: SteeringComparison): string {
   const b = cmp.budget;
   return [
     `- hook \`${cmp.hook}\`; g-SAE β = ${cmp.beta} (chosen on development windows)`,
     `- ${b.contexts} validation windows × ${b.length} tokens = ${b.contexts * b.length} ` +
-    `positions; per seed the same ${b.latents} latents (live in all three SAEs of the seed) in ` +
-    `each SAE, and ${b.latents} random directions; ${b.setSize} associated tokens per latent ` +
-    `(the out-of-vocabulary id excluded)`,
-    `- α = fraction × median ‖x‖ = fraction × ${cmp.medianNorm.toFixed(3)}; fractions ` +
-    `${b.fractions.join(", ")}; the claim is judged at ${b.mainFraction}`,
-    `- a steered latent's mean activation when it fires, as a fraction of the median ‖x‖ ` +
-    `(median over the latents; mean ± std over seeds): ${perKind(cmp, (r) => r.firingScale)}`,
+    `positions; per seed the same ${b.latents} latents in each SAE (each firing at least ` +
+    `${b.minFirings} times on ${cmp.activationTokens.toLocaleString("en")} validation tokens ` +
+    `in all three SAEs of the seed), each paired with a random direction drawn from ` +
+    `N(0, Σ) of those tokens' activations (the same direction in every SAE of the seed); ` +
+    `${b.setSize} associated tokens per direction (the out-of-vocabulary id excluded)`,
+    `- α = the latent's activation quantile where it fires (plain selection) × its decoder ` +
+    `norm, at quantiles ${b.quantiles.join(", ")} (${b.sweepLatents} latents per SAE at every ` +
+    `quantile, all ${b.latents} at ${b.mainQuantile}, where the claim is judged); the matched ` +
+    `direction gets the same α`,
+    `- α at ${b.mainQuantile} as a fraction of the median ‖x‖ (${cmp.medianNorm.toFixed(3)}; ` +
+    `median over the latents, mean ± std over seeds): ${perKind(cmp, (r) => r.alphaScale)}`,
     `- how far training moved the steered decoder rows: median cosine with their initial ` +
     `(random) rows: ${perKind(cmp, (r) => r.initCosine)}; with the same latent of the ` +
     `seed's TopK SAE: ${perKind(cmp, (r) => r.topkCosine, ["gsae", "e2e_topk"])}`,
@@ -200,34 +248,45 @@ export interface SteeringMetricRecord {
   rel: number;
 }
 
-/** Every kind's gain, concentration and consistency at the main fraction (means over seeds). */
+/**
+ * Every kind's log-odds gain (latents, matched, excess), concentration and consistency at the
+ * main quantile (means over seeds).
+ */
 export function steeringMetrics(cmp: SteeringComparison): SteeringMetricRecord[] {
-  const f = cmp.budget.mainFraction;
-  return summariseSteering(cmp, f).flatMap((s) =>
-    (["gain", "concentration", "consistency"] as const).map((m) => ({
+  const q = cmp.budget.mainQuantile;
+  const at = `at α = the ${q} activation quantile`;
+  return summariseSteering(cmp, q).flatMap((s) => {
+    const name = STEERED_STYLE[s.kind].name;
+    return [
+      ["logodds_gain", s.latents.logOddsGain, `mean log-odds gain of the latents' sets`, 0.05],
+      ["logodds_gain_matched", s.matched.logOddsGain, `the same for the matched directions`, 0.05],
+      ["logodds_excess", s.excess.logOddsGain, `mean of latent − matched log-odds gain`, 0.05],
+      ["concentration", s.latents.concentration, `mean concentration ΔP(S)/TV`, 0.005],
+      ["consistency", s.latents.consistency, `mean fraction of positions with ΔP(S) > 0`, 0.005],
+    ].map(([m, v, what, abs]) => ({
       name: `steering_${m}_${s.kind}`,
-      value: s.metrics[m].mean,
-      description: `${STEERED_STYLE[s.kind].name}: mean over seeds of the mean ${m} over ` +
-        `steered directions at α = ${f} × median ‖x‖`,
-      abs: 0.005,
+      value: (v as { mean: number }).mean,
+      description: `${name}: ${what} ${at} (mean over seeds)`,
+      abs: abs as number,
       rel: 0.05,
-    }))
-  );
+    }));
+  });
 }
 
-/** The steering claim with its verdict computed from the run (at the main fraction). */
+/** The steering claim with its verdict computed from the run (at the main quantile). */
 export function steeringClaims(cmp: SteeringComparison): ClaimRecord[] {
-  const f = cmp.budget.mainFraction, sums = summariseSteering(cmp, f);
+  const q = cmp.budget.mainQuantile, sums = summariseSteering(cmp, q);
   const { verdict, comparisons } = steeringVerdict(sums);
   const by = (k: SteeredKind) => sums.find((s) => s.kind === k)!;
-  const line = (m: SteeringMetric, digits: number) =>
-    `${m}: ` +
-    STEERED.map((k) => `${STEERED_STYLE[k].name} ${formatSpread(by(k).metrics[m], { digits })}`)
-      .join(", ");
+  const line = (s: KindSummary) =>
+    `${STEERED_STYLE[s.kind].name} ${formatSpread(s.latents.logOddsGain)} vs matched ` +
+    `${formatSpread(s.matched.logOddsGain)} (excess ${formatSpread(s.excess.logOddsGain)})`;
+  const baseline = (b: string) =>
+    b === "matched" ? "its matched random directions" : `${STEERED_STYLE[b as SteeredKind].name}`;
   const outcomes = comparisons.map((c) =>
-    `${c.metric} vs ${STEERED_STYLE[c.baseline].name}: ${c.outcome} (${describeOutcome(c.outcome)})`
+    `g-SAE vs ${baseline(c.baseline)}: ${c.outcome} (${describeOutcome(c.outcome)})`
   );
-  const others = cmp.budget.fractions.filter((x) => x !== f).map((x) =>
+  const others = cmp.budget.quantiles.filter((x) => x !== q).map((x) =>
     `${x}: ${steeringVerdict(summariseSteering(cmp, x)).verdict}`
   );
   const seeds = by("gsae").seeds.length;
@@ -236,11 +295,19 @@ export function steeringClaims(cmp: SteeringComparison): ClaimRecord[] {
     paper: "g-SAE latents steer model outputs in a concentrated manner in arbitrary contexts by " +
       "consistently increasing the probability of the associated set of tokens (conclusion; the " +
       "steering section is not in our copy)",
-    result: `At α = ${f} × median ‖x‖, ${cmp.budget.latents} live latents per SAE, ` +
-      `${seeds} seeds (mean ± std over seeds): ${line("concentration", 3)}; ` +
-      `${line("consistency", 3)}; ${line("gain", 4)}. ${outcomes.join("; ")}. ` +
-      `Verdict at the other strengths: ${others.join(", ")}. Median cosine of the steered ` +
-      `decoder rows with their random initialisation: ${perKind(cmp, (r) => r.initCosine)}.`,
+    result: `Log-odds gain of the associated set at α = each latent's ${q} activation quantile, ` +
+      `${by("gsae").directions} latents per SAE, ${seeds} seeds (mean ± std over seeds of the ` +
+      `mean over latents): ${sums.map(line).join("; ")}. Concentration: ${
+        sums.map((s) =>
+          `${STEERED_STYLE[s.kind].name} ${formatSpread(s.latents.concentration)} (matched ` +
+          `${formatSpread(s.matched.concentration)})`
+        ).join(", ")
+      }. ${
+        outcomes.join("; ")
+      }. Verdict at the other quantiles (${cmp.budget.sweepLatents} latents): ${
+        others.join(", ")
+      }. Median cosine of the steered decoder rows with their ` +
+      `random initialisation: ${perKind(cmp, (r) => r.initCosine)}.`,
     verdict,
   }];
 }

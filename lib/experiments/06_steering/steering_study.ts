@@ -1,10 +1,15 @@
 /**
  * Notebook 06's comparison: steering with a sample of live latents of each compared SAE (TopK,
- * g-SAE, e2e-TopK; one SAE per seed, shared with notebooks 03–05) and with isotropic random
- * directions as a control, measured as defined in `steering.ts`; summaries over seeds, the
- * verdict, the figure and the tables.
+ * g-SAE, e2e-TopK; one SAE per seed, shared with notebooks 03–05), each at strengths taken from
+ * its own activation quantiles (`strength.ts`), and each paired with a random direction matched
+ * to the activations' covariance (`matched_random.ts`) steered at the same α; measured as defined
+ * in `steering.ts`; summaries over seeds and the verdict.
  *
- * Why one module of ~320 lines: the latent sample, the random control and the summaries over
+ * The per-seed quantity of the claim is, per SAE, the mean over its latents of (the latent's
+ * log-odds gain − its matched random direction's): how much better than a direction of the same
+ * kind and norm a latent raises its own associated tokens.
+ *
+ * Why one module of ~380 lines: the latent sample, the paired controls and the summaries over
  * seeds are one comparison; splitting them would scatter its pairing rules.
  *
  * @module
@@ -12,13 +17,14 @@
 import * as tf from "@tensorflow/tfjs";
 import { mean, median } from "../../metrics/mod.ts";
 import { createSAE, disposeSAE, type SAE, type SAEOptions } from "../../sae/mod.ts";
-import { takeAll } from "../../tensor/read.ts";
+import { spreadOffsets, windows } from "../../data/windows.ts";
 import { chooseBeta, COMPARED, type ComparedArchitecture, mainSAE } from "../zoo/compared.ts";
 import type { ProfileName } from "../shared/profile.ts";
 import { budgetFromEnv, TINY_STEERING } from "../shared/budget.ts";
 import type { Verdict } from "../shared/results.ts";
 import { evaluateSAE } from "../zoo/sae_eval.ts";
 import type { TrainedSAE } from "../zoo/sae_zoo.ts";
+import { empiricalGaussian } from "../shared/gaussian.ts";
 import { compareSeeds, spread, verdictOf } from "../shared/seed_spread.ts";
 import type { Outcome, Spread } from "../shared/seed_spread.ts";
 import {
@@ -26,90 +32,116 @@ import {
   decoderDirections,
   type DirectionSteering,
   disposeContexts,
-  randomDirections,
   sampleLiveLatents,
   steerDirections,
   steeringContexts,
 } from "./steering.ts";
+import { matchedRandomDirections } from "./matched_random.ts";
+import { firingActivations, quantileAlphas, strengthPlan } from "./strength.ts";
 import type { Workspace } from "../shared/workspace.ts";
 
 /** Sizes of the steering experiment. */
 export interface SteeringBudget {
-  /** Live latents (and random directions) steered per SAE. */
+  /** Live latents steered per SAE (each with its matched random direction). */
   latents: number;
-  /** Validation windows (contexts). */
+  /** Of those, how many (the first of the sample) are steered at every quantile, not only the main. */
+  sweepLatents: number;
+  /** Validation windows (contexts) steered in. */
   contexts: number;
-  /** Tokens per window; every position is measured. */
+  /** Tokens per context window; every position is measured. */
   length: number;
-  /** α as fractions of the median ‖x‖ at the hook. */
-  fractions: number[];
-  /** The fraction the claim is judged at. */
-  mainFraction: number;
+  /** Full-length validation windows whose activations give the quantiles and the covariance. */
+  activationWindows: number;
+  /** A sampled latent fires at least this often on those tokens in each SAE of its seed. */
+  minFirings: number;
+  /** Strengths: quantiles of each latent's activation where it fires. */
+  quantiles: number[];
+  /** The quantile the claim is judged at (every latent is steered at it). */
+  mainQuantile: number;
   /** Associated tokens per latent. */
   setSize: number;
 }
 
-/** Steering budgets by profile (ours; the paper's section is not in our copy). */
+/**
+ * Steering budgets by profile (ours; the paper's section is not in our copy). Default: 200
+ * latents per SAE at the main quantile, and 32 of them at every quantile for the figure, in
+ * 8 × 16 = 128 positions. A steered direction costs ~13 ms per 128 positions on 2 cores, about
+ * linear in positions; 200 latents × 2 (latent, matched random) × 3 SAEs × 5 seeds plus the
+ * sweep is ~8,000 steered passes, ~2 minutes. Latents vary more than positions do, so positions
+ * were cut (from 256) rather than latents.
+ */
 export const STEERING_BUDGETS: Readonly<Record<ProfileName, SteeringBudget>> = {
   smoke: {
     latents: 6,
-    contexts: 8,
-    length: 32,
-    fractions: [0.25, 0.5],
-    mainFraction: 0.5,
+    sweepLatents: 3,
+    contexts: 4,
+    length: 16,
+    activationWindows: 8,
+    minFirings: 5,
+    quantiles: [0.5, 0.9, 0.99],
+    mainQuantile: 0.99,
     setSize: 10,
   },
-  // Latents vary more than positions do: many latents, fewer positions (under 2 minutes on a
-  // busy 2-core machine). The strengths span about 1× to 7× a latent's typical activation when
-  // firing (0.07–0.16 of the median ‖x‖ on the default model).
   default: {
-    latents: 32,
+    latents: 200,
+    sweepLatents: 32,
     contexts: 8,
-    length: 32,
-    fractions: [0.1, 0.25, 0.5],
-    mainFraction: 0.5,
+    length: 16,
+    activationWindows: 64,
+    minFirings: 20,
+    quantiles: [0.5, 0.9, 0.99],
+    mainQuantile: 0.99,
     setSize: 10,
   },
   // Each position holds vocabulary-sized distributions (50,257 floats for GPT-2) several times.
   paper: {
-    latents: 64,
+    latents: 200,
+    sweepLatents: 64,
     contexts: 16,
     length: 32,
-    fractions: [0.1, 0.25, 0.5],
-    mainFraction: 0.5,
+    activationWindows: 64,
+    minFirings: 20,
+    quantiles: [0.5, 0.9, 0.99],
+    mainQuantile: 0.99,
     setSize: 10,
   },
 };
 
-/** What is steered: a compared architecture's latents, or random directions. */
-export const STEERED = [...COMPARED, "random"] as const;
+/** The SAE kinds steered (the compared architectures). */
+export const STEERED = COMPARED;
 
 /** One of {@link STEERED}. */
-export type SteeredKind = typeof STEERED[number];
+export type SteeredKind = ComparedArchitecture;
 
-/** One SAE's (or the random control's) steered directions. */
+/** One SAE's steered latents and their matched random directions. */
 export interface SteeringRun {
-  /** Architecture or `random`. */
+  /** Architecture. */
   kind: SteeredKind;
-  /** Seed of the SAE and of the latent sample. */
+  /** Seed of the SAE, of the latent sample and of the matched directions. */
   seed: number;
-  /** The SAE's label (or `random-s<seed>`). */
+  /** The SAE's label. */
   label: string;
-  /** The latents steered (empty for random). */
+  /** The latents steered. */
   latents: number[];
-  /** Their validation activation frequencies. */
+  /** Their validation activation frequencies (the shared evaluation). */
   frequencies: number[];
-  /** Median over the latents of (mean activation when firing) / median ‖x‖; null for random. */
-  firingScale: number | null;
+  /** Their firings on the activation tokens (plain selection). */
+  firings: number[];
+  /** Per latent, α at each of the budget's quantiles. */
+  alphas: number[][];
+  /** Median over the latents of α at the main quantile / median ‖x‖. */
+  alphaScale: number;
   /**
    * Median over the latents of the cosine between the trained decoder row and the same row at
-   * initialisation (how far training moved the directions); null for random.
+   * initialisation (how far training moved the directions).
    */
-  initCosine: number | null;
+  initCosine: number;
   /** Median over the latents of the cosine with the same latent of the seed's TopK SAE. */
   topkCosine: number | null;
-  /** Per latent (or random direction), its set and measurements. */
+  /** Per latent, its set and measurements. */
   directions: DirectionSteering[];
+  /** Per latent, its matched random direction's set and measurements (same strengths and α). */
+  matched: DirectionSteering[];
 }
 
 /** Result of {@link steeringComparison}. */
@@ -120,8 +152,10 @@ export interface SteeringComparison {
   budget: SteeringBudget;
   /** g-SAE's β (chosen on development windows). */
   beta: number;
-  /** Median ‖x‖ at the hook over the contexts (the unit of α). */
+  /** Median ‖x‖ at the hook over the contexts (for scale). */
   medianNorm: number;
+  /** Tokens behind the quantiles and the covariance. */
+  activationTokens: number;
   /** Mean Jaccard overlap of the ln_f-lens and raw-lens sets over every sampled latent. */
   lensOverlap: number;
   /** Smallest and largest |γ| of ln_f (how unequally it weighs the residual's dimensions). */
@@ -134,7 +168,7 @@ export interface SteeringComparison {
 
 /**
  * Steers with `budget.latents` live latents of each compared SAE at every seed of the profile,
- * and with as many random directions per seed, in the same validation contexts.
+ * and with each latent's matched random direction, in the same validation contexts.
  */
 export async function steeringComparison(
   ws: Workspace,
@@ -143,76 +177,102 @@ export async function steeringComparison(
   const t0 = performance.now(), log = options.log ?? (() => {});
   const budget = options.budget ??
     (budgetFromEnv() === "tiny" ? TINY_STEERING : STEERING_BUDGETS[ws.profile.name]);
+  if (!budget.quantiles.includes(budget.mainQuantile)) {
+    throw new Error(`steering: main quantile ${budget.mainQuantile} not in ${budget.quantiles}`);
+  }
   const beta = options.beta ?? (await chooseBeta(ws)).beta;
   const exclude = ws.vocabMap ? [ws.vocabMap.oovId] : [];
-  const steer = { fractions: budget.fractions, setSize: budget.setSize, exclude };
+  const steer = { setSize: budget.setSize, exclude };
+  const d = ws.model.config.n_embd;
+  const x = activationRows(ws, budget.activationWindows);
+  const gaussian = empiricalGaussian(await x.data() as Float32Array, d);
   const ctx = await steeringContexts(ws.model, ws.val, { hook: ws.hook, ...budget });
-  const runs: SteeringRun[] = [], overlaps: number[] = [], d = ws.model.config.n_embd;
+  const runs: SteeringRun[] = [], overlaps: number[] = [];
   try {
     for (const seed of ws.profile.seeds) {
-      const saes: { kind: ComparedArchitecture; t: TrainedSAE; frequencies: number[] }[] = [];
+      const saes: {
+        kind: SteeredKind;
+        t: TrainedSAE;
+        frequencies: number[];
+        acts: number[][];
+      }[] = [];
       for (const kind of COMPARED) {
         const t = await mainSAE(ws, kind, seed, { beta });
-        saes.push({ kind, t, frequencies: (await evaluateSAE(ws, t)).frequencies });
+        const frequencies = (await evaluateSAE(ws, t)).frequencies;
+        saes.push({ kind, t, frequencies, acts: await firingActivations(t.sae, x) });
       }
       // The SAEs of one seed start from the same dictionary, so latent i of each is comparable:
-      // steer the same latents (live in all of them) in each.
-      const live = saes[0].frequencies.map((_, i) =>
-        Math.min(...saes.map((x) => x.frequencies[i]))
+      // steer the same latents (firing often enough for quantiles in all of them) in each.
+      const eligible = saes[0].acts.map((_, i) =>
+        saes.every((s) => s.acts[i].length >= budget.minFirings) ? 1 : 0
       );
-      const latents = sampleLiveLatents(live, budget.latents, seed);
+      const latents = sampleLiveLatents(eligible, budget.latents, seed);
+      if (latents.length === 0) {
+        throw new Error(
+          `steering: no latent fires ${budget.minFirings} times on ${x.shape[0]} validation ` +
+            `tokens in every SAE of seed ${seed}`,
+        );
+      }
+      const randomDirs = matchedRandomDirections(gaussian, latents, seed);
       const topkDirs = await decoderDirections(
         saes[0].t.sae.params.get("W_dec") as tf.Tensor2D,
         latents,
       );
-      for (const { kind, t, frequencies } of saes) {
+      for (const { kind, t, frequencies, acts } of saes) {
         const dirs = await decoderDirections(t.sae.params.get("W_dec") as tf.Tensor2D, latents);
+        const alphas = await quantileAlphas(t.sae, acts, { latents, quantiles: budget.quantiles });
+        const plan = strengthPlan(alphas, budget);
         const raw = await associatedSets(ws.model, dirs, { ...steer, lens: "raw" });
-        const directions = await steerDirections(ws.model, ctx, dirs, steer);
+        const directions = await steerDirections(ws.model, ctx, dirs, { ...steer, alphas: plan });
+        const matched = await steerDirections(ws.model, ctx, randomDirs, {
+          ...steer,
+          alphas: plan,
+        });
         directions.forEach((s, i) => overlaps.push(jaccard(s.set, raw[i].set)));
+        const main = budget.quantiles.indexOf(budget.mainQuantile);
         runs.push({
           kind,
           seed,
           label: t.label,
           latents,
           frequencies: latents.map((l) => frequencies[l]),
-          firingScale: (await firingScale(t.sae, ctx.state.activation, latents)) / ctx.medianNorm,
+          firings: latents.map((l) => acts[l].length),
+          alphas,
+          alphaScale: median(alphas.map((a) => a[main])) / ctx.medianNorm,
           initCosine: medianRowCosine(dirs, await initialDirections(t.sae, latents), d),
           topkCosine: kind === "topk" ? null : medianRowCosine(dirs, topkDirs, d),
           directions,
+          matched,
         });
-        log(`steered ${latents.length} latents of ${t.label}`);
+        log(`steered ${latents.length} latents of ${t.label} and their matched directions`);
       }
-      const dirs = randomDirections(d, budget.latents, seed);
-      const directions = await steerDirections(ws.model, ctx, dirs, steer);
-      const label = `random-s${seed}`;
-      runs.push({
-        kind: "random",
-        seed,
-        label,
-        latents: [],
-        frequencies: [],
-        firingScale: null,
-        initCosine: null,
-        topkCosine: null,
-        directions,
-      });
     }
-    const seconds = (performance.now() - t0) / 1000;
     const gamma = Array.from(await ws.model.p("ln_f.weight").data(), Math.abs);
     return {
       hook: ws.hook,
       budget,
       beta,
       medianNorm: ctx.medianNorm,
+      activationTokens: x.shape[0],
       lensOverlap: mean(overlaps),
       lnfScaleRange: [Math.min(...gamma), Math.max(...gamma)],
       runs,
-      seconds,
+      seconds: (performance.now() - t0) / 1000,
     };
   } finally {
     disposeContexts(ctx);
+    x.dispose();
   }
+}
+
+/** Activations at the hook [windows·n_positions, d] of `count` full validation windows. */
+function activationRows(ws: Workspace, count: number): tf.Tensor2D {
+  const seq = ws.model.config.n_positions;
+  const ids = windows(ws.val, spreadOffsets(ws.val.length, count, seq), seq);
+  const state = ws.model.runToHook(ids, ws.hook);
+  const x = state.activation.reshape([-1, ws.model.config.n_embd]) as tf.Tensor2D;
+  tf.dispose([ids, ...Object.values(state)]);
+  return x;
 }
 
 /** |a ∩ b| / |a ∪ b|. */
@@ -242,89 +302,109 @@ export function medianRowCosine(a: Float32Array, b: Float32Array, d: number): nu
   return median(cos);
 }
 
-/** Median over `latents` of each one's mean activation where it fires (plain selection). */
-async function firingScale(
-  sae: { encode(x: tf.Tensor2D): tf.Tensor2D },
-  activation: tf.Tensor3D,
-  latents: number[],
-): Promise<number> {
-  const [sum, count] = await takeAll(tf.tidy(() => {
-    const z = sae.encode(activation.reshape([-1, activation.shape[2]]) as tf.Tensor2D);
-    return [tf.sum(z, 0), tf.sum(tf.cast(tf.greater(z, 0), "float32"), 0)];
-  }));
-  const scales = latents.filter((l) => count[l] > 0).map((l) => sum[l] / count[l]);
-  return scales.length ? scales.sort((a, b) => a - b)[Math.floor(scales.length / 2)] : NaN;
-}
-
 /** The per-direction measurements a summary averages. */
 export const STEERING_METRICS = [
+  "logOddsGain",
   "gain",
   "concentration",
   "gainPerNat",
   "consistency",
   "kl",
+  "alpha",
 ] as const;
 
 /** One of {@link STEERING_METRICS}. */
 export type SteeringMetric = typeof STEERING_METRICS[number];
 
-/** One kind's measurements at one fraction: per metric, the spread over seeds of the mean over directions. */
+/**
+ * One kind's measurements at one strength: per metric, the spread over seeds of the mean over
+ * the directions steered at it. `values` are in the order of `seeds`, so kinds pair by seed.
+ */
 export interface KindSummary {
-  /** Architecture or `random`. */
+  /** Architecture. */
   kind: SteeredKind;
   /** Seeds, in order. */
   seeds: number[];
-  /** Per metric: one value per seed (mean over that seed's directions) and their spread. */
-  metrics: Record<SteeringMetric, Spread>;
+  /** Latents measured at this strength per seed. */
+  directions: number;
+  /** The latents. */
+  latents: Record<SteeringMetric, Spread>;
+  /** Their matched random directions. */
+  matched: Record<SteeringMetric, Spread>;
+  /** Per seed, the mean over latents of (latent − its matched direction): the claim's input. */
+  excess: Record<SteeringMetric, Spread>;
 }
 
-/** Every kind's summary at `fraction` (one of the budget's fractions). */
-export function summariseSteering(cmp: SteeringComparison, fraction: number): KindSummary[] {
-  const f = cmp.budget.fractions.indexOf(fraction);
-  if (f < 0) throw new Error(`fraction ${fraction} was not measured (${cmp.budget.fractions})`);
+/** Every kind's summary at `strength` (one of the budget's quantiles). */
+export function summariseSteering(cmp: SteeringComparison, strength: number): KindSummary[] {
+  if (!cmp.budget.quantiles.includes(strength)) {
+    throw new Error(`strength ${strength} was not measured (${cmp.budget.quantiles})`);
+  }
   return STEERED.map((kind) => {
     const runs = cmp.runs.filter((r) => r.kind === kind);
-    const metrics = Object.fromEntries(STEERING_METRICS.map((m) => [
-      m,
-      spread(runs.map((r) => mean(r.directions.map((d) => d.points[f][m])))),
-    ])) as KindSummary["metrics"];
-    return { kind, seeds: runs.map((r) => r.seed), metrics };
+    const at = (d: DirectionSteering) => d.points.find((p) => p.strength === strength);
+    const pairs = runs.map((r) =>
+      r.directions.flatMap((d, i) => {
+        const a = at(d), b = at(r.matched[i]);
+        return a && b ? [[a, b]] : [];
+      })
+    );
+    const per = (f: (a: number, b: number) => number) =>
+      Object.fromEntries(STEERING_METRICS.map((m) => [
+        m,
+        spread(pairs.map((ps) => mean(ps.map(([a, b]) => f(a[m], b[m]))))),
+      ])) as Record<SteeringMetric, Spread>;
+    return {
+      kind,
+      seeds: runs.map((r) => r.seed),
+      directions: Math.min(...pairs.map((p) => p.length)),
+      latents: per((a) => a),
+      matched: per((_, b) => b),
+      excess: per((a, b) => a - b),
+    };
   });
 }
 
-/** g-SAE against one baseline on one metric (higher is the claimed direction). */
+/** One comparison of the steering claim (higher is the claimed direction). */
 export interface SteeringComparisonOutcome {
-  /** The baseline. */
-  baseline: SteeredKind;
+  /** g-SAE's latents against: their matched random directions, or another SAE's latents. */
+  baseline: "matched" | "topk" | "e2e_topk";
   /** The metric. */
   metric: SteeringMetric;
-  /** How the seeds compare (`seed_spread.ts`; paired by seed against the SAEs). */
+  /** How the seeds compare (`seed_spread.ts`; paired by seed). */
   outcome: Outcome;
-  /** Mean over seeds of g-SAE minus mean of the baseline. */
+  /** Mean over seeds of the paired difference. */
   meanDiff: number;
 }
 
 /**
- * The steering claim's verdict: g-SAE's concentration and consistency against TopK's (the primary
- * comparison, both metrics must hold), with e2e-TopK's and random directions' described beside it;
- * each comparison is judged by its 95 % interval over seeds (`seed_spread.ts`). Against the SAEs the seeds are paired (the same latents are steered in
- * each SAE of a seed); against random directions they are not. Random directions give
- * "concentrated" its scale: any direction raises the tokens of its own logit lens.
+ * The steering claim's verdict on the log-odds gain of the associated set. Primary, a conjunction
+ * (the claim is that g-SAE's latents steer, and that this is g-SAE's doing): g-SAE's latents
+ * against their own matched random directions (paired per latent, then by seed), and g-SAE's
+ * excess over those directions against TopK's (paired by seed: the same latents, the same
+ * random directions); each judged by its 95 % interval over seeds (`seed_spread.ts`). g-SAE's
+ * excess against e2e-TopK's is described beside them.
  */
 export function steeringVerdict(
   summaries: KindSummary[],
 ): { verdict: Verdict; comparisons: SteeringComparisonOutcome[] } {
   const by = (k: SteeredKind) => summaries.find((s) => s.kind === k)!;
-  const g = by("gsae");
-  const comparisons = (["topk", "e2e_topk", "random"] as const).flatMap((baseline) =>
-    (["concentration", "consistency"] as const).map((metric) => {
-      const a = g.metrics[metric], b = by(baseline).metrics[metric];
-      const paired = baseline !== "random";
-      const outcome = compareSeeds(a.values, b.values, { claim: "higher", paired });
-      return { baseline, metric, outcome, meanDiff: a.mean - b.mean };
-    })
-  );
-  // Primary: g-SAE against TopK, on both metrics (the claim names both); the rest is described.
-  const primary = comparisons.filter((c) => c.baseline === "topk");
+  const g = by("gsae"), metric = "logOddsGain" as const;
+  const vs = (
+    baseline: SteeringComparisonOutcome["baseline"],
+    a: Spread,
+    b: Spread,
+  ): SteeringComparisonOutcome => ({
+    baseline,
+    metric,
+    outcome: compareSeeds(a.values, b.values, { claim: "higher", paired: true }),
+    meanDiff: a.mean - b.mean,
+  });
+  const comparisons = [
+    vs("matched", g.latents[metric], g.matched[metric]),
+    vs("topk", g.excess[metric], by("topk").excess[metric]),
+    vs("e2e_topk", g.excess[metric], by("e2e_topk").excess[metric]),
+  ];
+  const primary = comparisons.filter((c) => c.baseline !== "e2e_topk");
   return { verdict: verdictOf(primary.map((c) => c.outcome)), comparisons };
 }

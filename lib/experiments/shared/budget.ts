@@ -58,10 +58,13 @@ export function withBudget(profile: Profile, budget: BudgetName): Profile {
 /** The steering study's budget under `tiny`: a handful of latents, contexts and one strength. */
 export const TINY_STEERING = {
   latents: 2,
+  sweepLatents: 1,
   contexts: 2,
   length: 32,
-  fractions: [0.5],
-  mainFraction: 0.5,
+  activationWindows: 2,
+  minFirings: 2,
+  quantiles: [0.9],
+  mainQuantile: 0.9,
   setSize: 10,
 };
 

@@ -134,6 +134,10 @@ export function notebookNeeds(profile: Profile, options: { only?: string[] } = {
     } else if (nb === "04" || nb === "05" || nb === "06") {
       betaSweep(nb, [DEV]);
       compared(nb);
+      // Density reports g-SAE's frequencies under plain selection too.
+      if (nb === "04") {
+        for (const seed of seeds) add(nb, model, mainSpec("gsae", k, seed), [NONE]);
+      }
     } else if (nb === "07") {
       betaSweep(nb, [DEV]);
       for (const m of profile.scalingModels) {
