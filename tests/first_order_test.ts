@@ -90,3 +90,27 @@ Deno.test("firstOrderVsNorm: absolute magnitudes are used as given", async () =>
   const norms = r.hooks[0].points[0].samples.norm;
   assert.ok(norms.every((n) => n > 0.01 * (1 - Math.sqrt(3) / 2) - 1e-9));
 });
+
+Deno.test("firstOrderVsNorm: copies of a window run one per pass give the same loss changes", async () => {
+  const options = {
+    hooks: HOOKS.slice(0, 2),
+    magnitudes: [1e-3, 0.3],
+    perturbations: 20,
+    replicas: 10,
+    seed: 4,
+  };
+  const batched = await firstOrderVsNorm(model, DATA, options);
+  const single = await firstOrderVsNorm(model, DATA, { ...options, copiesPerPass: 1 });
+  batched.hooks.forEach((h, i) =>
+    h.points.forEach((p, j) => {
+      const other = single.hooks[i].points[j].samples.deltaLoss;
+      const scale = Math.max(...p.samples.deltaLoss.map(Math.abs));
+      assert.ok(scale > 0);
+      p.samples.deltaLoss.forEach((v, k) =>
+        // Up to float32 rounding of the summed losses (~15 tokens × ~4 nats), which other batch
+        // shapes change.
+        assert.ok(Math.abs(v - other[k]) <= 1e-5 + 1e-4 * scale, `${h.hook} m=${p.fraction}`)
+      );
+    })
+  );
+});

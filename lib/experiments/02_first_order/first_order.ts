@@ -20,6 +20,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { windowsPerPass } from "../../gpt2/config.ts";
 import type { GPT2 } from "../../gpt2/model.ts";
 import { jitteredOffsets, spreadOffsets, windows } from "../../data/windows.ts";
 import { mean, median, spearman } from "../../metrics/mod.ts";
@@ -45,6 +46,11 @@ export interface FirstOrderOptions {
   seqLen?: number;
   /** Perturbations per sequence, all run in one batched pass (default 25). */
   replicas?: number;
+  /**
+   * Copies of a window (the clean one and its perturbations) per model pass (default
+   * `windowsPerPass`: all of them for short contexts, one for GPT-2's 1,024-token windows).
+   */
+  copiesPerPass?: number;
   /**
    * When given, each window starts at a random point of its slot (see `jitteredOffsets`), so
    * different seeds perturb different tokens; otherwise the windows are evenly spread.
@@ -153,7 +159,10 @@ export async function firstOrderVsNorm(
       const points: FirstOrderPoint[] = [];
       for (const fraction of options.magnitudes ?? DEFAULT_FRACTIONS) {
         const m = scale === "absolute" ? fraction : fraction * medianNorm;
-        points.push(await measure(model, hook, { clean, plan, fraction, magnitude: m }));
+        const copiesPerPass = options.copiesPerPass;
+        points.push(
+          await measure(model, hook, { clean, plan, fraction, magnitude: m, copiesPerPass }),
+        );
       }
       hooks.push({ hook, medianNorm, points, seconds: (performance.now() - t0) / 1000 });
     } finally {
@@ -197,7 +206,13 @@ function unitVector(d: number, rng: Rng): Float64Array {
 async function measure(
   model: GPT2,
   hook: string,
-  o: { clean: CleanSequence[]; plan: Perturbation[]; fraction: number; magnitude: number },
+  o: {
+    clean: CleanSequence[];
+    plan: Perturbation[];
+    fraction: number;
+    magnitude: number;
+    copiesPerPass?: number;
+  },
 ): Promise<FirstOrderPoint> {
   const d = model.config.n_embd;
   const samples = {
@@ -212,12 +227,11 @@ async function measure(
     const deltas = group.map((p) =>
       p.direction.map((u) => u * perturbationRadius(o.magnitude, p.v))
     );
-    const losses = await perturbedLosses(
-      model,
+    const losses = await perturbedLosses(model, clean, {
       hook,
-      clean,
-      group.map((p, i) => [p.position, deltas[i]]),
-    );
+      perturbations: group.map((p, i) => [p.position, deltas[i]]),
+      copiesPerPass: o.copiesPerPass,
+    });
     group.forEach((p, i) => {
       let dot = 0;
       for (let j = 0; j < d; j++) dot += clean.grad[p.position * d + j] * deltas[i][j];
@@ -244,32 +258,40 @@ async function measure(
 
 /**
  * ΔL of each perturbation [position, δ] of one sequence: the clean copy and every perturbed copy
- * run from the hook in one batch. Only losses at positions ≥ the perturbed one can change
- * (causal attention), so ΔL sums just those differences, in float64: the unchanged earlier
- * positions would add only float32 rounding noise, which matters for tiny perturbations.
+ * run from the hook, in one batch where the logits fit (`windowsPerPass`). Only losses at
+ * positions ≥ the perturbed one can change (causal attention), so ΔL sums just those
+ * differences, in float64: the unchanged earlier positions would add only float32 rounding
+ * noise, which matters for tiny perturbations.
  */
 async function perturbedLosses(
   model: GPT2,
-  hook: string,
   clean: CleanSequence,
-  perturbations: [number, Float64Array][],
+  o: { hook: string; perturbations: [number, Float64Array][]; copiesPerPass?: number },
 ): Promise<number[]> {
+  const { hook, perturbations } = o;
   const [, t] = clean.ids.shape, d = model.config.n_embd, b = perturbations.length + 1;
   const x = new Float32Array(b * t * d);
   for (let r = 0; r < b; r++) x.set(clean.act, r * t * d);
   perturbations.forEach(([p, delta], i) => {
     for (let j = 0; j < d; j++) x[((i + 1) * t + p) * d + j] += delta[j];
   });
-  const lossesT = tf.tidy(() => {
-    const state = {
-      activation: tf.tensor3d(x, [b, t, d]),
-      residual: clean.residual ? tf.tile(clean.residual, [b, 1, 1]) as tf.Tensor3D : undefined,
-    };
-    const ids = tf.tile(clean.ids, [b, 1]) as tf.Tensor2D;
-    return model.tokenLosses(ids, model.runFromHook(hook, state));
-  });
-  // Read outside tf.tidy (tidy cannot span an await).
-  const losses = await takeData(lossesT);
+  // Copies per pass: all of them for short contexts, one at a time for GPT-2's 1,024 × 50,257
+  // logits (`windowsPerPass`).
+  const perPass = o.copiesPerPass ?? windowsPerPass(model.config, b);
+  const losses = new Float32Array(b * (t - 1));
+  for (let r0 = 0; r0 < b; r0 += perPass) {
+    const rows = Math.min(perPass, b - r0);
+    const lossesT = tf.tidy(() => {
+      const state = {
+        activation: tf.tensor3d(x.subarray(r0 * t * d, (r0 + rows) * t * d), [rows, t, d]),
+        residual: clean.residual ? tf.tile(clean.residual, [rows, 1, 1]) as tf.Tensor3D : undefined,
+      };
+      const ids = tf.tile(clean.ids, [rows, 1]) as tf.Tensor2D;
+      return model.tokenLosses(ids, model.runFromHook(hook, state));
+    });
+    // Read outside tf.tidy (tidy cannot span an await).
+    losses.set(await takeData(lossesT), r0 * (t - 1));
+  }
   return perturbations.map(([p], i) => {
     let s = 0;
     for (let u = p; u < t - 1; u++) s += losses[(i + 1) * (t - 1) + u] - losses[u];
