@@ -254,7 +254,8 @@ export function labelFreeMetrics(r: LabelFreeResult): LabelFreeMetric[] {
 /** The claim rows (ours, issue 18): the primary one is KL of the Fisher g-SAE vs TopK. */
 export function labelFreeClaims(r: LabelFreeResult): ClaimRecord[] {
   const n = r.seeds.length;
-  const f = (v: LabelFreeVariant, m: Metric) => formatSpread(variantSpread(r, v, m), { digits: 4 });
+  const f = (v: LabelFreeVariant, m: Metric) =>
+    formatSpread(variantSpread(r, v, m), { digits: m === "l0" ? 2 : 4 });
   const row = (
     id: string,
     paper: string,
