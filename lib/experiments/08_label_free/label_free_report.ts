@@ -88,6 +88,7 @@ const COMPARISONS: [string, LabelFreeVariant, LabelFreeVariant, Metric][] = [
   ["ΔCE, Fisher g-SAE (own) − g-SAE (true label)", "fisher", "gsae", "deltaCe"],
   ["KL, Fisher g-SAE (plain) − TopK", "fisher_plain", "topk", "kl"],
   ["ΔCE, Fisher g-SAE (plain) − TopK", "fisher_plain", "topk", "deltaCe"],
+  ["KL, Fisher g-SAE (own) − Fisher g-SAE (plain)", "fisher", "fisher_plain", "kl"],
   ["KL, Fisher g-SAE (true label) − TopK", "fisher_true", "topk", "kl"],
   ["ΔCE, Fisher g-SAE (true label) − TopK", "fisher_true", "topk", "deltaCe"],
 ];
@@ -329,9 +330,18 @@ export function verdictMarkdown(r: LabelFreeResult): string {
   const head = c.outcome === "holds"
     ? "**The Fisher g-SAE beats TopK on KL at equal L0**"
     : "**The Fisher g-SAE does not beat TopK on KL at equal L0 in this run**";
+  // Where a gain comes from: the trained weights (plain selection keeps it) or the selection.
+  const p = pairedComparison(r, "fisher_plain", "topk", "kl");
+  const o = pairedComparison(r, "fisher", "fisher_plain", "kl");
+  const interval = (x: { interval: Interval }) =>
+    `[${x.interval.low.toFixed(5)}, ${x.interval.high.toFixed(5)}]`;
   return `${head}: paired difference ${c.interval.mean.toFixed(5)} nats ` +
     `(${(100 * c.relative).toFixed(1)} % of TopK's ${f4(variantSpread(r, "topk", "kl").mean)}), ` +
-    `95 % interval ${range} over ${r.seeds.length} seeds (${describeOutcome(c.outcome)}).`;
+    `95 % interval ${range} over ${r.seeds.length} seeds (${describeOutcome(c.outcome)}). ` +
+    `Its weights under plain TopK selection (no gradient at inference): ` +
+    `${p.interval.mean.toFixed(5)} vs TopK, ${interval(p)} (${p.outcome}); its own selection ` +
+    `against its plain selection: ${o.interval.mean.toFixed(5)}, ${interval(o)} (${o.outcome}) — ` +
+    `how much of the gain the label-free selection at inference adds beyond the weights.`;
 }
 
 function f4(x: number): string {
