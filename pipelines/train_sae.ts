@@ -238,7 +238,12 @@ export async function trainSAECommand(args: string[]): Promise<TrainSAERun | nul
     seconds: run.result.seconds,
     dead: run.dead,
   };
-  const evaluation = await evaluateSAE(ws, trained);
+  // A label-free architecture (the Fisher g-SAE) is scored with its own sampled gradients.
+  const samples = (run.sae.config as { samples?: number }).samples;
+  const own = architectureOf(spec.architecture).sampledGradients
+    ? { gradient: "fisher" as const, samples }
+    : {};
+  const evaluation = await evaluateSAE(ws, trained, own);
   const last = run.result.history.at(-1)!;
   await writeJsonAtomic(`${out}/training_report.json`, {
     model: ws.modelName,

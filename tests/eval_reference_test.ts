@@ -52,3 +52,43 @@ Deno.test("evalReference: computed once per split and gradient source, and what 
     }
   });
 });
+
+Deno.test("evalReference: the Fisher entry holds S per-token gradients per token at sampled tokens, and fisher_gsae evaluates in every mode", async () => {
+  await withSmokeWorkspace(async (ws) => {
+    const val = await evalReference(ws, { split: "val" });
+    const S = 3, d = ws.model.config.n_embd, seq = ws.model.config.n_positions;
+    const fisher = await evalReference(ws, { split: "val", sampledSeed: 0, fisherSamples: S });
+    assert.strictEqual(
+      await evalReference(ws, { split: "val", sampledSeed: 0, fisherSamples: S }),
+      fisher,
+    );
+    fisher.forEach((b, i) => {
+      const rows = b.reference.activation.length / d;
+      assert.equal(b.reference.gradient!.length, rows * S * d);
+      assert.strictEqual(b.trueGradient, val[i].reference.gradient);
+      // A window's last position has no next token: its S gradients are zero.
+      const last = (seq - 1) * S * d;
+      assert.ok(b.reference.gradient!.subarray(last, last + S * d).every((v) => v === 0));
+      // The S draws differ at some positions, so do their gradients.
+      const g = b.reference.gradient!;
+      let differ = 0;
+      for (let r = 0; r < rows; r++) {
+        const o = r * S * d;
+        if (g.subarray(o, o + d).some((v, c) => v !== g[o + d + c])) differ++;
+      }
+      assert.ok(differ > rows / 10, `${differ} of ${rows} rows with distinct draws`);
+    });
+    const sae = await trainedSAE(ws, {
+      architecture: "fisher_gsae",
+      k: 8,
+      seed: 0,
+      options: { samples: S },
+    });
+    const own = await evaluateSAE(ws, sae, { gradient: "fisher", samples: S });
+    const plain = await evaluateSAE(ws, sae, { gradient: "none" });
+    const truth = await evaluateSAE(ws, sae, { gradient: "true" });
+    for (const e of [own, plain, truth]) assert.ok(e.l0 > 0 && e.l0 <= 8 && e.kl > 0, e.name);
+    assert.match(own.name, /gradient fisher, S 3, seed 0/);
+    assert.notEqual(own.kl, plain.kl, "the sampled gradients change the selection");
+  });
+});

@@ -25,7 +25,10 @@ export interface ActivationData {
   kind: "activations";
   /** Activations, [n, d]. */
   x: Float32Array;
-  /** ∇ₓL at the same tokens, [n, d] (gradient-aware SAEs use it). */
+  /**
+   * ∇ₓL at the same tokens, [n, d] (gradient-aware SAEs use it); for the Fisher g-SAE S sampled
+   * per-token gradients per token, [n, S·d] (see {@link gradWidth}).
+   */
   grad?: Float32Array;
   /** Tokens. */
   n: number;
@@ -45,6 +48,11 @@ export interface SequenceData {
   ids: Int32Array;
   /** Tokens per window. */
   seqLen: number;
+}
+
+/** Columns of `data.grad` per token: d, or S·d for S gradients per token. */
+export function gradWidth(data: ActivationData): number {
+  return data.grad ? data.grad.length / data.n : data.d;
 }
 
 /** Token indices of the batch at `step`: epochs are seeded permutations of [0, n). */
@@ -93,7 +101,7 @@ export function makeBatch(
     const rows = batchIndices(config, step, data.n);
     return {
       x: gatherRows(data.x, rows, data.d),
-      grad: data.grad ? gatherRows(data.grad, rows, data.d) : undefined,
+      grad: data.grad ? gatherRows(data.grad, rows, gradWidth(data)) : undefined,
     };
   }
   const sequences = Math.max(1, Math.floor(config.batchSize / data.seqLen));

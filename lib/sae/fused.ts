@@ -49,6 +49,11 @@ export interface FusedConfig {
   beta: number;
   /** g-SAE scaling of u = |g·W_decᵀ|. */
   grad_norm: "batch_mean" | "none";
+  /**
+   * `fisher` (the Fisher g-SAE, `fisher_gsae.ts`): the gradient is S per-token gradients per
+   * token, [n, S·d_in], and u = sqrt(mean_s (g_s·W_decᵀ)²). Absent: the g-SAE's |g·W_decᵀ|.
+   */
+  score?: "fisher";
 }
 
 /** The four SAE parameters as row-major arrays (SAELens names and shapes). */
@@ -121,7 +126,11 @@ export class FusedSelectiveLoss {
     ctx: Pick<SAETrainContext, "tokensSinceFired" | "deadWindowTokens">,
   ): FusedLossResult {
     const { d_in: d, d_sae: f } = this.config, k = Math.min(this.config.k, f);
-    if (x.length !== n * d || (grad && grad.length !== n * d)) {
+    const gradOk = !grad ||
+      (this.config.score === "fisher"
+        ? grad.length > 0 && grad.length % (n * d) === 0
+        : grad.length === n * d);
+    if (x.length !== n * d || !gradOk) {
       throw new Error(`fused SAE step: batch arrays do not hold ${n}×${d} values`);
     }
     const ws = this.#workspace(n);
@@ -200,7 +209,8 @@ export class FusedSelectiveLoss {
     const ws = this.#ws!, z = ws.z;
     if (ws.u.length !== n * f) ws.u = new Float32Array(n * f);
     const u = ws.u, row = new Float32Array(f);
-    this.#blas.sgemm(false, true, { m: n, n: f, k: d }, { a: grad, b: p.W_dec, c: u });
+    if (this.config.score === "fisher") this.#fisherNorm(p, grad, n, u);
+    else this.#blas.sgemm(false, true, { m: n, n: f, k: d }, { a: grad, b: p.W_dec, c: u });
     let mean = 1;
     if (this.config.grad_norm === "batch_mean") {
       // Four partial sums: one would make each addition wait for the previous one.
@@ -221,6 +231,31 @@ export class FusedSelectiveLoss {
       const o = t * f;
       for (let j = 0; j < f; j++) row[j] = z[o + j] * (1 + Math.abs(u[o + j]) * scale);
       topkIndicesPerRow(row, { n: 1, f, k }, ws.idx.subarray(t * k, (t + 1) * k));
+    }
+  }
+
+  /**
+   * The Fisher g-SAE's u = sqrt(mean_s (g_s·W_decᵀ)²) into `u` [n, d_sae], from `grad`
+   * [n, S·d_in] (row t: g_1(t) … g_S(t), so rows of S·n × d_in are the single gradients). Blocks
+   * of tokens bound the [block·S, d_sae] product buffer. With S = 1 u = |g·W_decᵀ| exactly (the
+   * square of a float32 is exact in float64), as the g-SAE's.
+   */
+  #fisherNorm(p: SAEArrays, grad: Float32Array, n: number, u: Float32Array): void {
+    const { d_in: d, d_sae: f } = this.config, s = grad.length / (n * d);
+    const block = Math.max(1, Math.min(n, Math.floor(4_194_304 / (s * f))));
+    const v = new Float32Array(block * s * f);
+    for (let t0 = 0; t0 < n; t0 += block) {
+      const nb = Math.min(block, n - t0);
+      const a = grad.subarray(t0 * s * d, (t0 + nb) * s * d);
+      this.#blas.sgemm(false, true, { m: nb * s, n: f, k: d }, { a, b: p.W_dec, c: v });
+      for (let t = 0; t < nb; t++) {
+        const o = (t0 + t) * f;
+        for (let j = 0; j < f; j++) {
+          let sum = 0;
+          for (let r = 0; r < s; r++) sum += v[(t * s + r) * f + j] ** 2;
+          u[o + j] = Math.sqrt(sum / s);
+        }
+      }
     }
   }
 
@@ -302,6 +337,7 @@ export function fusedLossFor(sae: SAE): FusedSelectiveLoss | null {
     aux_coefficient: c.aux_coefficient,
     beta: c.beta ?? 0,
     grad_norm: c.grad_norm ?? "batch_mean",
+    ...(architectureOf(c.architecture).sampledGradients ? { score: "fisher" as const } : {}),
   });
 }
 

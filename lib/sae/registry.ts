@@ -16,6 +16,7 @@
  * | `jumprelu` | Rajamanoharan et al. 2024 (arXiv 2407.14435) | `jumprelu.ts` |
  * | `mutual_choice`, `feature_choice` | Ayonrinde 2024 (arXiv 2411.02124) | `batch_choice.ts` |
  * | `gradient_mutual_choice`, `gradient_feature_choice` | ours: the g-SAE score allocated over the batch | `batch_choice.ts` |
+ * | `fisher_gsae` | ours: the g-SAE score with the Fisher norm of sampled-token gradients (label-free) | `fisher_gsae.ts` |
  *
  * @module
  */
@@ -23,6 +24,7 @@ import type { BaseSAEConfig, SAE } from "./base.ts";
 import { BATCH_CHOICES } from "./batch_choice.ts";
 import { parseConfig, type z } from "./config.ts";
 import { E2E_TOPK } from "./e2e.ts";
+import { FISHER_GSAE } from "./fisher_gsae.ts";
 import { GATED } from "./gated.ts";
 import { GSAE } from "./gsae.ts";
 import { JUMPRELU } from "./jumprelu.ts";
@@ -70,6 +72,12 @@ export interface Architecture<C extends BaseSAEConfig = BaseSAEConfig> {
   trainsOn: "activations" | "sequences";
   /** Whether `encode` uses ∇ₓL when given one (evaluation then has plain and gradient modes). */
   usesGradient: boolean;
+  /**
+   * Whether its own gradient is label-free: `config.samples` per-token gradients at next tokens
+   * sampled from the model, [n, samples·d_in], instead of the true-token gradient (the Fisher
+   * g-SAE; its store and evaluation then provide those). Absent: false.
+   */
+  sampledGradients?: boolean;
   /** How it is saved for SAELens. */
   saelens: SaelensFormat;
   /** Whether the fused OpenBLAS step (`fused.ts`) computes its loss (the trainer then uses it). */
@@ -85,6 +93,7 @@ const BUILTIN = {
   relu_l1: RELU_L1,
   jumprelu: JUMPRELU,
   ...BATCH_CHOICES,
+  fisher_gsae: FISHER_GSAE,
 } as const;
 
 /** A built-in architecture's name. */

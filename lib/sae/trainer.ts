@@ -30,6 +30,7 @@ import {
   batchIndices,
   disposeBatch,
   gatherRowArray,
+  gradWidth,
   makeBatch,
   type SequenceData,
 } from "./batches.ts";
@@ -188,7 +189,7 @@ export async function trainSAE(
       // The fast path: loss, gradients and the update on arrays (fused.ts).
       const rows = batchIndices(config, step, data.n);
       const x = gatherRowArray(data.x, rows, data.d);
-      const grad = data.grad ? gatherRowArray(data.grad, rows, data.d) : undefined;
+      const grad = data.grad ? gatherRowArray(data.grad, rows, gradWidth(data)) : undefined;
       const values = readSAEArrays(sae);
       const r = fused.lossAndGrads(values, x, grad, rows.length, ctx);
       applyFusedUpdate(sae, opt, { values, grads: r.grads, lr });

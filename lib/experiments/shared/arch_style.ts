@@ -62,6 +62,12 @@ export const ARCH_STYLE: Readonly<Record<string, ArchStyle>> = {
     symbol: "hexagram",
     pattern: "+",
   },
+  fisher_gsae: {
+    name: "Fisher g-SAE",
+    color: "#44AA99",
+    symbol: "star-square",
+    pattern: "x",
+  },
 } satisfies Record<ArchitectureName | "relu_l1", ArchStyle>;
 
 /** The style of an architecture missing from {@link ARCH_STYLE}: grey, its own name. */

@@ -19,6 +19,7 @@ import type { GPT2 } from "../../gpt2/model.ts";
 import { spreadOffsets, windows } from "../../data/windows.ts";
 import { type SpliceReference, spliceReference } from "../../metrics/mod.ts";
 import { Rng } from "../../tensor/random.ts";
+import { sampleNextTokens } from "../../store/sampled.ts";
 import { logitBatchSequences, storeSequences } from "./train_store.ts";
 import type { Workspace } from "../shared/workspace.ts";
 
@@ -36,6 +37,11 @@ export interface ReferenceKey {
    * instead of the summed-window gradient Σ_{t' ≥ t} ∂L_{t'}/∂x_t (which depends on later labels).
    */
   perToken?: boolean;
+  /**
+   * The encoder gets this many per-token gradients per token, [b·t, S·d], at next tokens sampled
+   * (S per token, from `sampledSeed`) from the model's prediction: the Fisher g-SAE's own signal.
+   */
+  fisherSamples?: number;
 }
 
 /** One batch of evaluation windows, ready for any SAE. */
@@ -87,6 +93,7 @@ export async function evalReference(ws: Workspace, key: ReferenceKey): Promise<E
     offsets,
     sampledSeed: key.sampledSeed ?? null,
     perToken: key.perToken ?? false,
+    fisherSamples: key.fisherSamples ?? null,
   });
   let entries = cache.get(ws);
   if (!entries) cache.set(ws, entries = new Map());
@@ -95,8 +102,17 @@ export async function evalReference(ws: Workspace, key: ReferenceKey): Promise<E
     if (key.sampledSeed !== undefined && key.perToken) {
       throw new Error("evalReference: a sampled gradient is summed over the window, not per token");
     }
-    const { sampledSeed, perToken } = key;
-    batches = sampledSeed !== undefined
+    const { sampledSeed, perToken, fisherSamples } = key;
+    batches = fisherSamples !== undefined
+      ? evalReference(ws, { split: key.split }).then((truth) =>
+        withFisherGradients(ws, data, {
+          offsets,
+          truth,
+          samples: fisherSamples,
+          seed: sampledSeed ?? 0,
+        })
+      )
+      : sampledSeed !== undefined
       ? evalReference(ws, { split: key.split }).then((truth) =>
         withSampledGradient(ws, data, { offsets, seed: sampledSeed, truth })
       )
@@ -178,6 +194,47 @@ async function withGradient(
       out.push({ reference: { ...batch.reference, gradient }, trueGradient: batch.trueGradient });
     } finally {
       tf.dispose([ids, ...(targets ? [targets] : []), ...(Object.values(state) as tf.Tensor[])]);
+    }
+  }
+  return out;
+}
+
+/**
+ * The true-token reference `truth` with the encoder's gradient replaced by `samples` per-token
+ * gradients per token at next tokens sampled from the model ([b·t, S·d], row t: g_1 … g_S;
+ * `sampleNextTokens` of the sampled store, drawn batch by batch from `seed`). The last position
+ * of a window has no next token: its gradients are zero. Everything else is shared with `truth`.
+ */
+async function withFisherGradients(
+  ws: Workspace,
+  data: Int32Array,
+  options: { offsets: number[]; seed: number; samples: number; truth: EvalBatch[] },
+): Promise<EvalBatch[]> {
+  const { model, hook } = ws, seq = model.config.n_positions, d = model.config.n_embd;
+  const per = logitBatchSequences(ws, BATCH_SEQUENCES), S = options.samples;
+  const rng = new Rng(options.seed * 1_000_003 + 17);
+  const out: EvalBatch[] = [];
+  for (const [j, batch] of options.truth.entries()) {
+    const start = j * per;
+    const ids = windows(data, options.offsets.slice(start, start + per), seq);
+    try {
+      const draws = await sampleNextTokens(model, ids, { samples: S, rng });
+      const rows = ids.shape[0] * seq, gradient = new Float32Array(rows * S * d);
+      for (let s = 0; s < S; s++) {
+        const targets = tf.tensor2d(draws[s], [ids.shape[0], seq - 1], "int32");
+        const state = model.gradAtHook(ids, hook, { targets, perToken: true });
+        try {
+          const g = await state.gradient.data() as Float32Array;
+          for (let r = 0; r < rows; r++) {
+            gradient.set(g.subarray(r * d, (r + 1) * d), (r * S + s) * d);
+          }
+        } finally {
+          tf.dispose([targets, ...(Object.values(state) as tf.Tensor[])]);
+        }
+      }
+      out.push({ reference: { ...batch.reference, gradient }, trueGradient: batch.trueGradient });
+    } finally {
+      ids.dispose();
     }
   }
   return out;

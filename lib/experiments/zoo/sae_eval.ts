@@ -7,7 +7,9 @@
  * matters; {@link EvalOptions.gradient} names the three ways:
  * - `true`: the gradient of the loss at the true next tokens (the paper's evaluation);
  * - `sampled`: at next tokens sampled from the model's own prediction (label-free control);
- * - `none`: no gradient; gradient-aware encoders fall back to their plain rule.
+ * - `none`: no gradient; gradient-aware encoders fall back to their plain rule;
+ * - `fisher`: S per-token gradients per token at next tokens sampled from the model (no label),
+ *   [n, S·d]: the Fisher g-SAE's own selection (`fisher_gsae.ts`); Fisher g-SAEs only.
  *
  * The gradient used for the directional derivatives in the latent statistics is always the
  * true-token one.
@@ -38,7 +40,10 @@ import type { Workspace } from "../shared/workspace.ts";
 export const EVAL_VERSION = 3;
 
 /** How the encoder is run at evaluation (see the module doc). */
-export type GradientSource = "true" | "token" | "sampled" | "none";
+export type GradientSource = "true" | "token" | "sampled" | "none" | "fisher";
+
+/** Gradients per token of the `fisher` mode when {@link EvalOptions.samples} is not given. */
+export const DEFAULT_FISHER_SAMPLES = 4;
 
 /** Options of {@link evaluateSAE}. */
 export interface EvalOptions {
@@ -51,6 +56,8 @@ export interface EvalOptions {
   selectionBeta?: number;
   /** Seed of the sampled next tokens (default 0). */
   seed?: number;
+  /** Sampled gradients per token of the `fisher` mode (default {@link DEFAULT_FISHER_SAMPLES}). */
+  samples?: number;
   /**
    * `val` (default): the validation split, which every reported number uses. `dev`: training-split
    * windows that the SAEs never see (between the store's windows), for choosing hyperparameters.
@@ -109,7 +116,10 @@ function evalCacheEntry(ws: Workspace, dir: string, options: EvalOptions) {
   const gradient = options.gradient ?? "true";
   const mode = `gradient ${gradient}` +
     (options.selectionBeta !== undefined ? `, g-SAE selection β=${options.selectionBeta}` : "") +
-    (gradient === "sampled" ? `, seed ${options.seed ?? 0}` : "");
+    (gradient === "sampled" ? `, seed ${options.seed ?? 0}` : "") +
+    (gradient === "fisher"
+      ? `, S ${options.samples ?? DEFAULT_FISHER_SAMPLES}, seed ${options.seed ?? 0}`
+      : "");
   const split = options.split ?? "val";
   const sequences = split === "dev" ? ws.profile.sae.devSequences : ws.profile.sae.evalSequences;
   const key = { version: EVAL_VERSION, mode, split, sequences };
@@ -172,6 +182,12 @@ async function run(
     split: options.split ?? "val",
     ...(gradient === "sampled" ? { sampledSeed: options.seed ?? 0 } : {}),
     ...(gradient === "token" ? { perToken: true } : {}),
+    ...(gradient === "fisher"
+      ? {
+        sampledSeed: options.seed ?? 0,
+        fisherSamples: options.samples ?? DEFAULT_FISHER_SAMPLES,
+      }
+      : {}),
   });
   const recon = new ReconstructionStats(), latentStats = new LatentStats(sae.config.d_sae);
   const wDec = sae.params.get("W_dec")! as tf.Tensor2D;
@@ -179,7 +195,11 @@ async function run(
   for (const { reference, trueGradient } of batches) {
     // Reads are asynchronous (any backend) and cannot sit inside tf.tidy: keep what they need.
     const { x, latents, xHat, statsGrad } = tf.tidy(() => {
-      const x = referenceActivation(reference), grad = referenceGradient(reference);
+      const x = referenceActivation(reference);
+      // [n, d], or [n, S·d] for the `fisher` mode's S gradients per token.
+      const grad = gradient === "fisher"
+        ? tf.tensor2d(reference.gradient!, [x.shape[0], reference.gradient!.length / x.shape[0]])
+        : referenceGradient(reference);
       const latents = sae.encode(x, gradient === "none" ? {} : { grad });
       const xHat = sae.decode(latents);
       const statsGrad = trueGradient === reference.gradient

@@ -260,10 +260,16 @@ export async function trainSpec(
       ids: ws.train,
       seqLen: ws.model.config.n_positions,
     }
-    : await activationData(ws);
+    : await activationData(ws, sampledOption(sae));
   const result = await trainSAE(sae, data, train, common);
   const dead = result.tokensSinceFired.filter((t) => t >= train.deadWindowTokens).length;
   return { sae, train, result, dead };
+}
+
+/** The Fisher g-SAE's training gradients: its `samples` sampled per-token gradients per token. */
+function sampledOption(sae: SAE): { sampledGradients?: number } {
+  const c = sae.config as SAE["config"] & { samples?: number };
+  return architectureOf(c.architecture).sampledGradients ? { sampledGradients: c.samples } : {};
 }
 
 /** The architecture a spec starts from (see {@link SAESpec.warmStart}), or none. */
