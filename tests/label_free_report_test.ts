@@ -69,6 +69,11 @@ Deno.test("label-free claims: reproduced when the Fisher g-SAE's KL is lower on 
   // The noise (−, +, −, +, −)·0.0002 adds −0.00004.
   assert.ok(Math.abs(c.interval.mean + 0.00504) < 1e-9, `mean ${c.interval.mean}`);
   assert.equal(c.interval.n, 5);
+  // The control that could explain a gain away: the label-trained g-SAE run without labels.
+  const control = better.find((x) => x.id === "label-free-kl-vs-gsae-plain");
+  assert.equal(control?.verdict, "reproduced");
+  assert.match(verdictMarkdown(study(0.005)), /g-SAE trained with true labels and run with plain/);
+  assert.ok(comparisonsTable(study(0.005)).includes("KL, Fisher g-SAE (own) − g-SAE (plain)"));
 });
 
 Deno.test("label-free report: tables, metrics and figures name every variant", () => {

@@ -89,6 +89,9 @@ const COMPARISONS: [string, LabelFreeVariant, LabelFreeVariant, Metric][] = [
   ["KL, Fisher g-SAE (plain) − TopK", "fisher_plain", "topk", "kl"],
   ["ΔCE, Fisher g-SAE (plain) − TopK", "fisher_plain", "topk", "deltaCe"],
   ["KL, Fisher g-SAE (own) − Fisher g-SAE (plain)", "fisher", "fisher_plain", "kl"],
+  ["KL, g-SAE (plain) − TopK", "gsae_plain", "topk", "kl"],
+  ["KL, Fisher g-SAE (own) − g-SAE (plain)", "fisher", "gsae_plain", "kl"],
+  ["ΔCE, Fisher g-SAE (own) − g-SAE (plain)", "fisher", "gsae_plain", "deltaCe"],
   ["KL, Fisher g-SAE (true label) − TopK", "fisher_true", "topk", "kl"],
   ["ΔCE, Fisher g-SAE (true label) − TopK", "fisher_true", "topk", "deltaCe"],
 ];
@@ -313,6 +316,15 @@ export function labelFreeClaims(r: LabelFreeResult): ClaimRecord[] {
       "kl",
     ),
     row(
+      "label-free-kl-vs-gsae-plain",
+      "(ours, issue 18, control) the Fisher g-SAE (own selection, no label anywhere) has a " +
+        "lower KL than the g-SAE trained with true labels and run without them (plain TopK " +
+        "selection): does label-free training buy more than a label-trained dictionary?",
+      "fisher",
+      "gsae_plain",
+      "kl",
+    ),
+    row(
       "label-free-true-kl-vs-topk",
       "(ours, issue 18, control) the Fisher g-SAE's weights selected with the true-label " +
         "gradient have a lower KL than TopK",
@@ -333,6 +345,8 @@ export function verdictMarkdown(r: LabelFreeResult): string {
   // Where a gain comes from: the trained weights (plain selection keeps it) or the selection.
   const p = pairedComparison(r, "fisher_plain", "topk", "kl");
   const o = pairedComparison(r, "fisher", "fisher_plain", "kl");
+  const g = pairedComparison(r, "gsae_plain", "topk", "kl");
+  const fg = pairedComparison(r, "fisher", "gsae_plain", "kl");
   const interval = (x: { interval: Interval }) =>
     `[${x.interval.low.toFixed(5)}, ${x.interval.high.toFixed(5)}]`;
   return `${head}: paired difference ${c.interval.mean.toFixed(5)} nats ` +
@@ -341,7 +355,11 @@ export function verdictMarkdown(r: LabelFreeResult): string {
     `Its weights under plain TopK selection (no gradient at inference): ` +
     `${p.interval.mean.toFixed(5)} vs TopK, ${interval(p)} (${p.outcome}); its own selection ` +
     `against its plain selection: ${o.interval.mean.toFixed(5)}, ${interval(o)} (${o.outcome}) — ` +
-    `how much of the gain the label-free selection at inference adds beyond the weights.`;
+    `how much of the gain the label-free selection at inference adds beyond the weights. ` +
+    `The control that could explain it away, the g-SAE trained with true labels and run with ` +
+    `plain selection (no label at inference): ${g.interval.mean.toFixed(5)} vs TopK, ` +
+    `${interval(g)} (${g.outcome}); the Fisher g-SAE against it: ` +
+    `${fg.interval.mean.toFixed(5)}, ${interval(fg)} (${fg.outcome}).`;
 }
 
 function f4(x: number): string {
