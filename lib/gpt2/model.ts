@@ -179,12 +179,14 @@ export class GPT2 {
    * Run on from `hook` with `activation` in place of the model's own (a splice) and return the
    * final residual stream [batch, seq, d] (before ln_f). Needs `state.residual` for attn_out and
    * mlp_out hooks. Hooks in `options` apply after the splice point. Differentiable with respect to
-   * `activation`.
+   * `activation`. With `throughLayer` it stops after that block and returns its resid_post (one
+   * segment of a checkpointed pass, as e2e-TopK's chunked KL takes it).
    */
   runFromHook(
     hook: string,
     state: HookState,
-    options: { hooks?: Record<string, HookFn>; ownTokenGradient?: boolean } = {},
+    options: { hooks?: Record<string, HookFn>; ownTokenGradient?: boolean; throughLayer?: number } =
+      {},
   ): tf.Tensor3D {
     const { layer, kind } = this.parseHook(hook);
     if (RESIDUAL_OF[kind] && !state.residual) {
@@ -192,7 +194,22 @@ export class GPT2 {
         `running from ${hook} needs the residual it is added to (runToHook gives it)`,
       );
     }
-    return this.#run(state.activation, layer, { ...options, start: { layer, kind, state } });
+    const { throughLayer, ...pass } = options;
+    if (throughLayer === undefined) {
+      return this.#run(state.activation, layer, { ...pass, start: { layer, kind, state } });
+    }
+    if (
+      !(Number.isInteger(throughLayer) && throughLayer >= layer &&
+        throughLayer < this.config.n_layer)
+    ) {
+      throw new Error(
+        `runFromHook: throughLayer must be a block from ${layer} to ${
+          this.config.n_layer - 1
+        }, got ${throughLayer}`,
+      );
+    }
+    const stop = { layer: throughLayer, kind: "resid_post" as const, reached: {} };
+    return this.#run(state.activation, layer, { ...pass, start: { layer, kind, state }, stop });
   }
 
   /** ln_f then the tied unembedding: final residual [batch, seq, d] → logits [batch, seq, vocab]. */
