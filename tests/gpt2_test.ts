@@ -105,6 +105,19 @@ Deno.test("splicing the cached activation reproduces the clean logits", () => {
   }
 });
 
+Deno.test("running from a hook through a block stops at that block's resid_post", () => {
+  const model = GPT2.random(SMALL, 5, 0.2);
+  const ids = tf.tensor2d([[3, 1, 4, 1, 5, 9, 2, 6]], [1, 8], "int32");
+  const state = model.runToHook(ids, "blocks.0.hook_mlp_out");
+  const through = model.runFromHook("blocks.0.hook_mlp_out", state, { throughLayer: 1 });
+  const clean = model.runToHook(ids, "blocks.1.hook_resid_post").activation;
+  assert.equal(maxAbsDiff(through, clean), 0);
+  assert.throws(
+    () => model.runFromHook("blocks.1.hook_resid_pre", { activation: clean }, { throughLayer: 0 }),
+    /throughLayer must be a block from 1 to 2, got 0/,
+  );
+});
+
 Deno.test("a replacement hook changes only what follows it", () => {
   const model = GPT2.random(SMALL, 6, 0.2);
   const ids = tf.tensor2d([[3, 1, 4, 1, 5, 9, 2, 6]], [1, 8], "int32");
