@@ -105,6 +105,37 @@ Deno.test("splicing the cached activation reproduces the clean logits", () => {
   }
 });
 
+Deno.test("running from a hook through a block stops at that block's resid_post", () => {
+  const model = GPT2.random(SMALL, 5, 0.2);
+  const ids = tf.tensor2d([[3, 1, 4, 1, 5, 9, 2, 6]], [1, 8], "int32");
+  const state = model.runToHook(ids, "blocks.0.hook_mlp_out");
+  const through = model.runFromHook("blocks.0.hook_mlp_out", state, { throughLayer: 1 });
+  const clean = model.runToHook(ids, "blocks.1.hook_resid_post").activation;
+  assert.equal(maxAbsDiff(through, clean), 0);
+  assert.throws(
+    () => model.runFromHook("blocks.1.hook_resid_pre", { activation: clean }, { throughLayer: 0 }),
+    /throughLayer must be a block from 1 to 2, got 0/,
+  );
+});
+
+Deno.test("gradAtHook a block per backward pass equals one pass, per token too", () => {
+  const model = GPT2.random(SMALL, 7, 0.3);
+  const ids = tf.tensor2d([[3, 1, 4, 1, 5, 9, 2, 6], [2, 7, 1, 8, 2, 8, 1, 8]], [2, 8], "int32");
+  const targets = tf.tensor2d([[1, 2, 3, 4, 5, 6, 7], [7, 6, 5, 4, 3, 2, 1]], [2, 7], "int32");
+  for (const hook of ["blocks.0.hook_resid_post", "blocks.0.hook_mlp_out"]) {
+    for (const perToken of [false, true]) {
+      const one = model.gradAtHook(ids, hook, { perToken, targets });
+      const before = tf.memory().numTensors;
+      const seg = model.gradAtHook(ids, hook, { perToken, targets, layersPerPass: 1 });
+      const made = Object.keys(seg).length;
+      assert.equal(tf.memory().numTensors, before + made, `${hook}: tensors left behind`);
+      assert.equal(maxAbsDiff(seg.losses, one.losses), 0);
+      assert.ok(maxAbsDiff(seg.gradient, one.gradient) < 1e-5 * maxAbs(one.gradient), hook);
+      tf.dispose([...Object.values(one), ...Object.values(seg)] as tf.Tensor[]);
+    }
+  }
+});
+
 Deno.test("a replacement hook changes only what follows it", () => {
   const model = GPT2.random(SMALL, 6, 0.2);
   const ids = tf.tensor2d([[3, 1, 4, 1, 5, 9, 2, 6]], [1, 8], "int32");

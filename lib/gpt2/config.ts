@@ -112,3 +112,26 @@ export function layersPerGradientPass(c: GPT2Config, windows: number): number {
   const perBlock = windows * c.n_head * c.n_positions ** 2;
   return Math.max(1, Math.min(c.n_layer, Math.floor(2 ** 25 / perBlock)));
 }
+
+/**
+ * Positions per chunk of a backward pass from a KL at the unembedding (e2e-TopK's loss), at most
+ * `most`, so that one chunk's logits (positions × vocabulary floats) stay within 2²⁴ floats (64
+ * MiB): the logits, their log-softmax, the KL's terms and their gradients are each a copy, and
+ * they sit beside a block segment's backward pass in tfjs-wasm's 4 GiB heap. GPT-2's 50,257-way
+ * vocabulary makes this 333 of a window's 1,023 positions; the embedded models (4,096) keep up to
+ * 4,096, more than an e2e batch of 8 windows × 127 positions.
+ */
+export function positionsPerKLPass(c: GPT2Config, most: number): number {
+  return Math.max(1, Math.min(most, Math.floor(2 ** 24 / c.vocab_size)));
+}
+
+/**
+ * Windows of the full context per backward pass through the blocks, at most `most`, with the same
+ * bound as {@link layersPerGradientPass} (2²⁵ attention-score floats for one block): GPT-2 small's
+ * 12 heads × 1,024² make this 2; the embedded models (128 positions, at most 6 heads) keep 341
+ * and more.
+ */
+export function windowsPerGradientPass(c: GPT2Config, most: number): number {
+  const perWindow = c.n_head * c.n_positions ** 2;
+  return Math.max(1, Math.min(most, Math.floor(2 ** 25 / perWindow)));
+}

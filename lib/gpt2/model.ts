@@ -179,12 +179,14 @@ export class GPT2 {
    * Run on from `hook` with `activation` in place of the model's own (a splice) and return the
    * final residual stream [batch, seq, d] (before ln_f). Needs `state.residual` for attn_out and
    * mlp_out hooks. Hooks in `options` apply after the splice point. Differentiable with respect to
-   * `activation`.
+   * `activation`. With `throughLayer` it stops after that block and returns its resid_post (one
+   * segment of a checkpointed pass, as e2e-TopK's chunked KL takes it).
    */
   runFromHook(
     hook: string,
     state: HookState,
-    options: { hooks?: Record<string, HookFn>; ownTokenGradient?: boolean } = {},
+    options: { hooks?: Record<string, HookFn>; ownTokenGradient?: boolean; throughLayer?: number } =
+      {},
   ): tf.Tensor3D {
     const { layer, kind } = this.parseHook(hook);
     if (RESIDUAL_OF[kind] && !state.residual) {
@@ -192,7 +194,22 @@ export class GPT2 {
         `running from ${hook} needs the residual it is added to (runToHook gives it)`,
       );
     }
-    return this.#run(state.activation, layer, { ...options, start: { layer, kind, state } });
+    const { throughLayer, ...pass } = options;
+    if (throughLayer === undefined) {
+      return this.#run(state.activation, layer, { ...pass, start: { layer, kind, state } });
+    }
+    if (
+      !(Number.isInteger(throughLayer) && throughLayer >= layer &&
+        throughLayer < this.config.n_layer)
+    ) {
+      throw new Error(
+        `runFromHook: throughLayer must be a block from ${layer} to ${
+          this.config.n_layer - 1
+        }, got ${throughLayer}`,
+      );
+    }
+    const stop = { layer: throughLayer, kind: "resid_post" as const, reached: {} };
+    return this.#run(state.activation, layer, { ...pass, start: { layer, kind, state }, stop });
   }
 
   /** ln_f then the tied unembedding: final residual [batch, seq, d] → logits [batch, seq, vocab]. */
@@ -232,10 +249,17 @@ export class GPT2 {
   gradAtHook(
     ids: tf.Tensor2D,
     hook: string,
-    options: { targets?: tf.Tensor2D; perToken?: boolean } = {},
+    options: { targets?: tf.Tensor2D; perToken?: boolean; layersPerPass?: number } = {},
   ): HookGradient {
     const state = this.runToHook(ids, hook);
     const [b, t] = ids.shape;
+    const perPass = options.layersPerPass ?? this.config.n_layer;
+    if (!(Number.isInteger(perPass) && perPass >= 1)) {
+      throw new Error(`gradAtHook: layersPerPass must be a positive integer, got ${perPass}`);
+    }
+    if (this.config.n_layer - this.parseHook(hook).layer > perPass) {
+      return this.#gradAtHookInSegments(ids, hook, state, { ...options, perPass });
+    }
     const { value, grad } = tf.tidy(() =>
       tf.valueAndGrad((x: tf.Tensor) =>
         this.tokenLosses(
@@ -281,6 +305,59 @@ export class GPT2 {
     }
     if (this.config.n_layer - lowest <= perPass) return this.#gradAtHooksInOnePass(ids, hooks);
     return this.#gradAtHooksInSegments(ids, hooks, { lowest, perPass });
+  }
+
+  /**
+   * {@link gradAtHook} with the blocks after the hook taken `perPass` at a time (as
+   * {@link gradAtHooks} takes them): a forward pass without gradient keeps each segment's input;
+   * the top segment gives the losses and their gradient at its input, and each lower segment
+   * back-propagates the gradient above it (a vector-Jacobian product, with the same attention
+   * rule, so `perToken` stays per token).
+   */
+  #gradAtHookInSegments(
+    ids: tf.Tensor2D,
+    hook: string,
+    state: HookState,
+    o: { targets?: tf.Tensor2D; perToken?: boolean; perPass: number },
+  ): HookGradient {
+    const { layer, kind } = this.parseHook(hook), n = this.config.n_layer;
+    // After a resid_post hook its own block has nothing left to compute.
+    const first = kind === "resid_post" ? layer + 1 : layer;
+    const starts: number[] = [];
+    for (let s = first; s < n; s += o.perPass) starts.push(s);
+    const ownTokenGradient = o.perToken ?? false;
+    const segment = (k: number, x: tf.Tensor3D): tf.Tensor3D => {
+      const end = k + 1 < starts.length ? starts[k + 1] : n;
+      const stop = { layer: end - 1, kind: "resid_post" as const, reached: {} };
+      const start = k === 0 && kind !== "resid_post"
+        ? { layer, kind, state: { ...state, activation: x } }
+        : { layer: starts[k], kind: "resid_pre" as const, state: { activation: x } };
+      return this.#run(x, start.layer, { start, stop, ownTokenGradient });
+    };
+    const inputs = [state.activation];
+    try {
+      for (let k = 0; k + 1 < starts.length; k++) {
+        const x = inputs[k];
+        inputs.push(tf.tidy(() => segment(k, x)));
+      }
+      const [b, t] = ids.shape, top = starts.length - 1;
+      const { value, grad } = tf.tidy(() =>
+        tf.valueAndGrad((x: tf.Tensor) =>
+          this.tokenLosses(ids, segment(top, x as tf.Tensor3D), o.targets)
+        )(inputs[top], tf.ones([b, t - 1]))
+      );
+      let gradient = grad as tf.Tensor3D;
+      for (let k = top - 1; k >= 0; k--) {
+        const above = gradient, x = inputs[k];
+        gradient = tf.tidy(() =>
+          tf.grads((y: tf.Tensor) => segment(k, y as tf.Tensor3D))([x], above)[0]
+        ) as tf.Tensor3D;
+        above.dispose();
+      }
+      return { ...state, gradient, losses: value as tf.Tensor2D };
+    } finally {
+      tf.dispose(inputs.slice(1));
+    }
   }
 
   #gradAtHooksInOnePass(

@@ -10,6 +10,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { GPT2, HookState } from "../gpt2/model.ts";
+import type { SplicedKLLimits } from "./e2e_kl.ts";
 import { matMul } from "../tensor/ops.ts";
 import { Rng } from "../tensor/random.ts";
 import { variableFrom } from "../tensor/variables.ts";
@@ -51,6 +52,8 @@ export interface SpliceContext {
   state: HookState;
   /** Clean next-token log-probabilities [batch·(seq − 1), vocab], computed without gradient. */
   cleanLogProbs: tf.Tensor2D;
+  /** Per-pass limits of the spliced KL (`e2e_kl.ts`); unset, they follow the model's shape. */
+  limits?: SplicedKLLimits;
 }
 
 /** A training loss and the numbers to log with it. */

@@ -6,7 +6,8 @@
  *   loss = KL(p_clean ‖ p_spliced) + mse_coefficient · FVU(x, x̂) + aux_coefficient · AuxK
  *
  * The KL back-propagates through every layer after the hook (the model itself stays frozen:
- * only the SAE's parameters are trained). Batches must carry the model context (`batch.lm`),
+ * only the SAE's parameters are trained); for GPT-2's shapes it is taken in pieces that fit
+ * tfjs-wasm's heap (`e2e_kl.ts`). Batches must carry the model context (`batch.lm`),
  * which the trainer provides for sequence data.
  *
  * @module
@@ -15,7 +16,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { SAEBatch, SAELossResult, SAETrainContext } from "./base.ts";
 import { decodeLinear, preActivations } from "./base.ts";
 import { fvu, l0 } from "../metrics/reconstruction.ts";
-import { klDivergence } from "../metrics/divergence.ts";
+import { splicedKL } from "./e2e_kl.ts";
 import { baseFields, parseConfig, z } from "./config.ts";
 import type { Architecture } from "./registry.ts";
 import {
@@ -61,10 +62,12 @@ class E2ETopKSAE extends SelectiveSAE<E2ETopKConfig> {
     const latents = tf.mul(tf.relu(z), mask) as tf.Tensor2D;
     const recon = decodeLinear(this.params, latents);
     const [b, t, d] = lm.state.activation.shape;
-    const h = lm.model.runFromHook(lm.hook, { ...lm.state, activation: recon.reshape([b, t, d]) });
-    const logits = lm.model.unembed(h.slice([0, 0, 0], [b, t - 1, d]));
-    const logQ = tf.logSoftmax(logits.reshape([b * (t - 1), logits.shape[2]])) as tf.Tensor2D;
-    const kl = tf.mean(klDivergence(lm.cleanLogProbs, logQ)) as tf.Scalar;
+    const kl = splicedKL(lm.model, recon.reshape([b, t, d]), {
+      hook: lm.hook,
+      state: lm.state,
+      cleanLogProbs: lm.cleanLogProbs,
+      ...lm.limits,
+    });
     const reconstruction = fvu(x, recon);
     const residual = detach(tf.sub(x, recon) as tf.Tensor2D);
     const aux = auxKLoss({ z, params: this.params, residual, mask }, ctx, this.config.aux_k);

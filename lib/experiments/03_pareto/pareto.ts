@@ -22,7 +22,7 @@
 import { type ArchitectureName, architectureOf } from "../../sae/mod.ts";
 import { chooseBeta, COMPARED, mainSAE } from "../zoo/compared.ts";
 import { evaluateSAE, type SAEEvaluation } from "../zoo/sae_eval.ts";
-import { type TrainedSAE, trainedSAE } from "../zoo/sae_zoo.ts";
+import { releaseSAE, type TrainedSAE, trainedSAE } from "../zoo/sae_zoo.ts";
 import { type PenalisedArchitecture, penaltyOptions } from "../zoo/penalty.ts";
 import type { Workspace } from "../shared/workspace.ts";
 
@@ -150,16 +150,29 @@ export interface BetaSweep {
   rows: BetaSweepRow[];
 }
 
+/**
+ * `use()`, then `t`'s SAE released (`releaseSAE`): this notebook goes through dozens of SAEs and
+ * keeps only their numbers, and GPT-2's would not all fit tfjs-wasm's heap at once.
+ */
+async function released<T>(ws: Workspace, t: TrainedSAE, use: () => Promise<T>): Promise<T> {
+  try {
+    return await use();
+  } finally {
+    releaseSAE(ws, t);
+  }
+}
+
 /** Runs (or reads from the caches) the β sweep: every β on dev and val, TopK as β = 0. */
 export async function betaSweep(ws: Workspace): Promise<BetaSweep> {
   const { mainK: k, seeds: [seed] } = ws.profile;
   const choice = await chooseBeta(ws);
-  const row = async (beta: number, t: TrainedSAE): Promise<BetaSweepRow> => ({
-    beta,
-    dev: await evaluatePoint(ws, t, { split: "dev" }),
-    val: await evaluatePoint(ws, t),
-    valPlain: await evaluatePoint(ws, t, { mode: "plain" }),
-  });
+  const row = (beta: number, t: TrainedSAE): Promise<BetaSweepRow> =>
+    released(ws, t, async () => ({
+      beta,
+      dev: await evaluatePoint(ws, t, { split: "dev" }),
+      val: await evaluatePoint(ws, t),
+      valPlain: await evaluatePoint(ws, t, { mode: "plain" }),
+    }));
   const rows = [await row(0, await trainedSAE(ws, { architecture: "topk", k, seed }))];
   for (const beta of ws.profile.betas) {
     rows.push(await row(beta, await trainedSAE(ws, { architecture: "gsae", k, seed, beta })));
@@ -178,11 +191,13 @@ export async function frontiers(ws: Workspace, beta: number): Promise<ParetoPoin
     for (const architecture of COMPARED) {
       for (const k of ws.profile.ks) {
         const t = await mainSAE(ws, architecture, seed, { beta, k });
-        points.push(await evaluatePoint(ws, t));
-        if (architecture !== "gsae") continue;
-        for (const mode of ["plain", "sampled"] as const) {
-          points.push(await evaluatePoint(ws, t, { mode }));
-        }
+        await released(ws, t, async () => {
+          points.push(await evaluatePoint(ws, t));
+          if (architecture !== "gsae") return;
+          for (const mode of ["plain", "sampled"] as const) {
+            points.push(await evaluatePoint(ws, t, { mode }));
+          }
+        });
       }
     }
   }
@@ -201,15 +216,21 @@ export async function mainKComparison(
   const points: ParetoPoint[] = [];
   for (const seed of ws.profile.seeds) {
     const topk = await mainSAE(ws, "topk", seed);
-    points.push(await evaluatePoint(ws, topk));
-    points.push(
-      await evaluatePoint(ws, topk, { mode: "selection", selectionBeta: options.beta }),
-    );
+    await released(ws, topk, async () => {
+      points.push(await evaluatePoint(ws, topk));
+      points.push(
+        await evaluatePoint(ws, topk, { mode: "selection", selectionBeta: options.beta }),
+      );
+    });
     const gsae = await mainSAE(ws, "gsae", seed, { beta: options.beta });
-    for (const mode of ["true", "plain", "sampled", "token"] as const) {
-      points.push(await evaluatePoint(ws, gsae, { mode }));
-    }
-    if (options.e2e) points.push(await evaluatePoint(ws, await mainSAE(ws, "e2e_topk", seed)));
+    await released(ws, gsae, async () => {
+      for (const mode of ["true", "plain", "sampled", "token"] as const) {
+        points.push(await evaluatePoint(ws, gsae, { mode }));
+      }
+    });
+    if (!options.e2e) continue;
+    const e2e = await mainSAE(ws, "e2e_topk", seed);
+    points.push(await released(ws, e2e, () => evaluatePoint(ws, e2e)));
   }
   return points;
 }
@@ -281,7 +302,7 @@ export async function furtherArchitectures(
           options: await penaltyOptions(ws, a, multiple),
         });
         points.push({
-          ...(await evaluatePoint(ws, t)),
+          ...(await released(ws, t, () => evaluatePoint(ws, t))),
           multiple,
           name: `${a}-x${multiple}-s${seed}`,
         });
@@ -296,8 +317,10 @@ export async function furtherArchitectures(
         ...(gradient ? { beta: options.beta } : {}),
         ...(extra ? { options: extra } : {}),
       });
-      points.push(await evaluatePoint(ws, t));
-      if (gradient) points.push(await evaluatePoint(ws, t, { mode: "plain" }));
+      await released(ws, t, async () => {
+        points.push(await evaluatePoint(ws, t));
+        if (gradient) points.push(await evaluatePoint(ws, t, { mode: "plain" }));
+      });
     }
   }
   return points;

@@ -16,6 +16,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { sampleFromLogits } from "../../gpt2/generate.ts";
 import type { GPT2 } from "../../gpt2/model.ts";
+import { layersPerGradientPass } from "../../gpt2/config.ts";
 import { spreadOffsets, windows } from "../../data/windows.ts";
 import { type SpliceReference, spliceReference } from "../../metrics/mod.ts";
 import { Rng } from "../../tensor/random.ts";
@@ -183,12 +184,20 @@ async function withGradient(
 ): Promise<EvalBatch[]> {
   const { model, hook } = ws, seq = model.config.n_positions;
   const per = logitBatchSequences(ws, BATCH_SEQUENCES);
+  // Blocks per backward pass (GPT-2's shapes: a few; the embedded models: all). The per-token
+  // rule's attention holds about twice the score-sized tensors, so it takes half as many.
+  const layers = layersPerGradientPass(model.config, per);
+  const layersPerPass = options.perToken ? Math.max(1, Math.floor(layers / 2)) : layers;
   const out: EvalBatch[] = [];
   for (const [j, batch] of options.truth.entries()) {
     const start = j * per;
     const ids = windows(data, options.offsets.slice(start, start + per), seq);
     const targets = options.targets ? await options.targets(ids) : undefined;
-    const state = model.gradAtHook(ids, hook, { targets, perToken: options.perToken });
+    const state = model.gradAtHook(ids, hook, {
+      targets,
+      perToken: options.perToken,
+      layersPerPass,
+    });
     try {
       const gradient = await state.gradient.data() as Float32Array;
       out.push({ reference: { ...batch.reference, gradient }, trueGradient: batch.trueGradient });

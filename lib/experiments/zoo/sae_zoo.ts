@@ -18,6 +18,7 @@ import {
   type ArchitectureName,
   architectureOf,
   createSAE,
+  disposeSAE,
   loadSAE,
   type SAE,
   saveSAE,
@@ -132,6 +133,19 @@ export function trainedSAE(ws: Workspace, spec: SAESpec): Promise<TrainedSAE> {
     entry.catch(() => memory.delete(key));
   }
   return entry;
+}
+
+/**
+ * Frees the SAE of `trained` (from {@link trainedSAE}) and forgets it, so that the next call for
+ * its spec loads it from the disk cache. For loops over many SAEs whose results keep only numbers
+ * (notebook 03's frontiers): each SAE stays in memory for the process otherwise, and GPT-2 small's
+ * at expansion 16 are 75 MB each (12,288 × 768 encoder and decoder), so a dozen of them beside
+ * the model and an e2e-TopK step exceed tfjs-wasm's 4 GiB heap. The caller must hold the only
+ * use of `trained`.
+ */
+export function releaseSAE(ws: Workspace, trained: TrainedSAE): void {
+  memory.delete(JSON.stringify(cacheKey(ws, trained.spec)));
+  disposeSAE(trained.sae);
 }
 
 /**
@@ -285,7 +299,18 @@ async function copyWeights(
   spec: SAESpec & { warmStart: "topk" },
   sae: SAE,
 ): Promise<void> {
-  const from = await trainedSAE(ws, { architecture: spec.warmStart, k: spec.k, seed: spec.seed });
+  const fromSpec = { architecture: spec.warmStart, k: spec.k, seed: spec.seed };
+  // Loaded only for this copy (a loop released it, see releaseSAE): released again after it.
+  const loadedHere = !memory.has(JSON.stringify(cacheKey(ws, fromSpec)));
+  const from = await trainedSAE(ws, fromSpec);
+  try {
+    await copyParams(spec, from, sae);
+  } finally {
+    if (loadedHere) releaseSAE(ws, from);
+  }
+}
+
+async function copyParams(spec: SAESpec, from: TrainedSAE, sae: SAE): Promise<void> {
   for (const [name, v] of sae.params) {
     const source = from.sae.params.get(name);
     if (!source || source.shape.join() !== v.shape.join()) {
