@@ -10,6 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { Blas } from "../tensor/blas.ts";
 import { sgemmCounters } from "../tensor/blas.ts";
 import type { GPT2 } from "../gpt2/model.ts";
+import { layersPerGradientPass } from "../gpt2/config.ts";
 import { median } from "../metrics/mod.ts";
 import { Rng } from "../tensor/random.ts";
 import { type ArchitectureName, createSAE, disposeSAE } from "../sae/mod.ts";
@@ -121,7 +122,8 @@ export function randomIds(batch: number, seq: number, vocab: number, seed: numbe
 
 /**
  * Time `steps` calls of `model.gradAtHook` on random [batch, seq] ids after `warmup` untimed
- * ones (gradients read back, so the work is complete), with each timed call's sgemm work.
+ * ones (gradients read back, so the work is complete), with each timed call's sgemm work; the
+ * backward pass goes a few blocks at a time where {@link layersPerGradientPass} says so.
  */
 export async function timeHookGradient(
   model: GPT2,
@@ -133,7 +135,10 @@ export async function timeHookGradient(
     const ids = randomIds(options.batch, options.seq, model.config.vocab_size, options.seed + i);
     const start = performance.now();
     let r: ReturnType<GPT2["gradAtHook"]> | null = null;
-    const work = countMatmuls(() => r = model.gradAtHook(ids, hook));
+    // In segments of blocks where one backward pass would not fit tfjs-wasm's heap (GPT-2's
+    // shapes); the embedded models keep one pass.
+    const layersPerPass = layersPerGradientPass(model.config, options.batch);
+    const work = countMatmuls(() => r = model.gradAtHook(ids, hook, { layersPerPass }));
     // Read asynchronously: a GPU backend (webgpu) cannot read synchronously.
     await r!.gradient.data();
     tf.dispose(
