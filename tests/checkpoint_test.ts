@@ -3,7 +3,12 @@ import assert from "node:assert/strict";
 import { initBackend } from "../lib/tensor/backend.ts";
 import { loadGPT2, saveGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { GPT2 } from "../lib/gpt2/model.ts";
-import { type GPT2Config, layersPerGradientPass, windowsPerPass } from "../lib/gpt2/config.ts";
+import {
+  type GPT2Config,
+  layersPerGradientPass,
+  perTokenLayersPerGradientPass,
+  windowsPerPass,
+} from "../lib/gpt2/config.ts";
 import {
   readSafetensors,
   serializeSafetensors,
@@ -220,4 +225,12 @@ Deno.test("layersPerGradientPass bounds a backward pass's attention scores to 2^
   // The embedded models keep every block in one pass.
   assert.equal(layersPerGradientPass(shape(6, 6, 128), 8), 6);
   assert.equal(layersPerGradientPass(shape(4, 4, 128), 8), 4);
+});
+
+Deno.test("perTokenLayersPerGradientPass halves GPT-2's segments and keeps one pass otherwise", () => {
+  const shape = (n_layer: number, n_head: number, n_positions: number) =>
+    ({ n_layer, n_head, n_positions }) as GPT2Config;
+  assert.equal(perTokenLayersPerGradientPass(shape(12, 12, 1024), 1), 1); // GPT-2 small
+  assert.equal(perTokenLayersPerGradientPass(shape(36, 20, 1024), 1), 1); // at least one block
+  assert.equal(perTokenLayersPerGradientPass(shape(4, 4, 128), 8), 4); // embedded: one pass
 });

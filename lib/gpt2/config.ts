@@ -114,6 +114,16 @@ export function layersPerGradientPass(c: GPT2Config, windows: number): number {
 }
 
 /**
+ * {@link layersPerGradientPass} for `GPT2.gradAtHook`'s per-token rule, whose attention holds
+ * about twice the score-sized tensors, so it takes half as many blocks (at least one): one for
+ * GPT-2 small's shape; the embedded models still keep every block in one pass.
+ */
+export function perTokenLayersPerGradientPass(c: GPT2Config, windows: number): number {
+  const layers = layersPerGradientPass(c, windows);
+  return layers >= c.n_layer ? layers : Math.max(1, Math.floor(layers / 2));
+}
+
+/**
  * Positions per chunk of a backward pass from a KL at the unembedding (e2e-TopK's loss), at most
  * `most`, so that one chunk's logits (positions × vocabulary floats) stay within 2²⁴ floats (64
  * MiB): the logits, their log-softmax, the KL's terms and their gradients are each a copy, and

@@ -20,6 +20,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
+import { perTokenLayersPerGradientPass } from "../gpt2/config.ts";
 import type { GPT2 } from "../gpt2/model.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic_write.ts";
 import { parseJson, z } from "../io/json_file.ts";
@@ -206,7 +207,13 @@ async function computeChunk(
       const targets = await sampleNextTokens(model, idsT, { samples: S, rng: o.rng });
       for (let s = 0; s < S; s++) {
         const targetsT = tf.tensor2d(targets[s], [b, per], "int32");
-        const r = model.gradAtHook(idsT, o.hook, { targets: targetsT, perToken: true });
+        // A few blocks per backward pass where one would not fit (GPT-2's shapes).
+        const layersPerPass = perTokenLayersPerGradientPass(model.config, b);
+        const r = model.gradAtHook(idsT, o.hook, {
+          targets: targetsT,
+          perToken: true,
+          layersPerPass,
+        });
         try {
           const g = await r.gradient.data() as Float32Array;
           for (let j = 0; j < b; j++) {

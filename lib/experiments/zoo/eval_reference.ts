@@ -16,7 +16,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { sampleFromLogits } from "../../gpt2/generate.ts";
 import type { GPT2 } from "../../gpt2/model.ts";
-import { layersPerGradientPass } from "../../gpt2/config.ts";
+import { layersPerGradientPass, perTokenLayersPerGradientPass } from "../../gpt2/config.ts";
 import { spreadOffsets, windows } from "../../data/windows.ts";
 import { type SpliceReference, spliceReference } from "../../metrics/mod.ts";
 import { Rng } from "../../tensor/random.ts";
@@ -186,8 +186,9 @@ async function withGradient(
   const per = logitBatchSequences(ws, BATCH_SEQUENCES);
   // Blocks per backward pass (GPT-2's shapes: a few; the embedded models: all). The per-token
   // rule's attention holds about twice the score-sized tensors, so it takes half as many.
-  const layers = layersPerGradientPass(model.config, per);
-  const layersPerPass = options.perToken ? Math.max(1, Math.floor(layers / 2)) : layers;
+  const layersPerPass = options.perToken
+    ? perTokenLayersPerGradientPass(model.config, per)
+    : layersPerGradientPass(model.config, per);
   const out: EvalBatch[] = [];
   for (const [j, batch] of options.truth.entries()) {
     const start = j * per;
@@ -228,10 +229,11 @@ async function withFisherGradients(
     const ids = windows(data, options.offsets.slice(start, start + per), seq);
     try {
       const draws = await sampleNextTokens(model, ids, { samples: S, rng });
+      const layersPerPass = perTokenLayersPerGradientPass(model.config, ids.shape[0]);
       const rows = ids.shape[0] * seq, gradient = new Float32Array(rows * S * d);
       for (let s = 0; s < S; s++) {
         const targets = tf.tensor2d(draws[s], [ids.shape[0], seq - 1], "int32");
-        const state = model.gradAtHook(ids, hook, { targets, perToken: true });
+        const state = model.gradAtHook(ids, hook, { targets, perToken: true, layersPerPass });
         try {
           const g = await state.gradient.data() as Float32Array;
           for (let r = 0; r < rows; r++) {
