@@ -29,13 +29,11 @@
 import * as tf from "@tensorflow/tfjs";
 import { matMul } from "../tensor/ops.ts";
 import { baseFields, parseConfig, z } from "./config.ts";
-import { GSAE_FIELDS, type ScoreOptions } from "./gsae.ts";
+import { gradientAwareScores, gradientTopKMask, GSAE_FIELDS, type ScoreOptions } from "./gsae.ts";
 import type { Architecture } from "./registry.ts";
-import { maskFromTensor } from "./select.ts";
 import {
   auxKTerm,
   K_AT_MOST_D_SAE,
-  perRowTopKMask,
   type SelectionInput,
   SelectiveSAE,
   TOPK_FIELDS,
@@ -90,21 +88,14 @@ export function fisherDirectionalNorm(grad: tf.Tensor2D, wDec: tf.Tensor2D): tf.
 }
 
 /**
- * The Fisher g-SAE score s = z ⊙ (1 + β·u) with u = {@link fisherDirectionalNorm} (optionally
- * over its batch mean), [n, d_sae]; the g-SAE's score when S = 1.
+ * The Fisher g-SAE score: the g-SAE's {@link gradientAwareScores} with u =
+ * {@link fisherDirectionalNorm}, [n, d_sae]; the g-SAE's score when S = 1.
  */
 export function fisherScores(
   input: SelectionInput & { grad: tf.Tensor2D },
   options: ScoreOptions,
 ): tf.Tensor2D {
-  return tf.tidy(() => {
-    let u = fisherDirectionalNorm(input.grad, input.params.get("W_dec")! as tf.Tensor2D);
-    if (options.gradNorm === "batch_mean") {
-      // The floor only matters for an all-zero gradient, where u stays 0 and s = z.
-      u = tf.div(u, tf.maximum(tf.mean(u), 1e-30));
-    }
-    return tf.mul(input.z, tf.add(1, tf.mul(u, options.beta)));
-  });
+  return gradientAwareScores(input, { ...options, directionalNorm: fisherDirectionalNorm });
 }
 
 /** Top k per token of the Fisher score; plain TopK without a gradient or with β = 0. */
@@ -112,14 +103,7 @@ export function fisherTopKMask(
   input: SelectionInput,
   config: Pick<FisherGSAEConfig, "beta" | "k" | "grad_norm">,
 ): tf.Tensor2D {
-  if (!input.grad || config.beta === 0) return perRowTopKMask(input.z, config.k);
-  const scores = fisherScores({ ...input, grad: input.grad }, {
-    beta: config.beta,
-    gradNorm: config.grad_norm,
-  });
-  const mask = maskFromTensor(scores, { kind: "per_row", k: config.k });
-  scores.dispose();
-  return mask;
+  return gradientTopKMask(input, config, { directionalNorm: fisherDirectionalNorm });
 }
 
 function fisherFromConfig(config: FisherGSAEConfig): SelectiveSAE<FisherGSAEConfig> {

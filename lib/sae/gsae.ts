@@ -70,6 +70,19 @@ export interface ScoreOptions {
   beta: number;
   /** Scaling of u (see {@link GradientNormalisation}). */
   gradNorm: GradientNormalisation;
+  /**
+   * u before scaling, [n, d_sae], from `grad` and W_dec (default |g·W_decᵀ|); the Fisher g-SAE
+   * passes its norm over S sampled-token gradients.
+   */
+  directionalNorm?: DirectionalNorm;
+}
+
+/** u from a batch's gradient input and the decoder W_dec [d_sae, d_in], [n, d_sae]. */
+export type DirectionalNorm = (grad: tf.Tensor2D, wDec: tf.Tensor2D) => tf.Tensor2D;
+
+/** The g-SAE's u = |g·W_decᵀ|. */
+function absDirectional(grad: tf.Tensor2D, wDec: tf.Tensor2D): tf.Tensor2D {
+  return tf.abs(matMul(grad, wDec, false, true)) as tf.Tensor2D;
 }
 
 /**
@@ -83,7 +96,7 @@ export function gradientAwareScores(
 ): tf.Tensor2D {
   return tf.tidy(() => {
     const wDec = input.params.get("W_dec")! as tf.Tensor2D;
-    let u = tf.abs(matMul(input.grad, wDec, false, true)) as tf.Tensor2D;
+    let u = (options.directionalNorm ?? absDirectional)(input.grad, wDec);
     if (options.gradNorm === "batch_mean") {
       // The floor only matters for an all-zero gradient, where u stays 0 and s = z.
       u = tf.div(u, tf.maximum(tf.mean(u), 1e-30));
@@ -99,11 +112,13 @@ export function gradientAwareScores(
 export function gradientTopKMask(
   input: SelectionInput,
   config: Pick<GSAEConfig, "beta" | "k" | "grad_norm">,
+  options: { directionalNorm?: DirectionalNorm } = {},
 ): tf.Tensor2D {
   if (!input.grad || config.beta === 0) return perRowTopKMask(input.z, config.k);
   const scores = gradientAwareScores({ ...input, grad: input.grad }, {
     beta: config.beta,
     gradNorm: config.grad_norm,
+    directionalNorm: options.directionalNorm,
   });
   const mask = maskFromTensor(scores, { kind: "per_row", k: config.k });
   scores.dispose();
