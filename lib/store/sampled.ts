@@ -25,6 +25,7 @@ import type { GPT2 } from "../gpt2/model.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic_write.ts";
 import { parseJson, z } from "../io/json_file.ts";
 import { parseSafetensors, requireTensor, serializeSafetensors } from "../io/safetensors.ts";
+import { takeData } from "../tensor/read.ts";
 import { Rng } from "../tensor/random.ts";
 import { bytesOf, chunkProblem, REBUILD, sha256Hex, StoreError } from "./manifest.ts";
 
@@ -244,13 +245,7 @@ export async function sampleNextTokens(
   options: { samples: number; rng: Rng },
 ): Promise<Int32Array[]> {
   const [b, t] = ids.shape, vocab = model.config.vocab_size, S = options.samples;
-  const logitsT = tf.tidy(() => model.unembed(model.finalResidual(ids)));
-  let logits: Float32Array;
-  try {
-    logits = await logitsT.data() as Float32Array;
-  } finally {
-    logitsT.dispose();
-  }
+  const logits = await takeData(tf.tidy(() => model.unembed(model.finalResidual(ids))));
   const out = Array.from({ length: S }, () => new Int32Array(b * (t - 1)));
   const cdf = new Float64Array(vocab);
   for (let r = 0; r < b; r++) {

@@ -20,6 +20,7 @@ import { layersPerGradientPass, perTokenLayersPerGradientPass } from "../../gpt2
 import { spreadOffsets, windows } from "../../data/windows.ts";
 import { type SpliceReference, spliceReference } from "../../metrics/mod.ts";
 import { Rng } from "../../tensor/random.ts";
+import { takeData } from "../../tensor/read.ts";
 import { sampleNextTokens } from "../../store/sampled.ts";
 import { logitBatchSequences, storeSequences } from "./train_store.ts";
 import type { Workspace } from "../shared/workspace.ts";
@@ -261,14 +262,7 @@ export async function sampleTargets(
   rng: Rng,
 ): Promise<tf.Tensor2D> {
   const [b, t] = ids.shape, vocab = model.config.vocab_size;
-  // Read outside tf.tidy: tidy cannot span an await.
-  const logitsT = tf.tidy(() => model.unembed(model.finalResidual(ids)));
-  let logits: Float32Array;
-  try {
-    logits = await logitsT.data() as Float32Array;
-  } finally {
-    logitsT.dispose();
-  }
+  const logits = await takeData(tf.tidy(() => model.unembed(model.finalResidual(ids))));
   const out = new Int32Array(b * (t - 1));
   for (let r = 0; r < b; r++) {
     for (let p = 0; p < t - 1; p++) {
