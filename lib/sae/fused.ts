@@ -87,6 +87,7 @@ function makeWorkspace(n: number, { d_in: d, d_sae: f, k, aux_k }: FusedConfig) 
     n,
     z: floats(n * f),
     u: floats(0), // allocated by the first gradient-aware step
+    fisherProducts: floats(0), // allocated by the first Fisher g-SAE step
     idx: new Int32Array(n * k),
     val: floats(n * k),
     auxIdx: new Int32Array(n * aux_k),
@@ -243,7 +244,12 @@ export class FusedSelectiveLoss {
   #fisherNorm(p: SAEArrays, grad: Float32Array, n: number, u: Float32Array): void {
     const { d_in: d, d_sae: f } = this.config, s = grad.length / (n * d);
     const block = Math.max(1, Math.min(n, Math.floor(4_194_304 / (s * f))));
-    const v = new Float32Array(block * s * f);
+    // Reused across steps: up to 16 MiB, too large to allocate afresh on every step.
+    const ws = this.#ws!;
+    if (ws.fisherProducts.length !== block * s * f) {
+      ws.fisherProducts = new Float32Array(block * s * f);
+    }
+    const v = ws.fisherProducts;
     for (let t0 = 0; t0 < n; t0 += block) {
       const nb = Math.min(block, n - t0);
       const a = grad.subarray(t0 * s * d, (t0 + nb) * s * d);
