@@ -103,6 +103,11 @@ async function freshRun(
   return { metrics: result.metrics, dir };
 }
 
+/** The error for a missing reference, with the command that writes one. */
+function noReference(path: string, profile: string): string {
+  return `no reference at ${path}; write one with: deno task check --profile ${profile} --update`;
+}
+
 async function main(): Promise<number> {
   const parsed = parseCommandLine<CheckOptions>(command(), Deno.args, { badArgumentExit: 1 });
   if (parsed.exit !== undefined) return parsed.exit;
@@ -134,6 +139,10 @@ async function main(): Promise<number> {
       refPath = await guardReference(options.profile ?? metrics.profile);
     } else {
       refPath = await guardReference(options.profile ?? "smoke");
+      // Refused before the run, which can take hours (extended), not after it.
+      if (!options.update && (await readReference(refPath)) === null) {
+        throw new Error(noReference(refPath, options.profile ?? "smoke"));
+      }
       const run = await freshRun(options.profile ?? "smoke", { notebooks: options.notebooks, log });
       metrics = run.metrics;
       runDir = run.dir;
@@ -141,9 +150,7 @@ async function main(): Promise<number> {
     const profile = options.profile ?? metrics.profile;
     const reference = await readReference(refPath);
     if (reference === null && !options.update) {
-      throw new Error(
-        `no reference at ${refPath}; write one with: deno task check --profile ${profile} --update`,
-      );
+      throw new Error(noReference(refPath, profile));
     }
     if (reference !== null) {
       const result = compareMetrics(reference, metrics);

@@ -10,13 +10,24 @@ import type { Workspace } from "../lib/experiments/shared/workspace.ts";
 import { withSmokeWorkspace } from "./fixtures/smoke_workspace.ts";
 
 Deno.test("profiles: unknown names are errors; the SAE layer sits about three quarters in", () => {
-  assert.throws(() => getProfile("huge"), /known: smoke, default, paper/);
+  assert.throws(() => getProfile("huge"), /known: smoke, default, extended, paper/);
   assert.deepStrictEqual(getProfile("smoke"), PROFILES.smoke);
   assert.deepStrictEqual(saeLayer(4, 0.75), 2);
   assert.deepStrictEqual(saeLayer(2, 0.75), 1);
   assert.deepStrictEqual(saeLayer(12, 0.67), 7); // the paper's GPT-2 small layer
   assert.deepStrictEqual(saeLayer(1, 0.1), 0);
   assert.throws(() => saeLayer(4, 0), RangeError);
+});
+
+Deno.test("profiles: extended is default with the seed papers' architectures and notebook 08", () => {
+  const { name, excludedNotebooks, seedPaperArchitectures, ...rest } = PROFILES.extended;
+  const d = PROFILES.default;
+  assert.deepEqual([name, excludedNotebooks, seedPaperArchitectures], ["extended", [], true]);
+  assert.deepEqual([d.excludedNotebooks, d.seedPaperArchitectures], [["08"], false]);
+  // Same budgets, seeds and cache folder: extended reuses every SAE default trained.
+  const { name: _n, excludedNotebooks: _e, seedPaperArchitectures: _s, ...defaultRest } = d;
+  assert.deepEqual(rest, defaultRest);
+  assert.equal(rest.cacheName, "default");
 });
 
 Deno.test("specLabel names every varying field", () => {

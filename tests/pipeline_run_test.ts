@@ -179,11 +179,26 @@ Deno.test("reproduce and check command lines: help and clear errors, exit 1", as
     assert.match(help.stdout, /^Usage: deno task (reproduce|check)/);
   }
   const cases: [string, string[], RegExp][] = [
-    ["reproduce.ts", ["--profile", "huge"], /unknown profile "huge"; known: smoke, default, paper/],
+    [
+      "reproduce.ts",
+      ["--profile", "huge"],
+      /unknown profile "huge"; known: smoke, default, extended, paper/,
+    ],
     [
       "reproduce.ts",
       ["--notebooks", FIXTURES, "--only", "07"],
       /--only: no notebook "07"; known: 00_intro/,
+    ],
+    // No committed reference for extended: refused at once, not after a two-hour run.
+    [
+      "check.ts",
+      ["--profile", "extended"],
+      /no reference at .*outputs\/reference\/extended\.json; write one with: deno task check/,
+    ],
+    [
+      "reproduce.ts",
+      ["--only", "08"],
+      /--only: notebook 08_label_free is not part of the default profile .*run it with --profile extended/,
     ],
     [
       "reproduce.ts",

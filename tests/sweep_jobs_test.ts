@@ -105,6 +105,16 @@ Deno.test("notebookNeeds: --only 04 is the β sweep plus the compared SAEs at ev
   for (const n of gsae) assert.deepEqual(n.evals, [{}, { gradient: "none" }]);
 });
 
+Deno.test("notebookNeeds: the seed papers' architectures only where the profile has them", () => {
+  const penalised = (name: "default" | "extended") =>
+    notebookNeeds(PROFILES[name], { only: ["03"] }).filter((n) => n.spec.architecture === "gated");
+  assert.equal(penalised("default").length, 0);
+  // Two penalties × three frontier seeds.
+  assert.equal(penalised("extended").length, 6);
+  // Notebook 08 trains nothing listed here, and default leaves it out anyway.
+  assert.deepEqual(notebookNeeds(PROFILES.default, { only: ["08"] }), []);
+});
+
 Deno.test("profile jobs: --only takes ids or stems, and rejects others", () => {
   assert.deepEqual(
     profileJobs("smoke", { only: ["04_density"] }),

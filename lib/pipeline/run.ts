@@ -19,7 +19,13 @@ import { join, resolve } from "node:path";
 import { callerPath } from "../io/caller_path.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic_write.ts";
 import { REPO_ROOT } from "../gpt2/embedded_models.ts";
-import { getProfile, type ProfileName } from "../experiments/shared/profile.ts";
+import {
+  getProfile,
+  type Profile,
+  PROFILE_NAMES,
+  type ProfileName,
+  PROFILES,
+} from "../experiments/shared/profile.ts";
 import { FigureRenderer } from "./figures.ts";
 import { resolveModel } from "../gpt2/discovery.ts";
 import {
@@ -30,7 +36,12 @@ import {
   readMetrics,
   withEntry,
 } from "./metrics.ts";
-import { discoverNotebooks, NOTEBOOKS_DIR, selectNotebooks } from "./notebooks.ts";
+import {
+  discoverNotebooks,
+  type NotebookFile,
+  NOTEBOOKS_DIR,
+  selectNotebooks,
+} from "./notebooks.ts";
 import { exportBrowserStep } from "./browser_step.ts";
 import { runNotebookStep } from "./notebook_step.ts";
 import { PipelineProgress } from "./progress.ts";
@@ -44,12 +55,13 @@ export { PipelineNotebookError } from "./notebook_step.ts";
 export const CELL_TIMEOUT_S: Readonly<Record<ProfileName, number>> = {
   smoke: 1800,
   default: 4 * 3600,
+  extended: 4 * 3600,
   paper: 0,
 };
 
 /** Options of {@link runPipeline}. */
 export interface PipelineOptions {
-  /** Profile name: smoke, default or paper. */
+  /** Profile name: smoke, default, extended or paper. */
   profile: string;
   /** Model spec overriding the profile's (`GSAE_MODEL`). */
   model?: string;
@@ -89,8 +101,8 @@ export interface PipelineResult {
 }
 
 /**
- * The out folder of a profile: `outputs/` for default (committed results), `outputs/paper` for
- * paper, `.cache/runs/smoke` for smoke; with a model other than the profile's,
+ * The out folder of a profile: `outputs/` for default (committed results), `outputs/extended` and
+ * `outputs/paper` for those, `.cache/runs/smoke` for smoke; with a model other than the profile's,
  * `.cache/runs/<profile>-<model>`, so committed results are never overwritten by another model.
  */
 export function defaultOutDir(profile: string, options: { model?: string } = {}): string {
@@ -99,8 +111,33 @@ export function defaultOutDir(profile: string, options: { model?: string } = {})
     return `${REPO_ROOT}/.cache/runs/${p.name}-${options.model.replace(/[^\w.-]+/g, "_")}`;
   }
   if (p.name === "default") return `${REPO_ROOT}/outputs`;
-  if (p.name === "paper") return `${REPO_ROOT}/outputs/paper`;
+  if (p.name === "extended" || p.name === "paper") return `${REPO_ROOT}/outputs/${p.name}`;
   return `${REPO_ROOT}/.cache/runs/${p.name}`;
+}
+
+/**
+ * The notebooks of `profile`'s runs: `notebooks` less the profile's `excludedNotebooks`.
+ *
+ * @throws Error when `only` names an excluded notebook, saying which profile runs it.
+ */
+function notebooksOf(
+  profile: Profile,
+  notebooks: readonly NotebookFile[],
+  options: { only?: string },
+): NotebookFile[] {
+  const excluded = (nb: NotebookFile) => profile.excludedNotebooks.includes(nb.id);
+  const asked = options.only === undefined ? [] : selectNotebooks(notebooks, options.only);
+  const refused = asked.find(excluded);
+  if (refused !== undefined) {
+    const runsIt = PROFILE_NAMES.find((name) =>
+      PROFILES[name].cacheName === profile.cacheName && !PROFILES[name].excludedNotebooks.length
+    );
+    throw new Error(
+      `--only: notebook ${refused.stem} is not part of the ${profile.name} profile (README, "The ` +
+        `cost of the protocol")` + (runsIt ? `; run it with --profile ${runsIt}` : ""),
+    );
+  }
+  return notebooks.filter((nb) => !excluded(nb));
 }
 
 /**
@@ -113,7 +150,9 @@ export function defaultOutDir(profile: string, options: { model?: string } = {})
 export async function runPipeline(options: PipelineOptions): Promise<PipelineResult> {
   const log = options.log ?? ((line: string) => console.log(line));
   const profile = getProfile(options.profile);
-  const all = await discoverNotebooks(options.notebooksDir ?? NOTEBOOKS_DIR);
+  const all = notebooksOf(profile, await discoverNotebooks(options.notebooksDir ?? NOTEBOOKS_DIR), {
+    only: options.only,
+  });
   const selected = selectNotebooks(all, options.only);
   const resolved = await resolveModel(options.model ?? profile.model);
   const modelEnv = options.model === undefined

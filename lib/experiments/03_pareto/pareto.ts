@@ -280,7 +280,8 @@ export const PARETO_SETTINGS: {
 /**
  * The seed papers' architectures, one SAE per seed of the profile's `frontierSeeds`: ReLU-L1,
  * Gated and JumpReLU at each penalty multiple (`penalty.ts`), and the batch choices at the main k;
- * the gradient-aware ones (β as given) also with plain selection.
+ * the gradient-aware ones (β as given) also with plain selection. None where the profile leaves
+ * them out (`seedPaperArchitectures`: `default` does, to keep within its 45 minutes).
  */
 export async function furtherArchitectures(
   ws: Workspace,
@@ -292,6 +293,7 @@ export async function furtherArchitectures(
   },
 ): Promise<ParetoPoint[]> {
   const k = ws.profile.mainK, points: ParetoPoint[] = [];
+  if (!ws.profile.seedPaperArchitectures) return points;
   for (const seed of options.seeds ?? ws.profile.frontierSeeds) {
     for (const [architecture, multiples] of Object.entries(options.penaltyMultiples)) {
       for (const multiple of multiples ?? []) {

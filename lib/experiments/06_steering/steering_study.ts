@@ -62,6 +62,19 @@ export interface SteeringBudget {
   setSize: number;
 }
 
+/** The `default` (and `extended`) profile's steering budget; see {@link STEERING_BUDGETS}. */
+const DEFAULT_STEERING: SteeringBudget = {
+  latents: 200,
+  sweepLatents: 32,
+  contexts: 8,
+  length: 16,
+  activationWindows: 64,
+  minFirings: 20,
+  quantiles: [0.5, 0.9, 0.99],
+  mainQuantile: 0.99,
+  setSize: 10,
+};
+
 /**
  * Steering budgets by profile (ours; the paper's section is not in our copy). Default: 200
  * latents per SAE at the main quantile, and 32 of them at every quantile for the figure, in
@@ -82,17 +95,8 @@ export const STEERING_BUDGETS: Readonly<Record<ProfileName, SteeringBudget>> = {
     mainQuantile: 0.99,
     setSize: 10,
   },
-  default: {
-    latents: 200,
-    sweepLatents: 32,
-    contexts: 8,
-    length: 16,
-    activationWindows: 64,
-    minFirings: 20,
-    quantiles: [0.5, 0.9, 0.99],
-    mainQuantile: 0.99,
-    setSize: 10,
-  },
+  default: DEFAULT_STEERING,
+  extended: DEFAULT_STEERING,
   // Each position holds vocabulary-sized distributions (50,257 floats for GPT-2) several times.
   paper: {
     latents: 200,

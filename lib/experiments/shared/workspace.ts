@@ -112,7 +112,7 @@ export async function openWorkspace(options: WorkspaceOptions = {}): Promise<Wor
     hook: options.hook ?? `blocks.${layer}.hook_resid_post`,
     backend,
     fingerprint: await modelFingerprint(model),
-    cacheDir: `${cacheRoot()}/experiments/${profile.name}/${safe(resolved.name)}`,
+    cacheDir: `${cacheRoot()}/experiments/${profile.cacheName}/${safe(resolved.name)}`,
     runDir: env("GSAE_RUN_DIR") ?? `${cacheRoot()}/interactive/${profile.name}`,
     freshAfter,
   };

@@ -72,6 +72,7 @@ const SELECTION = { selectionBeta: "chosen" } as const;
  */
 export function notebookNeeds(profile: Profile, options: { only?: string[] } = {}): SAENeed[] {
   const wanted = new Set(options.only ?? SAE_NOTEBOOKS);
+  for (const id of profile.excludedNotebooks) wanted.delete(id);
   const out = new Map<string, SAENeed>();
   const add = (notebook: string, model: string, spec: NeedSpec, evals: EvalNeed[]) => {
     const key = needKey(model, spec);
@@ -112,7 +113,8 @@ export function notebookNeeds(profile: Profile, options: { only?: string[] } = {
         add(nb, model, mainSpec("gsae", k, seed), [VAL, NONE, SAMPLED, TOKEN]);
         if (PARETO_SETTINGS.e2eAllSeeds) add(nb, model, mainSpec("e2e_topk", k, seed), [VAL]);
       }
-      for (const seed of frontierSeeds) {
+      // The seed papers' architectures: only where the profile has them (not `default`).
+      for (const seed of profile.seedPaperArchitectures ? frontierSeeds : []) {
         for (const [architecture, multiples] of Object.entries(PARETO_SETTINGS.penaltyMultiples)) {
           for (const penaltyMultiple of multiples) {
             const a = architecture as ArchitectureName;
