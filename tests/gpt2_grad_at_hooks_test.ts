@@ -111,3 +111,32 @@ Deno.test("GPT2 frees each untouched block's intermediates before the next block
   tf.dispose([...Object.values(state), full, ids]);
   model.dispose();
 });
+
+Deno.test("GPT2.gradAtHook with the loss in chunks of positions equals one pass", () => {
+  // GPT-2 large's 1,023 × 50,257 logits do not fit beside its weights in tfjs-wasm's heap, so a
+  // segmented pass takes the loss's gradient a few positions at a time; here 3 rows per chunk.
+  const model = GPT2.random({ ...TINY_CONFIG, n_layer: 4 }, 5, 0.3);
+  const rng = new Rng(12);
+  const ids = tf.tensor2d(Int32Array.from({ length: 2 * 16 }, () => rng.int(50)), [2, 16], "int32");
+  const targets = tf.tensor2d(Int32Array.from({ length: 2 * 15 }, () => rng.int(50)), [2, 15]);
+  for (const hook of ["blocks.0.hook_resid_post", "blocks.1.hook_attn_out"]) {
+    for (const extra of [{}, { targets }, { perToken: true }]) {
+      const run = (o: { layersPerPass?: number; positionsPerLossPass?: number }) => {
+        const g = model.gradAtHook(ids, hook, { ...extra, ...o });
+        const out = { gradient: g.gradient.dataSync(), losses: g.losses.dataSync() };
+        tf.dispose(Object.values(g));
+        return out;
+      };
+      const one = run({});
+      run({ layersPerPass: 1, positionsPerLossPass: 7 }); // caches what the first pass caches
+      const before = tf.memory().numTensors;
+      const chunked = run({ layersPerPass: 1, positionsPerLossPass: 7 });
+      assert.equal(tf.memory().numTensors, before, "no tensor is left behind");
+      const scale = Math.max(...Array.from(one.gradient, Math.abs));
+      one.gradient.forEach((v, i) => assert.ok(Math.abs(v - chunked.gradient[i]) < 1e-5 * scale));
+      one.losses.forEach((v, i) => assert.ok(Math.abs(v - chunked.losses[i]) < 1e-5));
+    }
+  }
+  tf.dispose([ids, targets]);
+  model.dispose();
+});

@@ -33,7 +33,7 @@ import {
   matMul,
   splitHeads,
 } from "../tensor/ops.ts";
-import type { GPT2Config } from "./config.ts";
+import { type GPT2Config, positionsPerKLPass } from "./config.ts";
 import {
   HOOK_KINDS,
   type HookFn,
@@ -229,12 +229,22 @@ export class GPT2 {
   tokenLosses(ids: tf.Tensor2D, finalResidual: tf.Tensor3D, targets?: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
       const [b, t, d] = finalResidual.shape;
-      const tgt = targets ?? ids.slice([0, 1], [b, t - 1]);
       // Only positions with a target: drop the last before the (costly) unembedding.
-      const h = finalResidual.slice([0, 0, 0], [b, t - 1, d]);
-      const logits = this.unembed(h).reshape([b * (t - 1), this.config.vocab_size]) as tf.Tensor2D;
-      return crossEntropy(logits, tgt.reshape([b * (t - 1)]).toInt() as tf.Tensor1D)
-        .reshape([b, t - 1]);
+      const h = finalResidual.slice([0, 0, 0], [b, t - 1, d]) as tf.Tensor3D;
+      return this.#lossesAt(h, targets ?? ids.slice([0, 1], [b, t - 1]));
+    });
+  }
+
+  /**
+   * Next-token losses [b, n] of final residuals `h` [b, n, d] (before ln_f) against `targets`
+   * [b, n]. Each position's loss reads only its own residual, so chunks of positions give the
+   * same losses and gradients as one pass.
+   */
+  #lossesAt(h: tf.Tensor3D, targets: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => {
+      const [b, n] = targets.shape;
+      const logits = this.unembed(h).reshape([b * n, this.config.vocab_size]) as tf.Tensor2D;
+      return crossEntropy(logits, targets.reshape([b * n]).toInt() as tf.Tensor1D).reshape([b, n]);
     });
   }
 
@@ -249,7 +259,13 @@ export class GPT2 {
   gradAtHook(
     ids: tf.Tensor2D,
     hook: string,
-    options: { targets?: tf.Tensor2D; perToken?: boolean; layersPerPass?: number } = {},
+    options: {
+      targets?: tf.Tensor2D;
+      perToken?: boolean;
+      layersPerPass?: number;
+      /** Rows (windows × positions) of logits per pass in a segmented pass (`positionsPerKLPass`). */
+      positionsPerLossPass?: number;
+    } = {},
   ): HookGradient {
     const state = this.runToHook(ids, hook);
     const [b, t] = ids.shape;
@@ -318,7 +334,12 @@ export class GPT2 {
     ids: tf.Tensor2D,
     hook: string,
     state: HookState,
-    o: { targets?: tf.Tensor2D; perToken?: boolean; perPass: number },
+    o: {
+      targets?: tf.Tensor2D;
+      perToken?: boolean;
+      perPass: number;
+      positionsPerLossPass?: number;
+    },
   ): HookGradient {
     const { layer, kind } = this.parseHook(hook), n = this.config.n_layer;
     // After a resid_post hook its own block has nothing left to compute.
@@ -340,13 +361,13 @@ export class GPT2 {
         const x = inputs[k];
         inputs.push(tf.tidy(() => segment(k, x)));
       }
-      const [b, t] = ids.shape, top = starts.length - 1;
-      const { value, grad } = tf.tidy(() =>
-        tf.valueAndGrad((x: tf.Tensor) =>
-          this.tokenLosses(ids, segment(top, x as tf.Tensor3D), o.targets)
-        )(inputs[top], tf.ones([b, t - 1]))
-      );
-      let gradient = grad as tf.Tensor3D;
+      const top = starts.length - 1;
+      const { value, grad } = this.#topSegmentGradient(ids, inputs[top], {
+        segment: (x) => segment(top, x),
+        targets: o.targets,
+        rows: o.positionsPerLossPass,
+      });
+      let gradient = grad;
       for (let k = top - 1; k >= 0; k--) {
         const above = gradient, x = inputs[k];
         gradient = tf.tidy(() =>
@@ -357,6 +378,57 @@ export class GPT2 {
       return { ...state, gradient, losses: value as tf.Tensor2D };
     } finally {
       tf.dispose(inputs.slice(1));
+    }
+  }
+
+  /**
+   * The losses of the top segment of a checkpointed backward pass and their gradient at its input
+   * `x`. Where one pass's logits (positions × vocabulary floats) would pass 2²⁴ floats
+   * (`positionsPerKLPass`: GPT-2's 1,023 × 50,257 are 3 such chunks, each beside GPT-2 large's
+   * 2.9 GiB of weights in tfjs-wasm's 4 GiB heap), the loss's gradient at the final residual is
+   * taken chunk of positions by chunk, then carried through the segment by one vector-Jacobian
+   * product; otherwise, one pass as before.
+   */
+  #topSegmentGradient(
+    ids: tf.Tensor2D,
+    x: tf.Tensor3D,
+    o: { segment: (x: tf.Tensor3D) => tf.Tensor3D; targets?: tf.Tensor2D; rows?: number },
+  ): { value: tf.Tensor2D; grad: tf.Tensor3D } {
+    const [b, t] = ids.shape;
+    const rows = o.rows ?? positionsPerKLPass(this.config, b * (t - 1));
+    const chunk = Math.max(1, Math.floor(rows / b));
+    if (chunk >= t - 1) {
+      const { value, grad } = tf.tidy(() =>
+        tf.valueAndGrad((y: tf.Tensor) =>
+          this.tokenLosses(ids, o.segment(y as tf.Tensor3D), o.targets)
+        )(x, tf.ones([b, t - 1]))
+      );
+      return { value: value as tf.Tensor2D, grad: grad as tf.Tensor3D };
+    }
+    const final = tf.tidy(() => o.segment(x)), d = final.shape[2];
+    const targets = o.targets ?? ids.slice([0, 1], [b, t - 1]);
+    const losses: tf.Tensor[] = [], grads: tf.Tensor[] = [];
+    try {
+      for (let from = 0; from < t - 1; from += chunk) {
+        const n = Math.min(chunk, t - 1 - from);
+        const { value, grad } = tf.tidy(() =>
+          tf.valueAndGrad((h: tf.Tensor) =>
+            this.#lossesAt(h as tf.Tensor3D, targets.slice([0, from], [b, n]))
+          )(final.slice([0, from, 0], [b, n, d]), tf.ones([b, n]))
+        );
+        losses.push(value);
+        grads.push(grad);
+      }
+      return tf.tidy(() => {
+        // The last position has no target, so no gradient.
+        grads.push(tf.zeros([b, 1, d]));
+        const atFinal = tf.concat(grads, 1) as tf.Tensor3D;
+        const grad = tf.grads((y: tf.Tensor) => o.segment(y as tf.Tensor3D))([x], atFinal)[0];
+        return { value: tf.concat(losses, 1) as tf.Tensor2D, grad: grad as tf.Tensor3D };
+      });
+    } finally {
+      tf.dispose([final, ...losses, ...grads]);
+      if (targets !== o.targets) targets.dispose();
     }
   }
 
