@@ -189,11 +189,11 @@ Deno.test("reproduce and check command lines: help and clear errors, exit 1", as
       ["--notebooks", FIXTURES, "--only", "07"],
       /--only: no notebook "07"; known: 00_intro/,
     ],
-    // No committed reference for extended: refused at once, not after a two-hour run.
+    // No committed reference for paper: refused at once, not after a run of hours.
     [
       "check.ts",
-      ["--profile", "extended"],
-      /no reference at .*outputs\/reference\/extended\.json; write one with: deno task check/,
+      ["--profile", "paper"],
+      /no reference at .*outputs\/reference\/paper\.json; write one with: deno task check/,
     ],
     [
       "reproduce.ts",
