@@ -268,7 +268,6 @@ export class GPT2 {
     } = {},
   ): HookGradient {
     const state = this.runToHook(ids, hook);
-    const [b, t] = ids.shape;
     const perPass = options.layersPerPass ?? this.config.n_layer;
     if (!(Number.isInteger(perPass) && perPass >= 1)) {
       throw new Error(`gradAtHook: layersPerPass must be a positive integer, got ${perPass}`);
@@ -276,18 +275,14 @@ export class GPT2 {
     if (this.config.n_layer - this.parseHook(hook).layer > perPass) {
       return this.#gradAtHookInSegments(ids, hook, state, { ...options, perPass });
     }
-    const { value, grad } = tf.tidy(() =>
-      tf.valueAndGrad((x: tf.Tensor) =>
-        this.tokenLosses(
-          ids,
-          this.runFromHook(hook, { ...state, activation: x as tf.Tensor3D }, {
-            ownTokenGradient: options.perToken,
-          }),
-          options.targets,
-        )
-      )(state.activation, tf.ones([b, t - 1]))
-    );
-    return { ...state, gradient: grad as tf.Tensor3D, losses: value as tf.Tensor2D };
+    // One pass, the logits included, as this path always took them.
+    const { value, grad } = this.#topSegmentGradient(ids, state.activation, {
+      segment: (x) =>
+        this.runFromHook(hook, { ...state, activation: x }, { ownTokenGradient: options.perToken }),
+      targets: options.targets,
+      rows: Number.POSITIVE_INFINITY,
+    });
+    return { ...state, gradient: grad, losses: value };
   }
 
   /**
@@ -387,7 +382,7 @@ export class GPT2 {
    * (`positionsPerKLPass`: GPT-2's 1,023 × 50,257 are 3 such chunks, each beside GPT-2 large's
    * 2.9 GiB of weights in tfjs-wasm's 4 GiB heap), the loss's gradient at the final residual is
    * taken chunk of positions by chunk, then carried through the segment by one vector-Jacobian
-   * product; otherwise, one pass as before.
+   * product; otherwise (and with `rows` infinite), one pass.
    */
   #topSegmentGradient(
     ids: tf.Tensor2D,
