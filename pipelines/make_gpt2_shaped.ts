@@ -27,7 +27,8 @@ function command() {
     description: `Writes DIR/<SIZE>-shaped/{config.json,model.safetensors} for each SIZE in
 ${SIZES.join(", ")}: GPT-2's shapes (vocabulary 50,257, context 1,024)
 with random weights (normal, std 0.02; layer norms 1 and 0). Never commit them: small is 0.5 GB
-in F32, xl 6.2 GB. Building one holds about twice its F32 size in memory.`,
+in F32, xl 6.2 GB. Building one holds about twice its F32 size in memory. xl's weights do not
+fit tfjs-wasm's 4 GiB heap: measure it with --backend cpu+blas.`,
   })
     .argument("<SIZE...>", `one or more of ${SIZES.join(", ")}`)
     .requiredOption("--out <DIR>", "parent folder (required)")

@@ -1,10 +1,11 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { initBackend } from "../lib/tensor/backend.ts";
-import { loadGPT2, saveGPT2 } from "../lib/gpt2/checkpoint.ts";
+import { initBackend, WASM_HEAP_MAX_BYTES } from "../lib/tensor/backend.ts";
+import { checkWeightsFit, loadGPT2, saveGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { GPT2 } from "../lib/gpt2/model.ts";
 import {
   type GPT2Config,
+  KNOWN_GPT2_MODELS,
   layersPerGradientPass,
   perTokenLayersPerGradientPass,
   windowsPerPass,
@@ -233,4 +234,24 @@ Deno.test("perTokenLayersPerGradientPass halves GPT-2's segments and keeps one p
   assert.equal(perTokenLayersPerGradientPass(shape(12, 12, 1024), 1), 1); // GPT-2 small
   assert.equal(perTokenLayersPerGradientPass(shape(36, 20, 1024), 1), 1); // at least one block
   assert.equal(perTokenLayersPerGradientPass(shape(4, 4, 128), 8), 4); // embedded: one pass
+});
+
+Deno.test("checkWeightsFit: GPT-2 large fits tfjs-wasm's heap, xl is refused naming cpu+blas", () => {
+  const shaped = (size: string) =>
+    ({
+      vocab_size: 50_257,
+      n_positions: 1024,
+      ...KNOWN_GPT2_MODELS[size],
+      layer_norm_epsilon: 1e-5,
+      activation_function: "gelu_new",
+    }) as GPT2Config;
+  const wasm = { limit: WASM_HEAP_MAX_BYTES };
+  for (const size of ["gpt2", "gpt2-medium", "gpt2-large"]) {
+    checkWeightsFit(shaped(size), `${size}/model.safetensors`, wasm);
+  }
+  assert.throws(
+    () => checkWeightsFit(shaped("gpt2-xl"), "xl/model.safetensors", wasm),
+    /^Error: xl\/model\.safetensors: 1558M parameters take 5\.80 GiB as float32.*--backend cpu\+blas/,
+  );
+  checkWeightsFit(shaped("gpt2-xl"), "xl/model.safetensors", { limit: null }); // cpu: no limit
 });

@@ -5,16 +5,18 @@
  * machine can install them; imported dynamically, so their absence is normal), `webgpu` on a
  * hardware adapter (needs `deno run --unstable-webgpu`; see `webgpu_adapter.ts` for how a
  * software adapter such as Mesa's llvmpipe is told apart and why automatic choice skips it),
- * then `wasm` with SIMD plus OpenBLAS matmuls through FFI (`wasm+blas`), plain `wasm`, and `cpu`.
- * `GSAE_BACKEND` (or a CLI's `--backend`, see `backend_flag.ts`) forces one of: node-gpu, node,
- * webgpu, wasm+blas, wasm, cpu; a forced `webgpu` also takes a software adapter.
+ * then `wasm` with SIMD plus OpenBLAS matmuls through FFI (`wasm+blas`), plain `wasm`, `cpu`
+ * with OpenBLAS matmuls (`cpu+blas`: tensors in JavaScript memory, for models whose weights do
+ * not fit the wasm32 heap, see {@link hostMemoryLimit}) and `cpu`. `GSAE_BACKEND` (or a CLI's
+ * `--backend`, see `backend_flag.ts`) forces one of them; a forced `webgpu` also takes a
+ * software adapter.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { blasUnavailableReason, loadBlas } from "./blas.ts";
-import { installBlasKernels } from "./blas_kernels.ts";
+import { installBlasKernels, removeBlasKernels } from "./blas_kernels.ts";
 import { installWasmKernels } from "./wasm_kernels.ts";
 import {
   describeAdapter,
@@ -23,7 +25,15 @@ import {
 } from "./webgpu_adapter.ts";
 
 /** The backends gsae knows, fastest first. */
-export const BACKEND_NAMES = ["node-gpu", "node", "webgpu", "wasm+blas", "wasm", "cpu"] as const;
+export const BACKEND_NAMES = [
+  "node-gpu",
+  "node",
+  "webgpu",
+  "wasm+blas",
+  "wasm",
+  "cpu+blas",
+  "cpu",
+] as const;
 /** One of {@link BACKEND_NAMES}. */
 export type BackendName = typeof BACKEND_NAMES[number];
 
@@ -122,6 +132,18 @@ export function describeBackend(info: BackendInfo): string {
   return `backend: ${info.name}${info.details ? ` (${info.details})` : ""}`;
 }
 
+/**
+ * The largest memory, in bytes, that tensors of the active backend can take: tfjs-wasm's heap
+ * is wasm32 memory, at most 4 GiB (`getHeapMax()` in tfjs-backend-wasm: 65,535 pages of 64
+ * KiB). Null where the limit is the machine's (cpu, native TensorFlow) or the device's.
+ */
+export function hostMemoryLimit(info: BackendInfo | null = active): number | null {
+  return info?.tfjsName === "wasm" ? WASM_HEAP_MAX_BYTES : null;
+}
+
+/** tfjs-backend-wasm's `getHeapMax()`: 65,535 pages of 64 KiB. */
+export const WASM_HEAP_MAX_BYTES = 4_294_901_760;
+
 /** The backend chosen by {@link initBackend}, or null before it ran. */
 export function activeBackend(): BackendInfo | null {
   return active;
@@ -181,13 +203,28 @@ async function tryBackend(
         if (!blas) return `OpenBLAS unavailable (${blasUnavailableReason()})`;
         const wasm = await startWasm();
         if (typeof wasm === "string") return wasm;
-        installBlasKernels(blas);
+        installBlasKernels(blas, { backend: "wasm" });
         return { details: `OpenBLAS ${blas.library}, ${blas.threads} threads, ${wasm.details}` };
       }
-      case "wasm":
-        return await startWasm();
+      case "cpu+blas": {
+        const blas = loadBlas();
+        if (!blas) return `OpenBLAS unavailable (${blasUnavailableReason()})`;
+        if (!(await tf.setBackend("cpu"))) return "cpu backend did not start";
+        installBlasKernels(blas, { backend: "cpu" });
+        return {
+          details: `OpenBLAS ${blas.library}, ${blas.threads} threads; other ops in JavaScript, ` +
+            "tensors in JavaScript memory (no 4 GiB wasm heap)",
+        };
+      }
+      case "wasm": {
+        const wasm = await startWasm();
+        if (typeof wasm !== "string") removeBlasKernels("wasm"); // after wasm+blas
+        return wasm;
+      }
       case "cpu":
         if (!(await tf.setBackend("cpu"))) return "cpu backend did not start";
+        removeBlasKernels("cpu"); // after cpu+blas in the same process
+
         return { details: "pure JavaScript, slow" };
     }
   } catch (err) {

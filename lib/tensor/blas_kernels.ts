@@ -1,16 +1,35 @@
 /**
- * Route TensorFlow.js matmuls on the wasm backend to OpenBLAS, keeping tfjs autodiff.
+ * Route TensorFlow.js matmuls on the wasm or cpu backend to OpenBLAS, keeping tfjs autodiff.
  *
- * The replacement `BatchMatMul` and `_FusedMatMul` kernels read the operands' bytes straight
- * from the wasm heap and let `cblas_sgemm` write into a freshly allocated output there, so no
- * data is copied. Transposes become BLAS flags (free), which also makes the backward pass of
- * every matmul fast: tfjs expresses it as matmuls with transpose flags. Shapes this fast path
- * does not cover (general batch broadcasts, unusual activations) fall back to the stock kernel.
+ * The replacement `BatchMatMul` and `_FusedMatMul` kernels read the operands' floats where the
+ * backend keeps them (the wasm heap, or the cpu backend's JavaScript typed arrays) and let
+ * `cblas_sgemm` write into a freshly allocated output there, so no data is copied. Transposes
+ * become BLAS flags (free), which also makes the backward pass of every matmul fast: tfjs
+ * expresses it as matmuls with transpose flags. Shapes this fast path does not cover (general
+ * batch broadcasts, unusual activations) fall back to the stock kernel.
+ *
+ * `wasm+blas` is the fast CPU backend; `cpu+blas` exists for models whose weights do not fit
+ * the wasm32 heap (4 GiB: GPT-2 xl's 6.2 GB of float32), since the cpu backend's tensors live in
+ * JavaScript memory. Its other ops are tfjs-cpu's plain JavaScript.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Blas } from "./blas.ts";
+
+/** The tfjs backends whose tensors this module can hand to BLAS. */
+export type HostBackendName = "wasm" | "cpu";
+
+/** Where a host backend keeps a tensor's floats, and how it makes a new one. */
+interface HostMemory {
+  /** A new float32 tensor of `shape`; its contents are overwritten by the caller. */
+  allocate(backend: unknown, shape: number[]): tf.TensorInfo;
+  /**
+   * The first `size` floats of `t`, in place. On wasm, take views only after the last
+   * `allocate`: malloc may grow (and so replace) the heap. Null where the data are not floats.
+   */
+  view(backend: unknown, t: tf.TensorInfo, size: number): Float32Array | null;
+}
 
 /** The parts of tfjs-backend-wasm's `BackendWasm` this module touches (not in its public types). */
 interface WasmBackendInternals {
@@ -18,6 +37,36 @@ interface WasmBackendInternals {
   makeOutput(shape: number[], dtype: "float32"): tf.TensorInfo;
   wasm: { HEAPU8: Uint8Array };
 }
+
+/** The parts of tfjs-backend-cpu's `MathBackendCPU` this module touches. */
+interface CpuBackendInternals {
+  data: { get(dataId: object): { values?: unknown } };
+  makeTensorInfo(shape: number[], dtype: "float32", values: Float32Array): tf.TensorInfo;
+}
+
+const HOST_MEMORY: Record<HostBackendName, HostMemory> = {
+  wasm: {
+    allocate: (backend, shape) => (backend as WasmBackendInternals).makeOutput(shape, "float32"),
+    view(backend, t, size) {
+      const b = backend as WasmBackendInternals;
+      return new Float32Array(b.wasm.HEAPU8.buffer, b.dataIdMap.get(t.dataId).memoryOffset, size);
+    },
+  },
+  cpu: {
+    allocate: (backend, shape) =>
+      (backend as CpuBackendInternals).makeTensorInfo(
+        shape,
+        "float32",
+        new Float32Array(product(shape)),
+      ),
+    view(backend, t, size) {
+      const values = (backend as CpuBackendInternals).data.get(t.dataId).values;
+      return values instanceof Float32Array && values.length >= size
+        ? values.subarray(0, size)
+        : null;
+    },
+  },
+};
 
 interface MatMulAttrs {
   transposeA: boolean;
@@ -29,30 +78,36 @@ interface MatMulAttrs {
 /** Counters for tests and benchmarks: how many matmuls went to BLAS and how many fell back. */
 export const blasKernelStats = { blasCalls: 0, fallbacks: 0 };
 
-let installed = false;
+/** The stock kernels replaced on each backend, kept so that {@link removeBlasKernels} can restore them. */
+const stockKernels = new Map<HostBackendName, { batch: tf.KernelConfig; fused: tf.KernelConfig }>();
 
 /**
- * Replace the wasm backend's `BatchMatMul` and `_FusedMatMul` with BLAS-backed kernels.
- * Idempotent. Call after `tf.setBackend("wasm")` has resolved.
+ * Replace `backendName`'s `BatchMatMul` and `_FusedMatMul` with BLAS-backed kernels.
+ * Idempotent. Call after `tf.setBackend(backendName)` has resolved.
  */
-export function installBlasKernels(blas: Blas): void {
-  if (installed) return;
-  const stockBatch = tf.getKernel("BatchMatMul", "wasm");
-  const stockFused = tf.getKernel("_FusedMatMul", "wasm");
+export function installBlasKernels(blas: Blas, options: { backend: HostBackendName }): void {
+  const backendName = options.backend;
+  if (stockKernels.has(backendName)) return;
+  const stockBatch = tf.getKernel("BatchMatMul", backendName);
+  const stockFused = tf.getKernel("_FusedMatMul", backendName);
   if (!stockBatch || !stockFused) {
-    throw new Error("installBlasKernels: the wasm backend's matmul kernels are not registered");
+    throw new Error(
+      `installBlasKernels: the ${backendName} backend's matmul kernels are not registered`,
+    );
   }
-  tf.unregisterKernel("BatchMatMul", "wasm");
+  const memory = HOST_MEMORY[backendName];
+  tf.unregisterKernel("BatchMatMul", backendName);
   tf.registerKernel({
     kernelName: "BatchMatMul",
-    backendName: "wasm",
+    backendName,
     kernelFunc: (args) =>
-      blasMatMul(blas, args, null) ?? fallback(stockBatch.kernelFunc, args) as tf.TensorInfo,
+      blasMatMul(blas, memory, args, null) ??
+        fallback(stockBatch.kernelFunc, args) as tf.TensorInfo,
   });
-  tf.unregisterKernel("_FusedMatMul", "wasm");
+  tf.unregisterKernel("_FusedMatMul", backendName);
   tf.registerKernel({
     kernelName: "_FusedMatMul",
-    backendName: "wasm",
+    backendName,
     kernelFunc: (args) => {
       const attrs = args.attrs as unknown as MatMulAttrs;
       const inputs = args.inputs as Record<string, tf.TensorInfo | undefined>;
@@ -61,11 +116,27 @@ export function installBlasKernels(blas: Blas): void {
       const simple = (activation === "linear" || activation === "relu") &&
         inputs.preluActivationWeights == null &&
         (bias === null || bias.shape.length <= 1);
-      const out = simple ? blasMatMul(blas, args, { bias, relu: activation === "relu" }) : null;
+      const out = simple
+        ? blasMatMul(blas, memory, args, { bias, relu: activation === "relu" })
+        : null;
       return out ?? fallback(stockFused.kernelFunc, args) as tf.TensorInfo;
     },
   });
-  installed = true;
+  stockKernels.set(backendName, { batch: stockBatch, fused: stockFused });
+}
+
+/**
+ * Put `backendName`'s stock matmul kernels back (no-op where BLAS kernels are not installed):
+ * plain `cpu` after `cpu+blas` in one process must be the plain JavaScript it says it is.
+ */
+export function removeBlasKernels(backendName: HostBackendName): void {
+  const stock = stockKernels.get(backendName);
+  if (!stock) return;
+  for (const kernel of [stock.batch, stock.fused]) {
+    tf.unregisterKernel(kernel.kernelName, backendName);
+    tf.registerKernel(kernel);
+  }
+  stockKernels.delete(backendName);
 }
 
 function fallback(kernelFunc: tf.KernelFunc, args: Parameters<tf.KernelFunc>[0]) {
@@ -79,13 +150,14 @@ function fallback(kernelFunc: tf.KernelFunc, args: Parameters<tf.KernelFunc>[0])
  */
 function blasMatMul(
   blas: Blas,
+  memory: HostMemory,
   args: Parameters<tf.KernelFunc>[0],
   epilogue: { bias: tf.TensorInfo | null; relu: boolean } | null,
 ): tf.TensorInfo | null {
   const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
   const { transposeA, transposeB } = args.attrs as unknown as MatMulAttrs;
   if (a.dtype !== "float32" || b.dtype !== "float32") return null;
-  const backend = args.backend as unknown as WasmBackendInternals;
+  const backend = args.backend;
 
   const ra = a.shape.length, rb = b.shape.length;
   const m = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
@@ -106,12 +178,17 @@ function blasMatMul(
   if (!(batchA === batchB && batchA === batch) && batchA !== 1 && batchB !== 1) return null;
   if (batchA === 1 && batchB === 1 && batch !== 1) return null;
 
-  const out = backend.makeOutput([...outer, m, n], "float32");
-  // Read the heap only after makeOutput: malloc may grow (and so replace) the wasm memory.
-  const heap = backend.wasm.HEAPU8.buffer;
-  const view = (t: tf.TensorInfo, size: number) =>
-    new Float32Array(heap, backend.dataIdMap.get(t.dataId).memoryOffset, size);
-  const A = view(a, batchA * m * k), B = view(b, batchB * k * n), C = view(out, batch * m * n);
+  // Views only after allocating: on wasm, malloc may grow (and so replace) the heap.
+  const out = memory.allocate(backend, [...outer, m, n]);
+  const A = memory.view(backend, a, batchA * m * k), B = memory.view(backend, b, batchB * k * n);
+  const C = memory.view(backend, out, batch * m * n);
+  const biasView = epilogue?.bias
+    ? memory.view(backend, epilogue.bias, product(epilogue.bias.shape))
+    : null;
+  if (!A || !B || !C || (epilogue?.bias && !biasView)) {
+    (backend as tf.KernelBackend).disposeData(out.dataId);
+    return null;
+  }
 
   if (batchB === 1 && !transposeA) {
     // Fold A's batch into its rows: one large sgemm instead of `batch` small ones.
@@ -128,7 +205,7 @@ function blasMatMul(
       blasKernelStats.blasCalls++;
     }
   }
-  if (epilogue) applyEpilogue(C, n, epilogue, epilogue.bias ? view(epilogue.bias, 0) : null);
+  if (epilogue) applyEpilogue(C, n, epilogue, biasView);
   return out;
 }
 
@@ -139,12 +216,11 @@ function applyEpilogue(
   biasView: Float32Array | null,
 ): void {
   if (bias && biasView) {
-    const size = product(bias.shape);
-    const values = new Float32Array(biasView.buffer, biasView.byteOffset, size);
+    const size = biasView.length;
     if (size !== 1 && size !== n) {
       throw new Error(`_FusedMatMul: bias of shape [${bias.shape}] does not match ${n} columns`);
     }
-    for (let i = 0; i < c.length; i++) c[i] += values[size === 1 ? 0 : i % n];
+    for (let i = 0; i < c.length; i++) c[i] += biasView[size === 1 ? 0 : i % n];
   }
   if (relu) { for (let i = 0; i < c.length; i++) if (c[i] < 0) c[i] = 0; }
 }
