@@ -15,9 +15,10 @@
  * Parameters are kept under Hugging Face's names without the `transformer.` prefix
  * (`wte.weight`, `h.0.attn.c_attn.weight`, …), Conv1D weights as [in, out] (`params.ts`).
  *
- * Why one module of ~350 lines: the whole model (embedding, blocks, hooks, splice, hook gradients)
- * in one readable file, as nanoGPT keeps it; the parameters are in `params.ts` and the hook names
- * in `hooks.ts`.
+ * Why one module (about 650 lines, half of them the hook gradients' memory-bounded passes): the
+ * whole model (embedding, blocks, hooks, splice, hook gradients) in one readable file, as nanoGPT
+ * keeps it; the parameters are in `params.ts`, the hook names in `hooks.ts` and the gradient
+ * checkpointing rule in `checkpointing.ts`.
  *
  * @module
  */
@@ -34,6 +35,7 @@ import {
   splitHeads,
 } from "../tensor/ops.ts";
 import { type GPT2Config, positionsPerKLPass } from "./config.ts";
+import { backwardThroughSegments, forwardKeepingInputs } from "./checkpointing.ts";
 import {
   HOOK_KINDS,
   type HookFn,
@@ -350,29 +352,19 @@ export class GPT2 {
         : { layer: starts[k], kind: "resid_pre" as const, state: { activation: x } };
       return this.#run(x, start.layer, { start, stop, ownTokenGradient });
     };
-    const inputs = [state.activation];
+    const top = starts.length - 1;
+    const { inputs, output } = forwardKeepingInputs(state.activation, segment, { count: top });
     try {
-      for (let k = 0; k + 1 < starts.length; k++) {
-        const x = inputs[k];
-        inputs.push(tf.tidy(() => segment(k, x)));
-      }
-      const top = starts.length - 1;
-      const { value, grad } = this.#topSegmentGradient(ids, inputs[top], {
+      const { value, grad } = this.#topSegmentGradient(ids, output, {
         segment: (x) => segment(top, x),
         targets: o.targets,
         rows: o.positionsPerLossPass,
       });
-      let gradient = grad;
-      for (let k = top - 1; k >= 0; k--) {
-        const above = gradient, x = inputs[k];
-        gradient = tf.tidy(() =>
-          tf.grads((y: tf.Tensor) => segment(k, y as tf.Tensor3D))([x], above)[0]
-        ) as tf.Tensor3D;
-        above.dispose();
-      }
+      const gradient = backwardThroughSegments(inputs, segment, { above: grad });
       return { ...state, gradient, losses: value as tf.Tensor2D };
     } finally {
       tf.dispose(inputs.slice(1));
+      if (output !== state.activation) output.dispose();
     }
   }
 
@@ -463,23 +455,32 @@ export class GPT2 {
     const starts: number[] = [];
     for (let s = o.lowest; s < n; s += o.perPass) starts.push(s);
     const inputs = starts.map((s) => hookName(s, "resid_pre"));
-    // Each segment's input, from a forward pass without gradient, one block at a time (a tidy
-    // over the whole pass would hold every block's intermediate tensors to its end).
-    const cached = new Map<string, tf.Tensor3D>();
-    let x = this.embed(ids);
-    for (let i = 0; i < starts[starts.length - 1]; i++) {
-      if (starts.includes(i)) cached.set(inputs[starts.indexOf(i)], x);
-      const input = x, start = { layer: i, kind: "resid_pre" as const, state: { activation: x } };
-      const stop = { layer: i, kind: "resid_post" as const, reached: {} };
-      x = tf.tidy(() => this.#run(input, i, { start, stop }));
-      if (!starts.includes(i)) input.dispose();
+    // The lowest segment's input, then each segment's, from a forward pass without gradient.
+    const embedded = this.embed(ids);
+    let bottom = embedded;
+    if (o.lowest > 0) {
+      const stop = { layer: o.lowest - 1, kind: "resid_post" as const, reached: {} };
+      bottom = tf.tidy(() => this.#run(embedded, 0, { stop }));
+      embedded.dispose();
     }
-    cached.set(inputs[inputs.length - 1], x);
+    const segment = (k: number, x: tf.Tensor3D) => {
+      const start = { layer: starts[k], kind: "resid_pre" as const, state: { activation: x } };
+      const stop = { layer: starts[k + 1] - 1, kind: "resid_post" as const, reached: {} };
+      return this.#run(x, starts[k], { start, stop });
+    };
+    let kept: tf.Tensor3D[] = [bottom];
+    try {
+      const forward = forwardKeepingInputs(bottom, segment, { count: starts.length - 1 });
+      kept = [...forward.inputs, forward.output];
+    } catch (e) {
+      bottom.dispose();
+      throw e;
+    }
     const found = new Map<string, { activation: tf.Tensor3D; gradient: tf.Tensor3D }>();
     let above: tf.Tensor3D | undefined; // ∂L/∂(the input of the segment above)
     try {
       for (let k = starts.length - 1; k >= 0; k--) {
-        const x = cached.get(inputs[k])!;
+        const x = kept[k];
         const end = k + 1 < starts.length ? starts[k + 1] : n;
         const gradIn = this.#segmentGradients(x, above, { ids, hooks, first: starts[k], end });
         gradIn.found.forEach((v, h) => found.set(h, v));
@@ -495,7 +496,7 @@ export class GPT2 {
       throw e;
     } finally {
       above?.dispose();
-      tf.dispose([...cached.values()]);
+      tf.dispose(kept);
     }
   }
 

@@ -24,6 +24,7 @@ import {
 } from "../gpt2/config.ts";
 import { hookName, type HookState } from "../gpt2/hooks.ts";
 import type { GPT2 } from "../gpt2/model.ts";
+import { backwardThroughSegments, forwardKeepingInputs } from "../gpt2/checkpointing.ts";
 import { klDivergence } from "../metrics/divergence.ts";
 
 /** Where the splice happens and what the clean model predicted. */
@@ -165,16 +166,12 @@ function windowsOf(x: tf.Tensor3D, w0: number, n: number): tf.Tensor3D {
  */
 function windowGroup(model: GPT2, x: tf.Tensor3D, o: Pieces & { w0: number }) {
   const n = Math.min(o.windows, x.shape[0] - o.w0);
-  const inputs: tf.Tensor3D[] = [windowsOf(x, o.w0, n)];
-  const segments = segmentCount(model, o);
-  let final = inputs[0];
-  if (segments === 0) inputs.pop(); // the hook is the last block's resid_post
-  for (let k = 0; k < segments; k++) {
-    const input = inputs[k];
-    const out = tf.tidy(() => runSegment(model, input, { ...o, k }));
-    if (k + 1 < segments) inputs.push(out);
-    else final = out;
-  }
+  // No segments when the hook is the last block's resid_post: then `final` is the slice.
+  const { inputs, output: final } = forwardKeepingInputs(
+    windowsOf(x, o.w0, n),
+    (k, input) => runSegment(model, input, { ...o, k }),
+    { count: segmentCount(model, o) },
+  );
   let klSum = tf.scalar(0) as tf.Scalar;
   forChunks(final, o, (h, clean) => {
     const next = tf.tidy(() => tf.add(klSum, tf.sum(klDivergence(clean, logProbs(model, h)))));
@@ -238,21 +235,15 @@ function groupGradient(
     chunks.push(g.reshape([h.shape[1], d]));
     g.dispose();
   });
-  let above = tf.tidy(() => {
+  const above = tf.tidy(() => {
     const g = tf.concat(chunks, 0).reshape([n, t - 1, d]);
     return tf.concat([g, tf.zeros([n, 1, d])], 1) as tf.Tensor3D; // the last position has no KL
   });
   tf.dispose(chunks);
-  for (let k = o.inputs.length - 1; k >= 0; k--) {
-    const [g] = gradsInBackward(
-      (x) => runSegment(model, x as tf.Tensor3D, { ...o, k }),
-      [o.inputs[k]],
-      above,
-    );
-    above.dispose();
-    above = g as tf.Tensor3D;
-  }
-  return above;
+  return backwardThroughSegments(o.inputs, (k, x) => runSegment(model, x, { ...o, k }), {
+    above,
+    vjp: (f, x, dy) => gradsInBackward((y) => f(y as tf.Tensor3D), [x], dy)[0] as tf.Tensor3D,
+  });
 }
 
 /**
