@@ -123,7 +123,18 @@ async function measure(dir: string, options: { batch: number; steps: number }): 
   const { model } = await loadGPT2(dir);
   const hook = `blocks.${saeLayer(model.config.n_layer, 0.67)}.hook_resid_post`;
   const seq = model.config.n_positions;
-  const r = await timeHookGradient(model, hook, { ...options, seq, warmup: 1, seed: 1 });
+  const r = await timeHookGradient(model, hook, {
+    ...options,
+    seq,
+    warmup: 1,
+    seed: 1,
+    // GPT-2 xl on cpu+blas takes minutes a step: say so as each ends.
+    onStep: ({ index, total, seconds, warmup }) =>
+      console.log(
+        `${dir}: step ${index}/${total}${warmup ? " (warmup)" : ""}: ${seconds.toFixed(1)} s, ` +
+          `${(options.batch * seq / seconds).toFixed(1)} tokens/s`,
+      ),
+  });
   const t = summarise(r.times, options.batch * seq);
   console.log(
     `${dir}: forward + gradient at ${hook}, [${options.batch}, ${seq}]: ` +

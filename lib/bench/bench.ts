@@ -128,7 +128,15 @@ export function randomIds(batch: number, seq: number, vocab: number, seed: numbe
 export async function timeHookGradient(
   model: GPT2,
   hook: string,
-  options: { batch: number; seq: number; steps: number; warmup: number; seed: number },
+  options: {
+    batch: number;
+    seq: number;
+    steps: number;
+    warmup: number;
+    seed: number;
+    /** Called after each step (warmup ones included) with its 1-based index and seconds. */
+    onStep?: (step: { index: number; total: number; seconds: number; warmup: boolean }) => void;
+  },
 ): Promise<{ times: number[]; matmul: MatmulWork[] }> {
   const times: number[] = [], matmul: MatmulWork[] = [];
   for (let i = 0; i < options.warmup + options.steps; i++) {
@@ -146,6 +154,8 @@ export async function timeHookGradient(
     );
     const seconds = (performance.now() - start) / 1000;
     ids.dispose();
+    const total = options.warmup + options.steps;
+    options.onStep?.({ index: i + 1, total, seconds, warmup: i < options.warmup });
     if (i >= options.warmup) {
       times.push(seconds);
       matmul.push(work);

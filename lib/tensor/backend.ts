@@ -209,7 +209,7 @@ async function tryBackend(
       case "cpu+blas": {
         const blas = loadBlas();
         if (!blas) return `OpenBLAS unavailable (${blasUnavailableReason()})`;
-        if (!(await tf.setBackend("cpu"))) return "cpu backend did not start";
+        if (!(await startCpu())) return "cpu backend did not start";
         installBlasKernels(blas, { backend: "cpu" });
         return {
           details: `OpenBLAS ${blas.library}, ${blas.threads} threads; other ops in JavaScript, ` +
@@ -222,7 +222,7 @@ async function tryBackend(
         return wasm;
       }
       case "cpu":
-        if (!(await tf.setBackend("cpu"))) return "cpu backend did not start";
+        if (!(await startCpu())) return "cpu backend did not start";
         removeBlasKernels("cpu"); // after cpu+blas in the same process
 
         return { details: "pure JavaScript, slow" };
@@ -230,6 +230,15 @@ async function tryBackend(
   } catch (err) {
     return (err as Error).message.split("\n")[0];
   }
+}
+
+async function startCpu(): Promise<boolean> {
+  if (!(await tf.setBackend("cpu"))) return false;
+  // tfjs-cpu prints "looks like you are running TensorFlow.js in Node.js ... install our node
+  // backend" at its first write when it sees Deno's Node compatibility; here that package
+  // cannot install, and the backend line already says what runs. `firstUse` is its flag.
+  (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+  return true;
 }
 
 async function startWasm(): Promise<{ details: string } | string> {
