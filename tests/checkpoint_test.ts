@@ -1,9 +1,10 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { initBackend, WASM_HEAP_MAX_BYTES } from "../lib/tensor/backend.ts";
-import { checkWeightsFit, loadGPT2, saveGPT2 } from "../lib/gpt2/checkpoint.ts";
+import { loadGPT2, saveGPT2 } from "../lib/gpt2/checkpoint.ts";
 import { GPT2 } from "../lib/gpt2/model.ts";
 import {
+  checkWeightsFit,
   type GPT2Config,
   KNOWN_GPT2_MODELS,
   layersPerGradientPass,

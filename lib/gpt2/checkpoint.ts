@@ -20,7 +20,7 @@ import { makeTokenizer, VocabMap } from "../data/tokenizer.ts";
 import type { Tokenizer } from "../data/tokenizer.ts";
 import { variableFrom } from "../tensor/variables.ts";
 import { hostMemoryLimit } from "../tensor/backend.ts";
-import { type GPT2Config, parseGPT2Config } from "./config.ts";
+import { checkWeightsFit, type GPT2Config, parseGPT2Config } from "./config.ts";
 import { JsonFileError, readJsonFile, z } from "../io/json_file.ts";
 import { GPT2 } from "./model.ts";
 import { expectedShapes } from "./params.ts";
@@ -106,7 +106,7 @@ export async function loadGPT2(dir: string): Promise<LoadedGPT2> {
         `unexpected tensors for a GPT-2 checkpoint: ${unexpected.slice(0, 5).join(", ")}`,
       );
     }
-    checkWeightsFit(config, weightsPath);
+    checkWeightsFit(config, weightsPath, { limit: hostMemoryLimit() });
     await file.verifyChecksum();
     checkSavedConfig(file.metadata, config, { configPath, weightsPath });
     // One tensor at a time: its decoded copy is dropped once the variable holds it.
@@ -130,38 +130,6 @@ export async function loadGPT2(dir: string): Promise<LoadedGPT2> {
     dir,
     metadata: file.metadata,
   };
-}
-
-/**
- * The share of a backend's memory limit that a model's float32 weights may take: the rest holds
- * a pass's activations. GPT-2 large's 3.1 GB are 72 % of tfjs-wasm's heap and its store pass
- * peaks at 3.7 GiB there; xl's 6.2 GB cannot fit at all.
- */
-export const WEIGHTS_SHARE_OF_MEMORY = 0.8;
-
-/**
- * Refuse, before any tensor is read, weights that cannot fit the active backend's memory
- * (tfjs-wasm's 4 GiB heap, where a model that does not fit aborts the process mid-pass with
- * no message). `where` names the file in the error; `options.limit` overrides the backend's.
- */
-export function checkWeightsFit(
-  config: GPT2Config,
-  where: string,
-  options: { limit?: number | null } = {},
-): void {
-  const limit = options.limit === undefined ? hostMemoryLimit() : options.limit;
-  if (limit === null) return;
-  const floats = expectedShapes(config).reduce((n, [, s]) => n + s.reduce((a, b) => a * b, 1), 0);
-  const bytes = floats * 4;
-  if (bytes <= limit * WEIGHTS_SHARE_OF_MEMORY) return;
-  const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
-  throw new Error(
-    `${where}: ${(floats / 1e6).toFixed(0)}M parameters take ${gib(bytes)} as float32, more ` +
-      `than ${WEIGHTS_SHARE_OF_MEMORY * 100} % of tfjs-wasm's ${gib(limit)} heap (the rest ` +
-      `holds a pass's activations). Run with --backend cpu+blas (GSAE_BACKEND=cpu+blas: ` +
-      `OpenBLAS matmuls on tensors in JavaScript memory, slower elsewhere) or on a GPU ` +
-      `(--backend webgpu)`,
-  );
 }
 
 /** `__metadata__` key under which {@link saveGPT2} records the config the weights belong to. */

@@ -77,6 +77,36 @@ export function modelMemoryLimit(): number {
   }
 }
 
+/**
+ * The share of a backend's tensor memory that a model's float32 weights may take: the rest holds
+ * a pass's activations. GPT-2 large's 3.1 GB are 72 % of tfjs-wasm's heap and its store pass
+ * peaks at 3.7 GiB there; xl's 6.2 GB cannot fit at all.
+ */
+export const WEIGHTS_SHARE_OF_MEMORY = 0.8;
+
+/**
+ * Refuse, before any tensor is read, weights that cannot fit the tensor memory of the backend
+ * they are loaded on: `options.limit` is `hostMemoryLimit()` (tfjs-wasm's 4 GiB heap, where a
+ * model that does not fit aborts the process mid-pass with no message), null for none. The
+ * machine's own memory is checked earlier, when the config is parsed ({@link parseGPT2Config}).
+ * `where` names the file in the error.
+ */
+export function checkWeightsFit(
+  config: GPT2Config,
+  where: string,
+  options: { limit: number | null },
+): void {
+  const { limit } = options, parameters = parameterCount(config), bytes = 4 * parameters;
+  if (limit === null || bytes <= limit * WEIGHTS_SHARE_OF_MEMORY) return;
+  throw new Error(
+    `${where}: ${(parameters / 1e6).toFixed(0)}M parameters take ${gib(bytes)} GiB ` +
+      `as float32, more than ${WEIGHTS_SHARE_OF_MEMORY * 100} % of tfjs-wasm's ${gib(limit)} ` +
+      `GiB heap (the rest holds a pass's activations). Run with --backend cpu+blas ` +
+      `(GSAE_BACKEND=cpu+blas: OpenBLAS matmuls on tensors in JavaScript memory, slower ` +
+      `elsewhere) or on a GPU (--backend webgpu)`,
+  );
+}
+
 function gib(bytes: number): string {
   return (bytes / 2 ** 30).toPrecision(3);
 }

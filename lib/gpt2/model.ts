@@ -361,7 +361,7 @@ export class GPT2 {
         rows: o.positionsPerLossPass,
       });
       const gradient = backwardThroughSegments(inputs, segment, { above: grad });
-      return { ...state, gradient, losses: value as tf.Tensor2D };
+      return { ...state, gradient, losses: value };
     } finally {
       tf.dispose(inputs.slice(1));
       if (output !== state.activation) output.dispose();

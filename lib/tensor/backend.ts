@@ -224,7 +224,6 @@ async function tryBackend(
       case "cpu":
         if (!(await startCpu())) return "cpu backend did not start";
         removeBlasKernels("cpu"); // after cpu+blas in the same process
-
         return { details: "pure JavaScript, slow" };
     }
   } catch (err) {

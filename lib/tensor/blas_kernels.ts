@@ -16,6 +16,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Blas } from "./blas.ts";
+import { heapViews, type WasmBackendInternals } from "./wasm_kernels.ts";
 
 /** The tfjs backends whose tensors this module can hand to BLAS. */
 export type HostBackendName = "wasm" | "cpu";
@@ -25,17 +26,10 @@ interface HostMemory {
   /** A new float32 tensor of `shape`; its contents are overwritten by the caller. */
   allocate(backend: unknown, shape: number[]): tf.TensorInfo;
   /**
-   * The first `size` floats of `t`, in place. On wasm, take views only after the last
-   * `allocate`: malloc may grow (and so replace) the heap. Null where the data are not floats.
+   * `t`'s floats, in place. On wasm, take views only after the last `allocate`: malloc may
+   * grow (and so replace) the heap. Null where the data are not floats.
    */
-  view(backend: unknown, t: tf.TensorInfo, size: number): Float32Array | null;
-}
-
-/** The parts of tfjs-backend-wasm's `BackendWasm` this module touches (not in its public types). */
-interface WasmBackendInternals {
-  dataIdMap: { get(dataId: object): { memoryOffset: number } };
-  makeOutput(shape: number[], dtype: "float32"): tf.TensorInfo;
-  wasm: { HEAPU8: Uint8Array };
+  view(backend: unknown, t: tf.TensorInfo): Float32Array | null;
 }
 
 /** The parts of tfjs-backend-cpu's `MathBackendCPU` this module touches. */
@@ -47,10 +41,7 @@ interface CpuBackendInternals {
 const HOST_MEMORY: Record<HostBackendName, HostMemory> = {
   wasm: {
     allocate: (backend, shape) => (backend as WasmBackendInternals).makeOutput(shape, "float32"),
-    view(backend, t, size) {
-      const b = backend as WasmBackendInternals;
-      return new Float32Array(b.wasm.HEAPU8.buffer, b.dataIdMap.get(t.dataId).memoryOffset, size);
-    },
+    view: (backend, t) => heapViews(backend).f32(t),
   },
   cpu: {
     allocate: (backend, shape) =>
@@ -59,11 +50,9 @@ const HOST_MEMORY: Record<HostBackendName, HostMemory> = {
         "float32",
         new Float32Array(product(shape)),
       ),
-    view(backend, t, size) {
+    view(backend, t) {
       const values = (backend as CpuBackendInternals).data.get(t.dataId).values;
-      return values instanceof Float32Array && values.length >= size
-        ? values.subarray(0, size)
-        : null;
+      return values instanceof Float32Array && values.length === product(t.shape) ? values : null;
     },
   },
 };
@@ -180,11 +169,8 @@ function blasMatMul(
 
   // Views only after allocating: on wasm, malloc may grow (and so replace) the heap.
   const out = memory.allocate(backend, [...outer, m, n]);
-  const A = memory.view(backend, a, batchA * m * k), B = memory.view(backend, b, batchB * k * n);
-  const C = memory.view(backend, out, batch * m * n);
-  const biasView = epilogue?.bias
-    ? memory.view(backend, epilogue.bias, product(epilogue.bias.shape))
-    : null;
+  const A = memory.view(backend, a), B = memory.view(backend, b), C = memory.view(backend, out);
+  const biasView = epilogue?.bias ? memory.view(backend, epilogue.bias) : null;
   if (!A || !B || !C || (epilogue?.bias && !biasView)) {
     (backend as tf.KernelBackend).disposeData(out.dataId);
     return null;
